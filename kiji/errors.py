@@ -1,0 +1,98 @@
+"""Every error kiji raises on purpose, in one tree.
+
+Each edge translates these once: the API into an HTTP status and a JSON error body, the CLI into a
+one-line message and an exit status, the Discord bot into an ephemeral reply. Anything that is not a
+``KijiError`` is a bug: edges log it and answer with a generic message, never a traceback.
+
+    KijiError
+    ├── InvalidInput            bad question or option (API 422, CLI exit 2, Discord ephemeral)
+    ├── NotFound                unknown article id (API 404)
+    ├── CorpusError             the corpus cannot be read at all
+    │   └── ArticleError        one file is broken; a build skips it and reports it
+    ├── ModelError              the embedding model cannot be loaded or prepared
+    ├── IndexUnavailable        no usable index (API 503, CLI exit 3)
+    │   ├── IndexMissing        nothing built yet: run `kiji index build`
+    │   ├── IndexCorrupt        a file is truncated, unreadable or inconsistent
+    │   └── IndexIncompatible   built with another model, dimension or runtime
+    ├── BuildError              a build could not publish a new version (the old one stays)
+    │   └── BuildLocked         another build holds the lock
+    └── RateLimited             too many requests (API 429, Discord cooldown)
+
+Messages never contain secrets: tokens and keys are read from the environment and never formatted
+into an exception.
+"""
+
+from __future__ import annotations
+
+
+class KijiError(Exception):
+    """Base of every deliberate kiji error; ``str(err)`` is safe to show to a user."""
+
+    #: Machine-readable code used in API error bodies and logs.
+    code: str = "kiji_error"
+
+    def __init__(self, message: str, *, hint: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+
+    def __str__(self) -> str:
+        return f"{self.message} ({self.hint})" if self.hint else self.message
+
+
+class InvalidInput(KijiError):
+    code = "invalid_input"
+
+
+class NotFound(KijiError):
+    code = "not_found"
+
+
+class CorpusError(KijiError):
+    code = "corpus_error"
+
+
+class ArticleError(CorpusError):
+    """One article could not be read; carries the file so build summaries can name it."""
+
+    code = "article_error"
+
+    def __init__(self, source: str, message: str) -> None:
+        super().__init__(f"{source}: {message}")
+        self.source = source
+
+
+class ModelError(KijiError):
+    code = "model_error"
+
+
+class IndexUnavailable(KijiError):
+    code = "index_unavailable"
+
+
+class IndexMissing(IndexUnavailable):
+    code = "index_missing"
+
+
+class IndexCorrupt(IndexUnavailable):
+    code = "index_corrupt"
+
+
+class IndexIncompatible(IndexUnavailable):
+    code = "index_incompatible"
+
+
+class BuildError(KijiError):
+    code = "build_error"
+
+
+class BuildLocked(BuildError):
+    code = "build_locked"
+
+
+class RateLimited(KijiError):
+    code = "rate_limited"
+
+    def __init__(self, message: str, *, retry_after: float) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after

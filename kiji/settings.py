@@ -1,0 +1,114 @@
+"""The one settings object read by the CLI, the API and the Discord bot.
+
+Values come from the environment (``KIJI_*``, plus ``DISCORD_TOKEN``) or a ``.env`` file, and are
+validated when read so a bad deployment fails at start-up rather than on the first question.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+#: The repository (or image) root: defaults below live under it so a fresh clone works unconfigured.
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_MODEL_DIR = PROJECT_ROOT / "models" / "multilingual-e5-small"
+DEFAULT_CORPUS_DIR = PROJECT_ROOT / "corpus" / "articles"
+DEFAULT_INDEX_DIR = PROJECT_ROOT / "var" / "index"
+DEFAULT_FEEDBACK_DB = PROJECT_ROOT / "var" / "feedback.sqlite3"
+
+Runtime = Literal["auto", "torch", "onnx", "onnx-int8"]
+
+
+def _split_list(value: object) -> object:
+    """Accept ``a,b`` or JSON-ish lists from the environment for list settings."""
+    if isinstance(value, str):
+        stripped = value.strip()
+        if not stripped:
+            return []
+        if stripped.startswith("["):
+            import json
+
+            return json.loads(stripped)
+        return [part.strip() for part in stripped.split(",") if part.strip()]
+    return value
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="KIJI_", env_file=".env", extra="ignore", validate_default=True
+    )
+
+    # --- corpus and index -------------------------------------------------------------------
+    corpus_dir: Path = DEFAULT_CORPUS_DIR
+    index_dir: Path = DEFAULT_INDEX_DIR
+    chunk_min_chars: int = Field(150, ge=20, le=4000)
+    chunk_max_chars: int = Field(400, ge=40, le=8000)
+    chunk_overlap_sentences: int = Field(1, ge=0, le=5)
+    #: Keep the unrelated posts that blogs append after "Popular posts from this blog".
+    include_footer_posts: bool = False
+    keep_versions: int = Field(3, ge=1, le=100)
+    #: Above this many vectors the index switches from exact search to HNSW.
+    ann_threshold: int = Field(200_000, ge=1)
+    embed_batch_size: int = Field(16, ge=1, le=512)
+
+    # --- embedding model --------------------------------------------------------------------
+    #: A sentence-transformers model id or a local path; empty means the offline default.
+    embedding_model: str = ""
+    embedding_runtime: Runtime = "auto"
+    #: Threads for the embedding runtime and FAISS. One each holds latency under competing load.
+    embed_threads: int = Field(1, ge=1, le=64)
+    faiss_threads: int = Field(1, ge=1, le=64)
+
+    # --- answering --------------------------------------------------------------------------
+    top_k: int = Field(3, ge=1, le=10)
+    max_question_chars: int = Field(1000, ge=10, le=100_000)
+
+    # --- HTTP API ---------------------------------------------------------------------------
+    host: str = "127.0.0.1"
+    port: int = Field(8000, ge=1, le=65535)
+    workers: int = Field(1, ge=1, le=64)
+    api_keys: Annotated[list[SecretStr], NoDecode] = []
+    admin_token: SecretStr | None = None
+    rate_limit_per_minute: int = Field(120, ge=0)
+    cors_origins: Annotated[list[str], NoDecode] = []
+    watch_index: bool = True
+    watch_interval_s: float = Field(2.0, gt=0, le=3600)
+
+    # --- Discord bot ------------------------------------------------------------------------
+    discord_token: SecretStr | None = Field(
+        None, validation_alias=AliasChoices("DISCORD_TOKEN", "KIJI_DISCORD_TOKEN")
+    )
+    discord_guild_ids: Annotated[list[int], NoDecode] = []
+    discord_api_base: str | None = None
+    discord_gateway_url: str | None = None
+    discord_cooldown_s: float = Field(10.0, ge=0, le=3600)
+    feedback_db: Path = DEFAULT_FEEDBACK_DB
+
+    @field_validator("api_keys", "cors_origins", "discord_guild_ids", mode="before")
+    @classmethod
+    def _lists(cls, value: object) -> object:
+        return _split_list(value)
+
+    @model_validator(mode="after")
+    def _chunk_bounds(self) -> Settings:
+        if self.chunk_min_chars >= self.chunk_max_chars:
+            raise ValueError("chunk_min_chars must be smaller than chunk_max_chars")
+        return self
+
+    @property
+    def model_name(self) -> str:
+        """What to load: the user's model, or the prepared offline default folder."""
+        return self.embedding_model or str(DEFAULT_MODEL_DIR)
+
+    @property
+    def uses_default_model(self) -> bool:
+        return not self.embedding_model or Path(self.embedding_model) == DEFAULT_MODEL_DIR
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()

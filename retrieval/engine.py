@@ -1,0 +1,180 @@
+"""The retrieval core every edge shares: one loaded index + one embedder → answers and passages.
+
+An ``Engine`` is immutable once built. Reloading means building a new one and swapping the
+reference, so a request that started on one version finishes on it.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from kiji.errors import InvalidInput, NotFound
+from kiji.settings import Settings
+from retrieval.answer import (
+    DEFAULT_TUNING,
+    Tuning,
+    compose,
+    decide,
+    pick_quotes,
+    score_sentences,
+    sources_differ,
+    verbatim,
+)
+from retrieval.embedder import Embedder, load_embedder
+from retrieval.language import detect_language
+import numpy as np
+
+from retrieval.references import drop_reference_words, referenced_articles, without_quoted_titles
+from retrieval.models import ArticleInfo, AskResult, Language, Passage
+from retrieval.search import Candidate, LexicalSide, Mode, QueryTerms, retrieve
+from retrieval.store import LoadedIndex, check_compatible, load_current
+from retrieval.vector_index import set_faiss_threads
+
+MAX_TOP_K = 10
+
+
+def validate_question(question: object, max_chars: int) -> str:
+    if not isinstance(question, str):
+        raise InvalidInput("the question must be a string")
+    text = question.strip()
+    if not text:
+        raise InvalidInput("the question is empty")
+    if len(question) > max_chars:
+        raise InvalidInput(f"the question is too long ({len(question)} characters; at most {max_chars})")
+    return text
+
+
+def validate_top_k(top_k: int, limit: int = MAX_TOP_K) -> int:
+    if not isinstance(top_k, int) or isinstance(top_k, bool) or not 1 <= top_k <= limit:
+        raise InvalidInput(f"top_k must be an integer from 1 to {limit}")
+    return top_k
+
+
+@dataclass
+class Engine:
+    index: LoadedIndex
+    embedder: Embedder
+    max_question_chars: int = 1000
+    default_top_k: int = 3
+    mode: Mode = "fused+bridge"
+    tuning: Tuning = DEFAULT_TUNING
+    lexical: LexicalSide | None = field(default=None)
+
+    def __post_init__(self) -> None:
+        check_compatible(self.index.manifest, fingerprint=self.embedder.fingerprint,
+                         dim=self.embedder.dim, runtime=self.embedder.runtime)
+        if self.lexical is None:
+            self.lexical = LexicalSide(self.index)
+        self._titles = {aid: a.title for aid, a in self.index.articles.items()}
+        self._chunks_of: dict[str, list[int]] = {}
+        for i, chunk in enumerate(self.index.chunks):
+            self._chunks_of.setdefault(chunk.article_id, []).append(i)
+
+    @classmethod
+    def load(cls, settings: Settings, *, embedder: Embedder | None = None,
+             index_dir: Path | None = None) -> Engine:
+        """Load the current index version first (cheap, fails fast), then the model."""
+        set_faiss_threads(settings.faiss_threads)
+        index = load_current(index_dir or settings.index_dir)
+        return cls(index=index, embedder=embedder or load_embedder(settings),
+                   max_question_chars=settings.max_question_chars, default_top_k=settings.top_k)
+
+    def with_index(self, index: LoadedIndex) -> Engine:
+        """A new engine on another index version, sharing the loaded model."""
+        return Engine(index=index, embedder=self.embedder, max_question_chars=self.max_question_chars,
+                      default_top_k=self.default_top_k, mode=self.mode, tuning=self.tuning)
+
+    @property
+    def version(self) -> str:
+        return self.index.version
+
+    # --- queries -----------------------------------------------------------------------------
+
+    def _terms(self, question: str, language: Language, mode: Mode) -> QueryTerms | None:
+        if mode == "dense" or self.lexical is None:
+            return None
+        return self.lexical.terms(question, bridge=(mode == "fused+bridge" and language == "en"))
+
+    def _retrieve(self, question: str, language: Language, k: int, mode: Mode
+                  ) -> tuple[list[Candidate], QueryTerms | None, np.ndarray, dict[str, float]]:
+        refs = referenced_articles(question, self._titles)
+        if refs:
+            # 「DeepSeekその②」を書いた人は? asks about the author: the title only says where to look.
+            question = without_quoted_titles(question, self._titles)
+        qvec = self.embedder.embed_queries([question])[0]
+        terms = self._terms(question, language, mode)
+        if refs and terms:
+            terms = drop_reference_words(terms)
+        candidates = retrieve(self.index, qvec, terms, self.lexical, mode=mode, k=k)
+        if refs:
+            candidates = self._add_referenced(candidates, qvec, refs)
+        return candidates, terms, qvec, refs
+
+    def _add_referenced(self, candidates: list[Candidate], qvec: np.ndarray,
+                        refs: dict[str, float]) -> list[Candidate]:
+        """A named article's best chunks join the candidates even when retrieval missed them."""
+        have = {c.chunk_id for c in candidates}
+        floor = min((c.fused for c in candidates), default=0.0)
+        extra = []
+        for aid in refs:
+            ids = [i for i in self._chunks_of.get(aid, []) if i not in have]
+            if not ids:
+                continue
+            sims = np.stack([self.index.vectors.reconstruct(i) for i in ids]) @ qvec
+            for j in np.argsort(-sims)[:3]:
+                extra.append(Candidate(ids[j], float(sims[j]), 0.0, floor))
+        return candidates + extra
+
+    def ask(self, question: str, *, top_k: int | None = None, language: Language | None = None,
+            mode: Mode | None = None) -> AskResult:
+        started = time.perf_counter()
+        text = validate_question(question, self.max_question_chars)
+        top_k = validate_top_k(self.default_top_k if top_k is None else top_k)
+        lang: Language = language or detect_language(text)
+        mode = mode or self.mode
+        candidates, terms, qvec, refs = self._retrieve(text, lang, 8, mode)
+        scored = score_sentences(self.index, candidates, qvec, terms, self.lexical, self.tuning, refs)
+        decision = decide(text, scored, terms, self.tuning)
+        quotes = pick_quotes(self.index, scored, top_k=top_k, tuning=self.tuning)
+        quotes = [q for q in quotes if verbatim(q, self.index)]
+        shown = quotes[:top_k] if decision.answered else []
+        differ = decision.answered and sources_differ(shown)
+        return AskResult(
+            question=question, language=lang, answered=decision.answered,
+            answer=compose(lang, shown, answered=decision.answered, differ=differ),
+            quotes=shown, more_quotes=quotes[top_k:] if decision.answered else [],
+            sources_differ=differ, index_version=self.version,
+            considered=quotes, decision=decision.reason,
+            took_ms=round((time.perf_counter() - started) * 1000, 2),
+        )
+
+    def search(self, query: str, *, k: int = 5, mode: Mode | None = None) -> list[Passage]:
+        text = validate_question(query, self.max_question_chars)
+        k = validate_top_k(k, 50)
+        candidates, _, _, _ = self._retrieve(text, detect_language(text), k, mode or self.mode)
+        out = []
+        for cand in candidates:
+            chunk = self.index.chunks[cand.chunk_id]
+            article = self.index.articles[chunk.article_id]
+            out.append(Passage(chunk_id=cand.chunk_id, article_id=article.id, title=article.title,
+                               text=chunk.text, start=chunk.start, end=chunk.end,
+                               score=round(cand.fused, 4), url=article.url))
+        return out
+
+    # --- articles ----------------------------------------------------------------------------
+
+    def articles(self) -> list[ArticleInfo]:
+        counts: dict[str, int] = {}
+        for chunk in self.index.chunks:
+            counts[chunk.article_id] = counts.get(chunk.article_id, 0) + 1
+        return [ArticleInfo(id=a.id, title=a.title, chunks=counts.get(a.id, 0), source=a.source,
+                            url=a.url, published=a.published, chars=len(a.text))
+                for a in self.index.articles.values()]
+
+    def article(self, article_id: str):  # type: ignore[no-untyped-def]
+        article = self.index.articles.get(article_id)
+        if article is None:
+            raise NotFound(f"no article with id {article_id!r}")
+        return article

@@ -1,0 +1,148 @@
+"""``kiji eval``: retrieval and answering quality over a question file like ``dev.jsonl``.
+
+A returned quote *hits* when it overlaps a gold span of the same article (gold quotes are located in
+the article text by exact match). Figures are per language, per ``kind`` and overall.
+"""
+
+from __future__ import annotations
+
+import json
+import statistics
+import time
+from collections import defaultdict
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from kiji.errors import InvalidInput
+from retrieval.engine import Engine
+from retrieval.models import AskResult, Quote
+from retrieval.search import Mode
+
+
+@dataclass(frozen=True, slots=True)
+class Item:
+    id: str
+    lang: str
+    question: str
+    answerable: bool
+    kind: str
+    gold: list[dict[str, str]]
+    keywords: list[str]
+
+
+def load_items(path: Path) -> list[Item]:
+    items = []
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except OSError as exc:
+        raise InvalidInput(f"cannot read {path}: {exc.strerror}") from None
+    for n, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+            items.append(Item(id=str(row.get("id", n)), lang=row["lang"], question=row["question"],
+                              answerable=bool(row["answerable"]), kind=row.get("kind", "-"),
+                              gold=list(row.get("gold") or []), keywords=list(row.get("answer_keywords") or [])))
+        except (json.JSONDecodeError, KeyError, TypeError):
+            raise InvalidInput(f"{path}:{n}: not a valid eval record") from None
+    return items
+
+
+def _gold_spans(engine: Engine, item: Item) -> list[tuple[str, int, int]]:
+    spans = []
+    for gold in item.gold:
+        aid = gold["article"].rsplit(".", 1)[0]
+        article = engine.index.articles.get(aid)
+        if article is None:
+            continue
+        pos = article.text.find(gold["quote"])
+        while pos >= 0:
+            spans.append((aid, pos, pos + len(gold["quote"])))
+            pos = article.text.find(gold["quote"], pos + 1)
+    return spans
+
+
+def _first_hit(quotes: list[Quote], spans: list[tuple[str, int, int]]) -> int | None:
+    for rank, q in enumerate(quotes, 1):
+        if any(q.article_id == a and q.start < e and s < q.end for a, s, e in spans):
+            return rank
+    return None
+
+
+def evaluate(engine: Engine, items: Iterable[Item], *, mode: Mode | None = None,
+             top_k: int = 3, on_item: Callable[[Item, AskResult], None] | None = None) -> dict[str, Any]:
+    rows = []
+    for item in items:
+        started = time.perf_counter()
+        result = engine.ask(item.question, top_k=top_k, mode=mode)
+        ms = (time.perf_counter() - started) * 1000
+        spans = _gold_spans(engine, item)
+        # hit@k measures retrieval, so it ranks the quotes whether or not the engine answered.
+        rank = _first_hit(result.considered, spans) if item.answerable else None
+        haystack = result.answer + "\n" + "\n".join(q.text for q in result.quotes)
+        rows.append({
+            "id": item.id, "lang": item.lang, "kind": item.kind, "answerable": item.answerable,
+            "answered": result.answered, "rank": rank,
+            "keyword": any(k in haystack for k in item.keywords) if item.keywords else None,
+            "verbatim": all(engine.index.articles[q.article_id].text[q.start:q.end] == q.text
+                            for q in result.considered),
+            "ms": ms,
+        })
+        if on_item:
+            on_item(item, result)
+    return summarise(rows)
+
+
+def _metrics(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    ans = [r for r in rows if r["answerable"]]
+    un = [r for r in rows if not r["answerable"]]
+
+    def share(values: list[bool]) -> float | None:
+        return round(sum(values) / len(values), 3) if values else None
+
+    return {
+        "n": len(rows), "answerable": len(ans), "unanswerable": len(un),
+        "hit@1": share([r["rank"] == 1 for r in ans]),
+        "hit@3": share([r["rank"] is not None and r["rank"] <= 3 for r in ans]),
+        "mrr": round(sum(1 / r["rank"] for r in ans if r["rank"]) / len(ans), 3) if ans else None,
+        "keyword_hit": share([bool(r["keyword"]) for r in ans if r["keyword"] is not None]),
+        "answered_rate": share([r["answered"] for r in ans]),
+        "declined_rate": share([not r["answered"] for r in un]),
+        "verbatim": share([r["verbatim"] for r in rows]),
+        "p50_ms": round(statistics.median(r["ms"] for r in rows), 1) if rows else None,
+    }
+
+
+def summarise(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    by_lang: dict[str, list] = defaultdict(list)
+    by_kind: dict[str, list] = defaultdict(list)
+    for r in rows:
+        by_lang[r["lang"]].append(r)
+        by_kind[f"{r['lang']}/{r['kind']}"].append(r)
+    return {
+        "overall": _metrics(rows),
+        "by_language": {k: _metrics(v) for k, v in sorted(by_lang.items())},
+        "by_kind": {k: _metrics(v) for k, v in sorted(by_kind.items())},
+        "misses": [r["id"] for r in rows if (r["answerable"] and (r["rank"] is None or r["rank"] > 3))
+                   or (r["answerable"] != r["answered"])],
+    }
+
+
+_COLUMNS = ("n", "hit@1", "hit@3", "mrr", "keyword_hit", "answered_rate", "declined_rate", "verbatim", "p50_ms")
+
+
+def format_table(report: dict[str, Any], title: str = "") -> str:
+    def fmt(v: Any) -> str:
+        return "-" if v is None else (f"{v:.3f}" if isinstance(v, float) and v <= 1 else str(v))
+
+    lines = [title] if title else []
+    lines.append(f"{'group':<34}" + "".join(f"{c:>14}" for c in _COLUMNS))
+    for name, m in [("overall", report["overall"]), *report["by_language"].items(),
+                    *report["by_kind"].items()]:
+        lines.append(f"{name:<34}" + "".join(f"{fmt(m[c]):>14}" for c in _COLUMNS))
+    if report.get("misses"):
+        lines.append("misses: " + ", ".join(report["misses"]))
+    return "\n".join(lines)

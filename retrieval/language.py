@@ -1,0 +1,24 @@
+"""Which language a question is in: Japanese if its grammar is Japanese, else English."""
+
+from __future__ import annotations
+
+import re
+
+from retrieval.models import Language
+
+_HIRAGANA = re.compile(r"[\u3040-\u309f]")
+_CJK = re.compile(r"[\u30a0-\u30ff\u4e00-\u9fff\u3400-\u4dbf\uff66-\uff9f]")
+_LATIN_WORD = re.compile(r"[A-Za-z]{2,}")
+
+
+def detect_language(text: str) -> Language:
+    """Hiragana carries Japanese grammar (particles, endings), so it decides.
+
+    Katakana or kanji alone may be a term quoted inside an English question ("what is 推論モデル?"),
+    so without hiragana the question is Japanese only when such script outweighs English words.
+    """
+    if _HIRAGANA.search(text):
+        return "ja"
+    cjk = len(_CJK.findall(text))
+    words = len(_LATIN_WORD.findall(text))
+    return "ja" if cjk and cjk >= 2 * words else "en"

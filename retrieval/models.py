@@ -1,0 +1,59 @@
+"""What the retrieval core returns: small pydantic models shared by the CLI, the API and the bot."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+Language = Literal["ja", "en"]
+
+
+class Quote(BaseModel):
+    """A verbatim slice of one article: ``text == article.text[start:end]``, always."""
+
+    article_id: str
+    title: str
+    text: str
+    start: int = Field(ge=0)
+    end: int = Field(ge=0)
+    score: float
+    url: str | None = None
+    chunk_id: int = Field(ge=0, description="row of the chunk the quote was taken from")
+
+
+class AskResult(BaseModel):
+    question: str
+    language: Language
+    answered: bool
+    answer: str
+    quotes: list[Quote]
+    #: Quotes past ``top_k`` that the Discord "More sources" button pages through.
+    more_quotes: list[Quote] = Field(default_factory=list, exclude=True)
+    #: Every quote considered, best first, whatever the decision (for evaluation and debugging).
+    considered: list[Quote] = Field(default_factory=list, exclude=True)
+    decision: str = Field("", exclude=True)
+    sources_differ: bool = False
+    index_version: str
+    took_ms: float = 0.0
+
+
+class Passage(BaseModel):
+    chunk_id: int
+    article_id: str
+    title: str
+    text: str
+    start: int
+    end: int
+    score: float
+    url: str | None = None
+
+
+class ArticleInfo(BaseModel):
+    id: str
+    title: str
+    chunks: int
+    source: str
+    url: str | None = None
+    published: str | None = None
+    chars: int
