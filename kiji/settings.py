@@ -65,6 +65,9 @@ class Settings(BaseSettings):
 
     # --- answering --------------------------------------------------------------------------
     top_k: int = Field(3, ge=1, le=10)
+    #: Cosine below which kiji declines; calibrated for the default model. Set it when you
+    #: change KIJI_EMBEDDING_MODEL (similarities differ from model to model).
+    min_similarity: float | None = Field(None, ge=-1.0, le=1.0)
     max_question_chars: int = Field(1000, ge=10, le=100_000)
 
     # --- HTTP API ---------------------------------------------------------------------------

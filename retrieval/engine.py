@@ -6,6 +6,7 @@ reference, so a request that started on one version finishes on it.
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -78,8 +79,12 @@ class Engine:
         """Load the current index version first (cheap, fails fast), then the model."""
         set_faiss_threads(settings.faiss_threads)
         index = load_current(index_dir or settings.index_dir)
+        tuning = DEFAULT_TUNING
+        if settings.min_similarity is not None:
+            tuning = dataclasses.replace(tuning, min_dense=settings.min_similarity)
         return cls(index=index, embedder=embedder or load_embedder(settings),
-                   max_question_chars=settings.max_question_chars, default_top_k=settings.top_k)
+                   max_question_chars=settings.max_question_chars, default_top_k=settings.top_k,
+                   tuning=tuning)
 
     def with_index(self, index: LoadedIndex) -> Engine:
         """A new engine on another index version, sharing the loaded model."""
@@ -107,7 +112,8 @@ class Engine:
         terms = self._terms(question, language, mode)
         if refs and terms:
             terms = drop_reference_words(terms)
-        candidates = retrieve(self.index, qvec, terms, self.lexical, mode=mode, k=k)
+        candidates = retrieve(self.index, qvec, terms, self.lexical, mode=mode, k=k,
+                              dense_weight=self.tuning.fusion_dense_weight, fusion=self.tuning.fusion)
         if refs:
             candidates = self._add_referenced(candidates, qvec, refs)
         return candidates, terms, qvec, refs
@@ -136,7 +142,8 @@ class Engine:
         mode = mode or self.mode
         candidates, terms, qvec, refs = self._retrieve(text, lang, 8, mode)
         scored = score_sentences(self.index, candidates, qvec, terms, self.lexical, self.tuning, refs)
-        decision = decide(text, scored, terms, self.tuning)
+        missing = self.lexical.coverage.missing(text) if self.lexical and mode != "dense" else []
+        decision = decide(text, scored, terms, self.tuning, missing)
         quotes = pick_quotes(self.index, scored, top_k=top_k, tuning=self.tuning)
         quotes = [q for q in quotes if verbatim(q, self.index)]
         shown = quotes[:top_k] if decision.answered else []

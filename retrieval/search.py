@@ -7,6 +7,8 @@ merely "about the same thing". English questions reach Japanese text lexically t
 
 from __future__ import annotations
 
+import re
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
@@ -14,6 +16,8 @@ from typing import Literal
 import numpy as np
 
 from retrieval.store import LoadedIndex
+
+_KATAKANA_TERM = re.compile(r"^[\u30a0-\u30ff]{3,}$")
 
 Mode = Literal["dense", "lexical", "fused", "fused+bridge"]
 MODES: tuple[Mode, ...] = ("dense", "lexical", "fused", "fused+bridge")
@@ -52,16 +56,21 @@ class LexicalSide:
         ]
         self.vocabulary = self.bm25.vocabulary
         self._bridge: object | None = None
+        self._bridge_lock = threading.Lock()
+        from retrieval.coverage import CoverageChecker
+
+        self.coverage = CoverageChecker(self.vocabulary, self.tokenizer, lambda: self.bridge)
 
     @property
     def bridge(self):  # type: ignore[no-untyped-def]
         # Built on first English question: JMdict lookups cost a few seconds, Japanese-only
         # deployments never pay them.
-        if self._bridge is None:
-            from retrieval.bridge import EnglishBridge
+        with self._bridge_lock:
+            if self._bridge is None:
+                from retrieval.bridge import EnglishBridge
 
-            self._bridge = EnglishBridge(self.vocabulary, self.tokenizer)
-        return self._bridge
+                self._bridge = EnglishBridge(self.vocabulary, self.tokenizer)
+            return self._bridge
 
     def terms(self, question: str, *, bridge: bool) -> QueryTerms:
         weights: dict[str, float] = {}
@@ -71,6 +80,12 @@ class LexicalSide:
         if bridge:
             for term, weight in self.bridge.expand(question).items():  # type: ignore[attr-defined]
                 weights[term] = max(weights.get(term, 0.0), weight)
+        else:
+            # アンソロピック in a question, Anthropic in the text: katakana meets Latin letters.
+            for tok in unknown:
+                latin = self.coverage.latin_for(tok) if _KATAKANA_TERM.match(tok) else None
+                if latin:
+                    weights[latin] = max(weights.get(latin, 0.0), 0.8)
         return QueryTerms(weights={t: w for t, w in weights.items() if t in self.vocabulary},
                           unknown=unknown)
 
@@ -97,6 +112,7 @@ def retrieve(
     k: int,
     pool: int = 30,
     dense_weight: float = 0.5,
+    fusion: str = "weighted",
 ) -> list[Candidate]:
     """Top ``k`` chunks. Fusion: a weighted sum of min-max-normalised dense and BM25 scores over
     the union of both sides' top ``pool`` (chosen over RRF by measurement on the dev set)."""
@@ -123,6 +139,10 @@ def retrieve(
     lx = np.array([lex.get(i, 0.0) for i in ids], dtype=np.float32)
     if mode == "lexical":
         fused = lx
+    elif fusion == "rrf":
+        rank_d = np.argsort(np.argsort(-d))
+        rank_l = np.argsort(np.argsort(-lx))
+        fused = dense_weight / (60 + rank_d) + (1 - dense_weight) / (60 + rank_l)
     else:
         fused = dense_weight * _minmax(d) + (1 - dense_weight) * (lx / max(float(lx.max()), 1e-9))
     order = np.argsort(-fused)[:k]

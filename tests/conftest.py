@@ -15,6 +15,7 @@ import pytest
 
 from corpus.chunker import ChunkParams
 from kiji.settings import DEFAULT_CORPUS_DIR, DEFAULT_MODEL_DIR, Settings
+from retrieval.answer import Tuning
 from retrieval.build import build_index
 from retrieval.embedder import FakeEmbedder
 from retrieval.engine import Engine
@@ -37,9 +38,13 @@ def fake_index_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
+#: The fake embedder's cosines live far below a real model's, so it gets its own threshold.
+FAKE_TUNING = Tuning(min_dense=0.12, missing_term_dense=0.6)
+
+
 @pytest.fixture(scope="session")
 def fake_engine(fake_index_dir: Path) -> Engine:
-    return Engine(index=load_current(fake_index_dir), embedder=FakeEmbedder())
+    return Engine(index=load_current(fake_index_dir), embedder=FakeEmbedder(), tuning=FAKE_TUNING)
 
 
 @pytest.fixture()
