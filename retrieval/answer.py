@@ -51,10 +51,15 @@ class Tuning:
     #: Share of the dense side in chunk fusion (the rest is BM25); "rrf" uses reciprocal ranks.
     fusion_dense_weight: float = 0.5
     fusion: str = "weighted"
+    #: Candidate chunks taken from one article before others get a turn.
+    per_article: int = 3
     #: Another article's quote is shown if it scores at least this share of the best quote.
     diversity_ratio: float = 0.85
     min_dense: float = 0.78
     reference_boost: float = 0.6
+    #: "How much / いくら / いつ" questions prefer sentences that hold a figure.
+    figure_boost: float = 0.3
+    title_penalty: float = 0.4
     #: With a specific term missing from the corpus, only a near-identical passage still answers.
     missing_term_dense: float = 0.92
 
@@ -77,6 +82,7 @@ def score_sentences(
     lexical: LexicalSide | None,
     tuning: Tuning = DEFAULT_TUNING,
     boost: Mapping[str, float] | None = None,
+    wants_figure: bool = False,
 ) -> list[Scored]:
     """Every sentence of the candidate chunks, scored by its own similarity to the question, its
     coverage of the question's terms, its chunk's retrieval score, and whether the question names
@@ -110,9 +116,17 @@ def score_sentences(
     for sid, (cand, d, coverage) in rows.items():
         chunk = index.chunks[cand.chunk_id]
         s, e = next(x for x in chunk.sentences if index.sentence_ids[(chunk.article_id, *x)] == sid)
+        article = index.articles[chunk.article_id]
+        text = article.text[s:e]
         score = (tuning.sentence_dense * (d - lo) / span + tuning.sentence_lexical * coverage
                  + tuning.chunk_weight * cand.fused / top_fused
                  + tuning.reference_boost * boost.get(chunk.article_id, 0.0))
+        if wants_figure and _DIGIT.search(text):
+            score += tuning.figure_boost
+        if text.strip() == article.title:
+            # The headline is embedded with every chunk, so it looks relevant to every question
+            # about its topic while answering none of them.
+            score -= tuning.title_penalty
         out.append(Scored(sid, cand.chunk_id, chunk.article_id, s, e, score, d, coverage))
     return sorted(out, key=lambda x: -x.score)
 

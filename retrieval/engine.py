@@ -16,6 +16,7 @@ from kiji.settings import Settings
 from retrieval.answer import (
     DEFAULT_TUNING,
     Tuning,
+    asks_for_number,
     compose,
     decide,
     pick_quotes,
@@ -113,7 +114,8 @@ class Engine:
         if refs and terms:
             terms = drop_reference_words(terms)
         candidates = retrieve(self.index, qvec, terms, self.lexical, mode=mode, k=k,
-                              dense_weight=self.tuning.fusion_dense_weight, fusion=self.tuning.fusion)
+                              dense_weight=self.tuning.fusion_dense_weight, fusion=self.tuning.fusion,
+                              per_article=self.tuning.per_article)
         if refs:
             candidates = self._add_referenced(candidates, qvec, refs)
         return candidates, terms, qvec, refs
@@ -141,7 +143,8 @@ class Engine:
         lang: Language = language or detect_language(text)
         mode = mode or self.mode
         candidates, terms, qvec, refs = self._retrieve(text, lang, 8, mode)
-        scored = score_sentences(self.index, candidates, qvec, terms, self.lexical, self.tuning, refs)
+        scored = score_sentences(self.index, candidates, qvec, terms, self.lexical, self.tuning, refs,
+                                 wants_figure=asks_for_number(text))
         missing = self.lexical.coverage.missing(text) if self.lexical and mode != "dense" else []
         decision = decide(text, scored, terms, self.tuning, missing)
         quotes = pick_quotes(self.index, scored, top_k=top_k, tuning=self.tuning)

@@ -113,6 +113,7 @@ def retrieve(
     pool: int = 30,
     dense_weight: float = 0.5,
     fusion: str = "weighted",
+    per_article: int = 3,
 ) -> list[Candidate]:
     """Top ``k`` chunks. Fusion: a weighted sum of min-max-normalised dense and BM25 scores over
     the union of both sides' top ``pool`` (chosen over RRF by measurement on the dev set)."""
@@ -126,8 +127,8 @@ def retrieve(
         top = np.argsort(-scores)[:pool]
         lex = {int(i): float(scores[i]) for i in top if scores[i] > 0}
     if mode == "dense" or not lex:
-        ranked = sorted(dense.items(), key=lambda kv: -kv[1])[:k]
-        return [Candidate(i, s, 0.0, s) for i, s in ranked]
+        ranked = sorted(dense.items(), key=lambda kv: -kv[1])
+        return diversify(index, [Candidate(i, s, 0.0, s) for i, s in ranked], k, per_article)
     ids = sorted(set(dense) | set(lex))
     # Chunks outside the dense top-pool still need a dense score to be comparable.
     missing = [i for i in ids if i not in dense]
@@ -145,8 +146,26 @@ def retrieve(
         fused = dense_weight / (60 + rank_d) + (1 - dense_weight) / (60 + rank_l)
     else:
         fused = dense_weight * _minmax(d) + (1 - dense_weight) * (lx / max(float(lx.max()), 1e-9))
-    order = np.argsort(-fused)[:k]
-    return [Candidate(ids[j], float(d[j]), float(lx[j]), float(fused[j])) for j in order]
+    ranked = [Candidate(ids[j], float(d[j]), float(lx[j]), float(fused[j])) for j in np.argsort(-fused)]
+    return diversify(index, ranked, k, per_article)
+
+
+def diversify(index: LoadedIndex, ranked: list[Candidate], k: int, per_article: int) -> list[Candidate]:
+    """Top ``k`` with at most ``per_article`` chunks of one article while others are left: one
+    article whose title matches the question must not crowd out the others' answers."""
+    picked: list[Candidate] = []
+    count: dict[str, int] = {}
+    rest: list[Candidate] = []
+    for cand in ranked:
+        aid = index.chunks[cand.chunk_id].article_id
+        if count.get(aid, 0) < per_article:
+            picked.append(cand)
+            count[aid] = count.get(aid, 0) + 1
+        else:
+            rest.append(cand)
+        if len(picked) == k:
+            return picked
+    return sorted(picked + rest[: k - len(picked)], key=lambda c: -c.fused)
 
 
 def _chunk_vectors(index: LoadedIndex, ids: Sequence[int]) -> np.ndarray:

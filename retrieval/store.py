@@ -25,7 +25,7 @@ from typing import Any
 
 import numpy as np
 
-from corpus.articles import Article
+from corpus.articles import Article, text_hash
 from corpus.chunker import Chunk
 from kiji.errors import IndexCorrupt, IndexIncompatible, IndexMissing
 from retrieval.vector_index import FaissIndex
@@ -194,7 +194,8 @@ def load_version(path: Path, *, mmap: bool = False) -> LoadedIndex:
                            f"for {len(sentences)} sentences", hint=_REBUILD_HINT)
     for aid, article in articles.items():
         expected = manifest.get("articles", {}).get(aid, {}).get("sha256")
-        if expected != article.sha256:
+        # Hash the text itself: the sha256 stored beside it in articles.jsonl would hide an edit.
+        if expected != text_hash(article.text):
             raise IndexCorrupt(f"article {aid} in index version {path.name} does not match its hash",
                                hint=_REBUILD_HINT)
     return LoadedIndex(version=path.name, path=path, manifest=manifest, vectors=vectors,
