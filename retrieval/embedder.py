@@ -160,7 +160,9 @@ class SentenceTransformerEmbedder(_BatchedEmbedder):
                              hint=_model_hint(model_name)) from None
         self.model.float()
         self.model_id = str(model_name)
-        self.dim = int(self.model.get_sentence_embedding_dimension() or 0)
+        dim_of = getattr(self.model, "get_embedding_dimension", None) or \
+            self.model.get_sentence_embedding_dimension
+        self.dim = int(dim_of() or 0)
         prompts = self.model.prompts or {}
         self.query_prompt = prompts.get("query", "")
         self.passage_prompt = prompts.get("passage", prompts.get("document", ""))

@@ -7,7 +7,7 @@ import re
 from retrieval.models import Language
 
 _HIRAGANA = re.compile(r"[\u3040-\u309f]")
-_CJK = re.compile(r"[\u30a0-\u30ff\u4e00-\u9fff\u3400-\u4dbf\uff66-\uff9f]")
+_CJK_RUN = re.compile(r"[\u30a0-\u30ff\u4e00-\u9fff\u3400-\u4dbf\uff66-\uff9f]+")
 _LATIN_WORD = re.compile(r"[A-Za-z]{2,}")
 
 
@@ -19,6 +19,6 @@ def detect_language(text: str) -> Language:
     """
     if _HIRAGANA.search(text):
         return "ja"
-    cjk = len(_CJK.findall(text))
+    runs = len(_CJK_RUN.findall(text))
     words = len(_LATIN_WORD.findall(text))
-    return "ja" if cjk and cjk >= 2 * words else "en"
+    return "ja" if runs and runs >= words else "en"
