@@ -90,6 +90,8 @@ class Settings(BaseSettings):
     discord_gateway_url: str | None = None
     discord_cooldown_s: float = Field(10.0, ge=0, le=3600)
     feedback_db: Path = DEFAULT_FEEDBACK_DB
+    #: Salt for hashing Discord user ids in the feedback store; random per database when unset.
+    feedback_salt: SecretStr | None = None
 
     @field_validator("api_keys", "cors_origins", "discord_guild_ids", mode="before")
     @classmethod

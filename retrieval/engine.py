@@ -92,6 +92,14 @@ class Engine:
         return Engine(index=index, embedder=self.embedder, max_question_chars=self.max_question_chars,
                       default_top_k=self.default_top_k, mode=self.mode, tuning=self.tuning)
 
+    def warm_up(self) -> None:
+        """Build what the first English or katakana question would otherwise wait for (the JMdict
+        bridge, the katakana → Latin map) and run one query through every stage."""
+        if self.lexical is not None:
+            _ = self.lexical.bridge
+            self.lexical.coverage.latin_for("カタカナ")
+        self.ask("warm-up question about the articles", top_k=1)
+
     @property
     def version(self) -> str:
         return self.index.version

@@ -1,0 +1,104 @@
+"""The slash commands: /ask, /sources, /help.
+
+Each handler acknowledges within Discord's 3 seconds: /ask validates (microseconds) and defers before
+any retrieval; /sources and /help answer directly from memory. Errors raised here reach
+``KijiTree.on_error`` and end as a private apology in the user's language.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Optional
+
+import discord
+from discord import app_commands
+
+from bot.client import THINKING, KijiBot, defer
+from bot.embeds import QUOTES_PER_EMBED, answer_embed, help_embed, page_count, sources_embed
+from bot.i18n import cmd, lang_of, t
+from bot.views import DYNAMIC_ITEMS, answer_view, release, sources_view
+from kiji.errors import RateLimited
+
+log = logging.getLogger("kiji.bot")
+
+#: Commands work in servers and in direct messages with the bot (installed to a server, not a user).
+contexts = app_commands.allowed_contexts(guilds=True, dms=True, private_channels=False)
+installs = app_commands.allowed_installs(guilds=True, users=False)
+
+
+@contexts
+@installs
+@app_commands.command(name="ask", description=cmd("Answer a question from the articles, with verbatim quotes",
+                                                  "ask.description"))
+@app_commands.describe(question=cmd("Your question, in Japanese or English", "ask.question"),
+                       top_k=cmd("How many quotes to show (1-5)", "ask.top_k"),
+                       public=cmd("Show the answer to everyone in the channel", "ask.public"))
+async def ask(interaction: discord.Interaction[KijiBot], question: str,
+              top_k: Optional[app_commands.Range[int, 1, QUOTES_PER_EMBED]] = None,  # noqa: UP045
+              public: bool = False) -> None:
+    bot = interaction.client
+    lang = lang_of(interaction.locale)
+    # Discord enforces the option ranges in its UI, but a raw interaction can carry anything.
+    if top_k is not None and (not isinstance(top_k, int) or isinstance(top_k, bool)
+                              or not 1 <= top_k <= QUOTES_PER_EMBED):
+        await interaction.response.send_message(t("top_k_range", lang, max=QUOTES_PER_EMBED), ephemeral=True)
+        return
+    text = question.strip() if isinstance(question, str) else ""
+    if not text:
+        await interaction.response.send_message(t("empty_question", lang), ephemeral=True)
+        return
+    limit = bot.settings.max_question_chars
+    if len(question) > limit:
+        await interaction.response.send_message(t("too_long", lang, length=len(question), max=limit),
+                                                ephemeral=True)
+        return
+    wait = bot.cooldown.hit(interaction.user.id)
+    if wait > 0:
+        raise RateLimited("per-user cooldown", retry_after=wait)
+
+    await defer(interaction, ephemeral=not public)
+    k = top_k or min(bot.settings.top_k, QUOTES_PER_EMBED)
+    result = await bot.ask(text, k)
+    answer_id = bot.answers.put(result, k)
+    view = answer_view(answer_id, result, lang)
+    await interaction.edit_original_response(embed=answer_embed(result, lang), view=view)
+    release(view)
+    interaction.extras.pop(THINKING, None)
+    # No question text in logs: it may be personal, and feedback keeps what maintainers need.
+    log.info("answered interaction %s: answered=%s quotes=%d lang=%s took=%.0fms", interaction.id,
+             result.answered, len(result.quotes), result.language, result.took_ms)
+
+
+@contexts
+@installs
+@app_commands.command(name="sources", description=cmd("List the articles in the index", "sources.description"))
+@app_commands.describe(page=cmd("Page number", "sources.page"))
+async def sources(interaction: discord.Interaction[KijiBot],
+                  page: Optional[app_commands.Range[int, 1, 10_000]] = None) -> None:  # noqa: UP045
+    lang = lang_of(interaction.locale)
+    articles = interaction.client.engine.articles()  # in memory: one pass over chunk rows, well under 3 s
+    pages = page_count(len(articles))
+    current = min(max(1, page if isinstance(page, int) else 1), pages)
+    extra = {}
+    view = sources_view(current, pages, lang)
+    if view is not None:
+        extra["view"] = view
+    await interaction.response.send_message(embed=sources_embed(articles, current, lang), ephemeral=True,
+                                            **extra)
+    release(view)
+
+
+@contexts
+@installs
+@app_commands.command(name="help", description=cmd("How to use this bot", "help.description"))
+async def help_command(interaction: discord.Interaction[KijiBot]) -> None:
+    await interaction.response.send_message(embed=help_embed(lang_of(interaction.locale)), ephemeral=True)
+
+
+COMMANDS = (ask, sources, help_command)
+
+
+def register(bot: KijiBot) -> None:
+    for command in COMMANDS:
+        bot.tree.add_command(command, override=True)
+    bot.add_dynamic_items(*DYNAMIC_ITEMS)

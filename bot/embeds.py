@@ -1,0 +1,300 @@
+"""Pure functions from engine results to Discord embeds that Discord always accepts.
+
+Discord rejects a whole message when one embed limit is exceeded, and discord.py does not check, so
+every string is fitted here by construction:
+
+* lengths are counted in UTF-16 code units (``dlen``), never fewer than Discord's own count, so an
+  emoji-heavy title cannot slip past a limit;
+* text is cut at a character boundary that does not split a combining mark, variation selector,
+  skin-tone modifier or zero-width-joiner sequence, and marked with "…";
+* a quote is shown as ``「text」``; when it must be cut the ellipsis goes OUTSIDE the brackets
+  (``「tex」…``), so what is inside is always a verbatim slice of the article;
+* Markdown characters are escaped with a backslash so Discord renders the article's characters as
+  they are (``*`` stays ``*``, ``[a](b)`` is not turned into a link); ``unescape`` inverts it;
+* the 6,000-character total is shared out: field names and the footer first, then the quotes (the
+  evidence), and the answer text (which repeats the quotes in short) gives way first.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import unicodedata
+from collections.abc import Sequence
+
+import discord
+
+from bot.i18n import Lang, t
+from retrieval.models import ArticleInfo, AskResult, Quote
+
+TITLE_MAX = 256
+DESCRIPTION_MAX = 4096
+FIELDS_MAX = 25
+FIELD_NAME_MAX = 256
+FIELD_VALUE_MAX = 1024
+FOOTER_MAX = 2048
+TOTAL_MAX = 6000
+EMBEDS_PER_MESSAGE_MAX = 10
+CONTENT_MAX = 2000
+
+#: Quotes shown per embed (an answer or one page of "More sources"); the /ask top_k maximum.
+QUOTES_PER_EMBED = 5
+#: The answer text keeps at least this much when quotes compete for the 6,000 total.
+DESCRIPTION_FLOOR = 600
+ARTICLES_PER_PAGE = 10
+ELLIPSIS = "…"
+COLOR = discord.Colour(0x3B82F6)
+NOT_ANSWERED_COLOR = discord.Colour(0x9CA3AF)
+
+_URL = re.compile(r"https?://\S+")
+# Backslash-escaped anywhere; Discord hides a backslash before any ASCII punctuation.
+_ALWAYS = set("\\*_~|`[]")
+# Special only as the first non-space character of a line (quote, heading, list).
+_LINE_START = set(">#-")
+_ESCAPED = re.compile(r"\\([\\*_~|`\[\]>#\-])")
+
+
+def dlen(text: str) -> int:
+    """Length as Discord may count it: UTF-16 code units (>= code points, so always safe)."""
+    return len(text.encode("utf-16-le")) // 2
+
+
+def _extends_previous(ch: str) -> bool:
+    cp = ord(ch)
+    return (unicodedata.combining(ch) != 0 or ch == "\u200d" or 0xFE00 <= cp <= 0xFE0F
+            or 0x1F3FB <= cp <= 0x1F3FF or 0xE0020 <= cp <= 0xE007F
+            or unicodedata.category(ch) in {"Mn", "Me", "Mc"})
+
+
+def safe_cut(text: str, n: int) -> int:
+    """The largest boundary <= n that does not split a user-visible character."""
+    n = max(0, min(n, len(text)))
+    while 0 < n < len(text) and (_extends_previous(text[n]) or text[n - 1] == "\u200d"):
+        n -= 1
+    return n
+
+
+def _escape_plain(text: str, line_start: bool) -> tuple[str, bool]:
+    out: list[str] = []
+    for ch in text:
+        if ch in _ALWAYS or (line_start and ch in _LINE_START):
+            out.append("\\")
+        out.append(ch)
+        if ch == "\n":
+            line_start = True
+        elif not ch.isspace():
+            line_start = False
+    return "".join(out), line_start
+
+
+def escape(text: str) -> str:
+    """Escape Markdown outside URLs (a backslash inside a URL would break the link)."""
+    out: list[str] = []
+    pos, line_start = 0, True
+    for match in _URL.finditer(text):
+        plain, _ = _escape_plain(text[pos:match.start()], line_start)
+        out += [plain, match.group(0)]
+        pos, line_start = match.end(), False
+    out.append(_escape_plain(text[pos:], line_start)[0])
+    return "".join(out)
+
+
+def unescape(text: str) -> str:
+    """Inverse of ``escape`` (outside URLs), for tests and for anyone reading payloads back."""
+    out: list[str] = []
+    pos = 0
+    for match in _URL.finditer(text):
+        out.append(_ESCAPED.sub(r"\1", text[pos:match.start()]))
+        out.append(match.group(0))
+        pos = match.end()
+    out.append(_ESCAPED.sub(r"\1", text[pos:]))
+    return "".join(out)
+
+
+def fit(raw: str, limit: int, *, prefix: str = "", closing: str = "", cut_mark: str = ELLIPSIS,
+        markdown: bool = True) -> str:
+    """``prefix + escape(raw) + closing`` if it fits in ``limit``, else the longest
+    ``prefix + escape(raw[:n]) + closing + cut_mark`` that does (n at a safe boundary)."""
+    esc = escape if markdown else (lambda s: s)
+    whole = prefix + esc(raw) + closing
+    if dlen(whole) <= limit:
+        return whole
+    budget = limit - dlen(prefix) - dlen(closing) - dlen(cut_mark)
+    if budget < 0:
+        raise ValueError(f"limit {limit} too small for the markers")
+    lo, hi = 0, len(raw)  # escaped length grows with n: binary search the largest n that fits
+    while lo < hi:
+        mid = (lo + hi + 1) // 2
+        if dlen(esc(raw[:mid])) <= budget:
+            lo = mid
+        else:
+            hi = mid - 1
+    n = safe_cut(raw, lo)
+    return prefix + esc(raw[:n]) + closing + cut_mark
+
+
+def fit_content(text: str) -> str:
+    """Message content (error replies) within 2,000 characters; plain text, already localized."""
+    return fit(text, CONTENT_MAX, markdown=False)
+
+
+# --- quotes ---------------------------------------------------------------------------------------
+
+def quote_id(quote: Quote) -> str:
+    """How feedback rows name a quote: ``article_id:start-end``."""
+    return f"{quote.article_id}:{quote.start}-{quote.end}"
+
+
+def quote_value(quote: Quote, limit: int = FIELD_VALUE_MAX) -> str:
+    """``「quote」`` (escaped), cut inside the brackets with the ellipsis outside when too long;
+    the article's URL on a second line when there is room."""
+    suffix = ""
+    if quote.url and dlen(quote.url) <= 300 and limit >= dlen(quote.url) + 60:
+        suffix = "\n" + quote.url
+    body = fit(quote.text, limit - dlen(suffix), prefix="「", closing="」")
+    return body + suffix
+
+
+def quote_text(value: str) -> tuple[str, bool]:
+    """The article text inside a field value written by ``quote_value``, and whether it was cut."""
+    body = value
+    head, sep, tail = value.rpartition("\n")
+    if sep and tail.startswith("http") and (head.endswith("」") or head.endswith("」" + ELLIPSIS)):
+        body = head  # drop the URL line quote_value appends
+    cut = body.endswith("」" + ELLIPSIS)
+    if cut:
+        body = body[: -len(ELLIPSIS)]
+    if not (body.startswith("「") and body.endswith("」")):
+        raise ValueError("not a quote value")
+    return unescape(body[1:-1]), cut
+
+
+def quote_name(number: int, quote: Quote, lang: Lang) -> str:
+    location = " · " + t("location", lang, start=quote.start, end=quote.end)
+    return fit(quote.title, FIELD_NAME_MAX - dlen(location), prefix=f"{number}. ") + location
+
+
+def _water_fill(sizes: Sequence[int], total: int) -> int:
+    """The largest cap c with sum(min(s, c)) <= total."""
+    if sum(sizes) <= total:
+        return max(sizes, default=0)
+    lo, hi = 0, max(sizes)
+    while lo < hi:
+        mid = (lo + hi + 1) // 2
+        if sum(min(s, mid) for s in sizes) <= total:
+            lo = mid
+        else:
+            hi = mid - 1
+    return lo
+
+
+def _quotes_embed(title: str, description: str | None, quotes: Sequence[Quote], *, first_number: int,
+                  footer: str, lang: Lang, colour: discord.Colour) -> discord.Embed:
+    quotes = list(quotes)[:min(QUOTES_PER_EMBED, FIELDS_MAX)]
+    title = fit(title, TITLE_MAX)
+    footer = fit(footer, FOOTER_MAX, markdown=False)
+    names = [quote_name(first_number + i, q, lang) for i, q in enumerate(quotes)]
+    available = TOTAL_MAX - dlen(title) - dlen(footer) - sum(dlen(n) for n in names)
+    desc_natural = dlen(fit(description, DESCRIPTION_MAX)) if description else 0
+    values = [quote_value(q) for q in quotes]
+    sizes = [dlen(v) for v in values]
+    if desc_natural + sum(sizes) > available:
+        # Quotes keep priority; the answer (a summary of the same quotes) shrinks to its floor first.
+        desc_budget = max(min(desc_natural, DESCRIPTION_FLOOR), available - sum(sizes))
+        cap = _water_fill(sizes, available - desc_budget)
+        values = [quote_value(q, max(cap, 16)) if s > cap else v for q, v, s in zip(quotes, values, sizes)]
+        desc_budget = available - sum(dlen(v) for v in values)
+    else:
+        desc_budget = DESCRIPTION_MAX
+    embed = discord.Embed(title=title, colour=colour)
+    if description:
+        embed.description = fit(description, max(1, min(DESCRIPTION_MAX, desc_budget)))
+    for name, value in zip(names, values):
+        embed.add_field(name=name, value=value, inline=False)
+    embed.set_footer(text=footer)
+    return embed
+
+
+def answer_embed(result: AskResult, lang: Lang) -> discord.Embed:
+    """The reply to /ask: the question as title, the answer, one field per quote, a footer.
+
+    ``lang`` (the interaction locale) is for fixed strings; the answer is in the question's language.
+    """
+    footer = t("footer", lang, version=result.index_version, ms=_ms(result.took_ms))
+    if not result.answered:
+        text = result.answer or t("not_covered", result.language)
+        return _quotes_embed(result.question, text, [], first_number=1, footer=footer, lang=lang,
+                             colour=NOT_ANSWERED_COLOR)
+    return _quotes_embed(result.question, result.answer, result.quotes, first_number=1, footer=footer,
+                         lang=lang, colour=COLOR)
+
+
+def more_sources_embed(question: str, quotes: Sequence[Quote], *, first_number: int, index_version: str,
+                       lang: Lang) -> discord.Embed:
+    """One page of further quotes for the same question (numbering continues the answer's)."""
+    footer = t("footer_version", lang, version=index_version)
+    return _quotes_embed(f"{t('more_title', lang)}: {question}", None, quotes,
+                         first_number=first_number, footer=footer, lang=lang, colour=COLOR)
+
+
+def _ms(took_ms: float) -> str:
+    return str(int(math.ceil(took_ms))) if took_ms >= 1 else f"{took_ms:.1f}"
+
+
+# --- /sources and /help ---------------------------------------------------------------------------
+
+def page_count(total: int, per_page: int = ARTICLES_PER_PAGE) -> int:
+    return max(1, math.ceil(total / per_page))
+
+
+def sources_embed(articles: Sequence[ArticleInfo], page: int, lang: Lang,
+                  per_page: int = ARTICLES_PER_PAGE) -> discord.Embed:
+    """Page ``page`` (1-based, clamped) of the article list: title, id and chunk count per article."""
+    pages = page_count(len(articles), per_page)
+    page = min(max(1, page), pages)
+    embed = discord.Embed(title=t("sources_title", lang), colour=COLOR)
+    if not articles:
+        embed.description = t("sources_empty", lang)
+    else:
+        start = (page - 1) * per_page
+        # 10 lines of at most ~400 characters stay far below the 4,096 description limit.
+        lines = [t("sources_line", lang, n=start + i + 1, title=fit(a.title, 300),
+                   id=fit(a.id, 80, markdown=False).replace("`", "'"), chunks=a.chunks)
+                 for i, a in enumerate(articles[start:start + per_page])]
+        embed.description = fit("\n".join(lines), DESCRIPTION_MAX, markdown=False)
+    embed.set_footer(text=t("sources_footer", lang, count=len(articles), page=page, pages=pages))
+    return embed
+
+
+def help_embed(lang: Lang) -> discord.Embed:
+    return discord.Embed(title=t("help_title", lang), description=t("help_body", lang), colour=COLOR)
+
+
+# --- checks (used by tests; Discord applies the same rules) ---------------------------------------
+
+def embed_total(embed: discord.Embed) -> int:
+    data = embed.to_dict()
+    total = dlen(data.get("title", "")) + dlen(data.get("description", ""))
+    total += dlen(data.get("footer", {}).get("text", "")) + dlen(data.get("author", {}).get("name", ""))
+    total += sum(dlen(f["name"]) + dlen(f["value"]) for f in data.get("fields", []))
+    return total
+
+
+def violations(embed: discord.Embed) -> list[str]:
+    """Every Discord embed limit this embed breaks (empty when Discord would accept it)."""
+    data = embed.to_dict()
+    problems = []
+    checks = [("title", data.get("title", ""), TITLE_MAX),
+              ("description", data.get("description", ""), DESCRIPTION_MAX),
+              ("footer", data.get("footer", {}).get("text", ""), FOOTER_MAX)]
+    fields = data.get("fields", [])
+    for i, f in enumerate(fields):
+        checks += [(f"fields[{i}].name", f["name"], FIELD_NAME_MAX), (f"fields[{i}].value", f["value"], FIELD_VALUE_MAX)]
+        if not f["name"].strip() or not f["value"].strip():
+            problems.append(f"fields[{i}] is empty")
+    problems += [f"{name}: {dlen(text)} > {limit}" for name, text, limit in checks if dlen(text) > limit]
+    if len(fields) > FIELDS_MAX:
+        problems.append(f"{len(fields)} fields > {FIELDS_MAX}")
+    if embed_total(embed) > TOTAL_MAX:
+        problems.append(f"total {embed_total(embed)} > {TOTAL_MAX}")
+    return problems

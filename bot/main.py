@@ -1,0 +1,72 @@
+"""``kiji bot``: check the token, load the Engine once, run the Discord client until stopped.
+
+The token comes only from settings (``DISCORD_TOKEN``) and is read with ``get_secret_value()`` at
+the one place it is handed to discord.py; it is never logged nor put into an error message.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+from typing import Any
+
+import discord
+
+from bot.client import EngineLike, KijiBot
+from kiji.errors import InvalidInput, KijiError
+from kiji.settings import Settings
+
+log = logging.getLogger("kiji.bot")
+
+MISSING_TOKEN = (
+    "DISCORD_TOKEN is not set: create an application and bot at "
+    "https://discord.com/developers/applications, copy the bot token and export DISCORD_TOKEN"
+)
+
+
+def read_token(settings: Settings) -> str:
+    token = settings.discord_token.get_secret_value().strip() if settings.discord_token else ""
+    if not token:
+        raise InvalidInput(MISSING_TOKEN)
+    return token
+
+
+async def run(settings: Settings, engine: EngineLike, **options: Any) -> None:
+    """Run the bot until it is closed; ``options`` go to ``discord.Client`` (tests pass timeouts)."""
+    token = read_token(settings)
+    async with KijiBot(engine=engine, settings=settings, **options) as bot:
+        try:
+            await bot.start(token)
+        except discord.LoginFailure:
+            raise KijiError("Discord rejected the bot token (check DISCORD_TOKEN)") from None
+        except discord.PrivilegedIntentsRequired:
+            raise KijiError("Discord refused the requested gateway intents") from None
+
+
+def main(settings: Settings) -> None:
+    """Entry point for ``kiji bot`` (the CLI turns a KijiError into a one-line message)."""
+    read_token(settings)  # fail before the slow model load when the token is missing
+    from retrieval.engine import Engine
+
+    engine = Engine.load(settings)
+    engine.warm_up()
+    log.info("engine loaded: index %s", engine.version)
+    try:
+        asyncio.run(_run_until_signalled(settings, engine))
+    except KeyboardInterrupt:  # Ctrl-C: asyncio.run has already cancelled and closed the client
+        log.info("stopped")
+
+
+async def _run_until_signalled(settings: Settings, engine: EngineLike) -> None:
+    # SIGTERM (docker stop, systemd) cancels like Ctrl-C does, so the client logs out cleanly.
+    task = asyncio.current_task()
+    loop = asyncio.get_running_loop()
+    try:
+        loop.add_signal_handler(signal.SIGTERM, lambda: task.cancel() if task else None)
+    except (NotImplementedError, RuntimeError):  # Windows, or not the main thread
+        pass
+    try:
+        await run(settings, engine)
+    except asyncio.CancelledError:
+        log.info("stopped")
