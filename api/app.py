@@ -1,0 +1,114 @@
+"""The FastAPI application: ``create_app`` wires state, routes, middleware and error handling.
+
+One ``lifespan`` loads the settings' model and index once (on a worker thread), puts an
+``AppState`` on ``app.state.kiji``, starts the index watcher, and stops it on shutdown. Missing or
+broken indexes do not stop the app from starting: /healthz answers, /readyz and /v1 answer 503 with
+the reason, and the watcher (or ``POST /v1/admin/reload``) picks up an index built later.
+
+Middleware, outermost first: CORS (so even errors carry CORS headers) → metrics (sees the final
+status, 500s included) → the catch-all for bugs → the body size limit → FastAPI's own
+exception handling → routes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+
+import anyio
+from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
+
+from api.deps import AppState, cpu_slots
+from api.errors import UnexpectedErrorMiddleware, install_error_handlers
+from api.metrics import Metrics, MetricsMiddleware
+from api.reload import load_initial, warm, watch
+from api.routes import admin_router, build_v1_router, ops_router
+from api.security import BodyLimitMiddleware, TokenBucketLimiter, admin_enabled
+from kiji.settings import Settings
+from retrieval.embedder import Embedder
+from retrieval.engine import Engine
+
+logger = logging.getLogger("kiji.api")
+
+DESCRIPTION = """Answers Japanese or English questions about the indexed articles with verbatim quotes.
+
+Every error is `{"error": {"code": "...", "message": "..."}}`. When the server has API keys set,
+`/v1/*` needs `Authorization: Bearer <key>`; the admin routes need the admin token instead and
+exist only when one is configured.
+"""
+
+
+async def start_state(settings: Settings, metrics: Metrics, *, engine: Engine | None,
+                      embedder: Embedder | None, warm_up: bool) -> AppState:
+    state = AppState(settings=settings, metrics=metrics, warm_up=warm_up,
+                     cpu_limiter=anyio.CapacityLimiter(cpu_slots(settings.embed_threads)),
+                     rate_limiter=(TokenBucketLimiter(settings.rate_limit_per_minute)
+                                   if settings.rate_limit_per_minute > 0 else None))
+    if engine is not None:  # injected (tests, embedding the API elsewhere)
+        state.embedder = engine.embedder
+        if warm_up:
+            await anyio.to_thread.run_sync(warm, engine)
+        state.swap(engine)
+        return state
+    loaded, state.embedder, problem = await anyio.to_thread.run_sync(
+        load_initial, settings, embedder, warm_up)
+    if loaded is not None:
+        state.swap(loaded)
+        logger.info("serving index version %s (%d chunks)", loaded.version, len(loaded.index.chunks))
+    else:
+        state.unavailable = problem
+        metrics.set_engine(None)
+        logger.warning("starting without a usable index: %s", problem)
+    return state
+
+
+def max_body_size(settings: Settings) -> int:
+    """Bodies are small JSON objects: refuse huge ones (413) before buffering them. A question of
+    ``max_question_chars`` fits even when every character is a 12-byte escaped surrogate pair."""
+    return max(64 * 1024, settings.max_question_chars * 12 + 4096)
+
+
+def create_app(settings: Settings | None = None, *, engine: Engine | None = None,
+               embedder: Embedder | None = None, warm_up: bool | None = None) -> FastAPI:
+    """The API app. ``engine`` (or just ``embedder``) skips loading the model, for tests;
+    ``warm_up`` defaults to on only when the app loads the model itself."""
+    settings = settings or Settings()
+    metrics = Metrics()
+    do_warm = warm_up if warm_up is not None else (engine is None and embedder is None)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        state = await start_state(settings, metrics, engine=engine, embedder=embedder,
+                                  warm_up=do_warm)
+        app.state.kiji = state
+        watcher = asyncio.create_task(watch(state), name="kiji-index-watch") \
+            if settings.watch_index else None
+        try:
+            yield
+        finally:
+            if watcher is not None:
+                watcher.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await watcher
+            app.state.kiji = None
+
+    app = FastAPI(title="kiji", version="1", description=DESCRIPTION, lifespan=lifespan,
+                  docs_url="/docs", redoc_url=None)
+    app.state.kiji = None
+    install_error_handlers(app)
+    app.include_router(build_v1_router(settings))
+    if admin_enabled(settings):
+        app.include_router(admin_router)
+    app.include_router(ops_router)
+    # add_middleware wraps: the last added is the outermost.
+    app.add_middleware(BodyLimitMiddleware, max_bytes=max_body_size(settings))
+    app.add_middleware(UnexpectedErrorMiddleware)
+    app.add_middleware(MetricsMiddleware, metrics=metrics)
+    if settings.cors_origins:
+        app.add_middleware(CORSMiddleware, allow_origins=settings.cors_origins,
+                           allow_methods=["GET", "POST"], allow_headers=["Authorization", "Content-Type"],
+                           max_age=600)
+    return app

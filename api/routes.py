@@ -1,0 +1,204 @@
+"""HTTP routes: /v1 (questions, search, articles), /v1/admin (reload), and operations endpoints.
+
+The /v1 router is built per app because its request model carries the configured
+``max_question_chars``, so the OpenAPI schema states the real limit. (No ``from __future__ import
+annotations`` here: FastAPI must resolve the closure-local request model in handler signatures.)
+
+Engine work runs on worker threads through ``state.cpu_limiter``; the event loop only parses,
+routes and serialises, so slow embeddings never block health checks or other requests.
+"""
+
+import functools
+from collections.abc import Callable
+from pathlib import PurePath
+from typing import Annotated, Literal, TypeVar
+
+import anyio
+from fastapi import APIRouter, Depends, Path, Query, Response
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
+from pydantic_core import PydanticCustomError
+
+from api.deps import AppState, EngineDep, StateDep
+from api.errors import error_response, error_responses
+from api.reload import check_for_update
+from api.security import require_admin, v1_guard
+from kiji.errors import IndexMissing
+from kiji.settings import Settings
+from retrieval.engine import MAX_TOP_K
+from retrieval.models import ArticleInfo, AskResult, Passage
+
+T = TypeVar("T")
+
+MAX_SEARCH_K = 50
+#: Documents "not only whitespace" in the schema. Declared, not enforced by pydantic (whose regex
+#: engine disagrees with ``str.strip`` about a few control characters): the validators enforce it.
+NOT_BLANK = {"pattern": r"\S"}
+
+
+async def compute(state: AppState, fn: Callable[..., T], *args: object, **kwargs: object) -> T:
+    """Run engine work on a worker thread, at most ``cpu_limiter`` at a time."""
+    return await anyio.to_thread.run_sync(functools.partial(fn, *args, **kwargs),
+                                          limiter=state.cpu_limiter)
+
+
+def _json_integer(value: object) -> object:
+    """JSON Schema's ``integer``: 3 and 3.0 yes; "3" and true no (pydantic's lax mode takes them)."""
+    if isinstance(value, (bool, str)):
+        raise PydanticCustomError("int_type", "Input should be a valid integer")
+    return value
+
+
+# --- response models ---------------------------------------------------------------------------
+
+class SearchResponse(BaseModel):
+    query: str
+    index_version: str
+    passages: list[Passage] = Field(description="best first")
+
+
+class ArticleList(BaseModel):
+    index_version: str
+    articles: list[ArticleInfo]
+
+
+class ArticleDetail(ArticleInfo):
+    sha256: str
+    text: str = Field(description="the article text as indexed; quote offsets point into it")
+    index_version: str
+
+
+class Health(BaseModel):
+    status: Literal["ok"] = "ok"
+
+
+class Ready(BaseModel):
+    status: Literal["ready"] = "ready"
+    index_version: str
+    articles: int
+    chunks: int
+    model: str
+    runtime: str
+
+
+class ReloadResponse(BaseModel):
+    outcome: Literal["reloaded", "unchanged"]
+    version: str = Field(description="the index version served now")
+    previous: str | None = Field(None, description="the version served before, when it changed")
+
+
+# --- /v1 -----------------------------------------------------------------------------------------
+
+def build_v1_router(settings: Settings) -> APIRouter:
+    max_chars = settings.max_question_chars
+
+    class AskRequest(BaseModel):
+        # Unknown fields are typos, not options: reject them rather than ignore them.
+        model_config = ConfigDict(extra="forbid", title="AskRequest")
+
+        question: str = Field(min_length=1, max_length=max_chars,
+                              description="Japanese or English; not blank",
+                              examples=["Stargateの最初の投資額っていくら?"],
+                              json_schema_extra=NOT_BLANK)
+        top_k: Annotated[int | None, BeforeValidator(_json_integer)] = Field(
+                                  None, ge=1, le=MAX_TOP_K,
+                                  description=f"quotes to return (default {settings.top_k})")
+        language: Literal["ja", "en"] | None = Field(
+            None, description="answer language; detected from the question when omitted")
+
+        @field_validator("question")
+        @classmethod
+        def _not_blank(cls, value: str) -> str:
+            if not value.strip():
+                raise PydanticCustomError("blank", "the question is empty")
+            return value
+
+    router = APIRouter(prefix="/v1", tags=["v1"], dependencies=[Depends(v1_guard(settings))],
+                       responses=error_responses(*((401,) if settings.api_keys else ()), 422, 429, 503))
+
+    @router.post("/ask", response_model=AskResult, summary="Answer a question with verbatim quotes")
+    async def ask(body: AskRequest, engine: EngineDep, state: StateDep) -> AskResult:
+        return await compute(state, engine.ask, body.question, top_k=body.top_k,
+                             language=body.language)
+
+    @router.get("/search", response_model=SearchResponse, summary="Ranked passages for a query")
+    async def search(
+        engine: EngineDep, state: StateDep,
+        q: Annotated[str, Query(min_length=1, max_length=max_chars, description="the query; not blank",
+                                json_schema_extra=NOT_BLANK)],
+        k: Annotated[int, Query(ge=1, le=MAX_SEARCH_K, description="passages to return")] = 5,
+    ) -> SearchResponse:
+        passages = await compute(state, engine.search, q, k=k)
+        return SearchResponse(query=q, index_version=engine.version, passages=passages)
+
+    @router.get("/articles", response_model=ArticleList, summary="Every article in the index")
+    async def articles(engine: EngineDep, state: StateDep) -> ArticleList:
+        return ArticleList(index_version=engine.version, articles=await compute(state, engine.articles))
+
+    @router.get("/articles/{article_id}", response_model=ArticleDetail,
+                responses=error_responses(404), summary="One article's text and metadata")
+    async def article(
+        article_id: Annotated[str, Path(description="an id from /v1/articles")],
+        engine: EngineDep, state: StateDep,
+    ) -> ArticleDetail:
+        # A dictionary lookup in the loaded index: the id never becomes a path.
+        found = engine.article(article_id)
+        chunks = await compute(state, lambda: sum(1 for c in engine.index.chunks
+                                                  if c.article_id == found.id))
+        return ArticleDetail(id=found.id, title=found.title, chunks=chunks, source=found.source,
+                             url=found.url, published=found.published, chars=len(found.text),
+                             sha256=found.sha256, text=found.text, index_version=engine.version)
+
+    return router
+
+
+# --- /v1/admin -----------------------------------------------------------------------------------
+
+admin_router = APIRouter(prefix="/v1/admin", tags=["admin"], dependencies=[Depends(require_admin)],
+                         responses=error_responses(401, 403))
+
+
+@admin_router.post("/reload", response_model=ReloadResponse, responses=error_responses(409, 503),
+                   summary="Serve the version CURRENT names now, if it is new and loads")
+async def reload(state: StateDep) -> ReloadResponse | JSONResponse:
+    result = await check_for_update(state, force=True)
+    if result.outcome in ("reloaded", "unchanged"):
+        assert result.version is not None
+        return ReloadResponse(outcome=result.outcome, version=result.version,  # type: ignore[arg-type]
+                              previous=result.previous)
+    error = result.error or IndexMissing("no index is loaded")
+    if result.outcome == "rejected":
+        serving = result.version or "nothing"
+        return error_response(409, error.code, f"index version {result.candidate} was rejected and "
+                                               f"{serving} is still served: {error}")
+    return error_response(503, error.code, str(error))
+
+
+# --- operations ----------------------------------------------------------------------------------
+
+ops_router = APIRouter(tags=["operations"])
+
+
+@ops_router.get("/healthz", response_model=Health, summary="The process is alive")
+async def healthz() -> Health:
+    return Health()
+
+
+@ops_router.get("/readyz", response_model=Ready, responses=error_responses(503),
+                summary="200 when a model and an index are loaded, else 503 naming why")
+async def readyz(state: StateDep) -> Ready | JSONResponse:
+    engine = state.engine
+    if engine is None:
+        reason = state.unavailable or IndexMissing("no index is loaded")
+        return error_response(503, reason.code, str(reason))
+    return Ready(index_version=engine.version, articles=len(engine.index.articles),
+                 chunks=len(engine.index.chunks),
+                 # The folder name, not the path: no need to show the deployment's layout.
+                 model=PurePath(engine.embedder.model_id).name or engine.embedder.model_id,
+                 runtime=engine.embedder.runtime)
+
+
+@ops_router.get("/metrics", response_class=Response, summary="Prometheus metrics",
+                responses={200: {"content": {"text/plain": {}}}})
+async def metrics(state: StateDep) -> Response:
+    return Response(state.metrics.render(), media_type=state.metrics.content_type)

@@ -1,0 +1,58 @@
+"""``kiji serve``: run the API with uvicorn on the settings' host, port and worker count."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+
+from pydantic import SecretStr
+
+from kiji.settings import Settings
+
+#: Settings the API reads; the rest (Discord, build tuning) is not worth exporting to workers.
+_WORKER_FIELDS = ("corpus_dir", "index_dir", "embedding_model", "embedding_runtime", "embed_threads",
+                  "faiss_threads", "top_k", "max_question_chars", "api_keys", "admin_token",
+                  "rate_limit_per_minute", "cors_origins", "watch_index", "watch_interval_s")
+
+
+def _env_value(value: object) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, SecretStr):
+        return value.get_secret_value()
+    if isinstance(value, list):
+        return json.dumps([v.get_secret_value() if isinstance(v, SecretStr) else v for v in value])
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+def export_for_workers(settings: Settings) -> None:
+    """Worker processes build their own app from the environment (``create_app()``), so settings
+    that came from the command line or ``.env`` are exported as ``KIJI_*`` for them to read."""
+    for name in _WORKER_FIELDS:
+        value = _env_value(getattr(settings, name))
+        key = f"KIJI_{name.upper()}"
+        if value is None:
+            os.environ.pop(key, None)
+        else:
+            os.environ[key] = value
+
+
+def run(settings: Settings) -> None:
+    import uvicorn
+
+    print(f"kiji API listening on http://{settings.host}:{settings.port} (docs at /docs)",
+          file=sys.stderr, flush=True)
+    common = {"host": settings.host, "port": settings.port, "log_level": "info",
+              # Do not wait forever for slow clients on shutdown; in-flight queries take < 1 s.
+              "timeout_graceful_shutdown": 10}
+    if settings.workers > 1:
+        # Several processes need an import string: each worker imports and calls the factory.
+        export_for_workers(settings)
+        uvicorn.run("api.app:create_app", factory=True, workers=settings.workers, **common)
+    else:
+        from api.app import create_app
+
+        uvicorn.run(create_app(settings), **common)
