@@ -23,6 +23,7 @@ import numpy as np
 
 from kiji.errors import ModelError
 from kiji.settings import DEFAULT_MODEL_DIR, Settings
+from retrieval.model_prep import ONNX_MARKER_FILE, read_marker, weights_fingerprint
 
 Progress = Callable[[int], None]
 
@@ -131,17 +132,6 @@ def _stored_prompts(model_dir: Path) -> dict[str, str]:
     return {}
 
 
-def weights_fingerprint(model_dir: Path) -> str:
-    digest = hashlib.sha256()
-    names = sorted(p for p in model_dir.iterdir()
-                   if p.suffix in {".safetensors", ".bin"} or p.name == "tokenizer.json")
-    for path in names:
-        with path.open("rb") as fh:
-            for block in iter(lambda: fh.read(1 << 20), b""):
-                digest.update(block)
-    return digest.hexdigest()[:16]
-
-
 class SentenceTransformerEmbedder(_BatchedEmbedder):
     runtime = "torch"
 
@@ -213,12 +203,20 @@ def onnx_path(model_dir: Path, variant: str) -> Path:
     return model_dir / "onnx" / ("model.onnx" if variant == "fp32" else "model_int8.onnx")
 
 
+#: ONNX fp32 is the default only when its vectors matched torch this closely at prepare time.
+ONNX_MATCH_COSINE = 0.9999
+
+
 def resolve_runtime(settings: Settings) -> str:
-    """``auto`` means ONNX fp32 when the prepared export exists (same vectors, faster), else torch."""
+    """``auto``: ONNX fp32 when the prepared export exists and its check run at prepare time found
+    the same vectors as torch (it is ~2-3x faster per query); otherwise torch. int8 changes the
+    vectors slightly, so it is used only when asked for."""
     if settings.embedding_runtime != "auto":
         return settings.embedding_runtime
     model_dir = Path(settings.model_name)
-    if model_dir.is_dir() and onnx_path(model_dir, "fp32").is_file():
+    marker = read_marker(model_dir / "onnx", ONNX_MARKER_FILE) if model_dir.is_dir() else None
+    if marker and onnx_path(model_dir, "fp32").is_file() \
+            and float(marker.get("fp32_min_cosine", 0.0)) >= ONNX_MATCH_COSINE:
         return "onnx"
     return "torch"
 
