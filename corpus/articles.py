@@ -22,6 +22,8 @@ SUPPORTED_SUFFIXES = (".txt", ".md", ".html", ".htm", ".jsonl")
 _ID_RE = re.compile(r"^[\w.\-]{1,128}$")
 _BYLINE_RE = re.compile(r"^(著者|作者|筆者|文|written by|by|author)\s*[:：]", re.IGNORECASE)
 _TITLE_MAX = 80
+_MD_HEADING = re.compile(r"^#{1,6}\s+")
+_MD_RULE = re.compile(r"[-=*_]{3,}")  # a Markdown rule or front-matter fence is not a title
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,8 +63,9 @@ def text_hash(text: str) -> str:
 def derive_title(text: str, fallback: str) -> str:
     """The first meaningful line: not page furniture, not a byline; its first sentence if long."""
     for raw_line in text.splitlines():
-        line = raw_line.strip()
-        if not line or is_boilerplate_line(line) or is_footer_line(line) or _BYLINE_RE.match(line):
+        line = _MD_HEADING.sub("", raw_line.strip())  # "# Title" in Markdown is "Title"
+        if not line or is_boilerplate_line(line) or is_footer_line(line) or _BYLINE_RE.match(line) \
+                or _MD_RULE.fullmatch(line):
             continue
         line = line.lstrip("。、.,・ 　")
         if len(line) > _TITLE_MAX:
