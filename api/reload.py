@@ -69,7 +69,7 @@ def load_initial(settings: Settings, embedder: Embedder | None,
     index: LoadedIndex | None = None
     problem: KijiError | None = None
     try:
-        index = load_current(settings.index_dir)
+        index = load_current(settings.index_dir, mmap=settings.index_mmap)
     except IndexUnavailable as exc:
         problem = exc
     if embedder is None:
@@ -93,7 +93,7 @@ def load_initial(settings: Settings, embedder: Embedder | None,
 
 def _load_new(state: AppState, previous: Engine | None) -> Engine:
     assert state.embedder is not None
-    index = load_current(state.settings.index_dir)
+    index = load_current(state.settings.index_dir, mmap=state.settings.index_mmap)
     engine = make_engine(state.settings, index, state.embedder, previous)
     if state.warm_up:
         warm(engine)

@@ -54,6 +54,8 @@ class Settings(BaseSettings):
     #: Above this many vectors the index switches from exact search to HNSW.
     ann_threshold: int = Field(200_000, ge=1)
     embed_batch_size: int = Field(16, ge=1, le=512)
+    #: Memory-map the vector index on load (large indexes: pages load on demand, shared by workers).
+    index_mmap: bool = False
 
     # --- embedding model --------------------------------------------------------------------
     #: A sentence-transformers model id or a local path; empty means the offline default.

@@ -26,7 +26,7 @@ from retrieval.store import (
     VERSIONS,
     current_version,
     list_versions,
-    load_current,
+    read_manifest,
     load_version,
     publish,
     self_query_ok,
@@ -36,6 +36,8 @@ from retrieval.store import (
 from retrieval.vector_index import FaissIndex, recall_at_k
 
 ProgressFactory = Callable[[int], Callable[[int], None]]
+#: Passages embedded between cache writes.
+CACHE_SLICE = 512
 
 
 def passage_text(article: Article, chunk: Chunk) -> str:
@@ -188,10 +190,13 @@ def build_index(
                              + (f" ({len(skipped)} files skipped: {'; '.join(skipped[:5])})" if skipped else ""),
                              hint="check KIJI_CORPUS_DIR / --corpus")
         previous: dict[str, Any] = {}
-        try:
-            previous = load_current(index_dir).manifest.get("articles", {})
-        except IndexUnavailable:
-            pass  # first build, or a damaged current version: build everything from the corpus
+        current = current_version(index_dir)
+        if current:
+            try:
+                # Only the manifest: loading the whole current index would cost its memory twice.
+                previous = read_manifest(index_dir / VERSIONS / current).get("articles", {})
+            except IndexUnavailable:
+                pass  # a damaged current version: build everything from the corpus
         articles = report.articles
         chunks: list[Chunk] = []
         per_article: dict[str, dict[str, Any]] = {}
@@ -221,11 +226,14 @@ def build_index(
             missing = list(first_use.items())
             embed_started = time.perf_counter()
             if missing:
-                to_embed = [all_texts[i] for _, i in missing]
-                tick = progress(len(to_embed)) if progress else None
-                fresh = embedder.embed_passages(to_embed, batch_size=batch_size, progress=tick)
-                cache.put_many([(h, fresh[j]) for j, (h, _) in enumerate(missing)])
-                cached.update({h: fresh[j] for j, (h, _) in enumerate(missing)})
+                tick = progress(len(missing)) if progress else None
+                # Slices go to the cache as they finish, so a build killed late keeps its work.
+                for lo in range(0, len(missing), CACHE_SLICE):
+                    part = missing[lo : lo + CACHE_SLICE]
+                    fresh = embedder.embed_passages([all_texts[i] for _, i in part],
+                                                    batch_size=batch_size, progress=tick)
+                    cache.put_many([(h, fresh[j]) for j, (h, _) in enumerate(part)])
+                    cached.update({h: fresh[j] for j, (h, _) in enumerate(part)})
             embed_seconds = time.perf_counter() - embed_started
         finally:
             cache.close()

@@ -79,7 +79,7 @@ class Engine:
              index_dir: Path | None = None) -> Engine:
         """Load the current index version first (cheap, fails fast), then the model."""
         set_faiss_threads(settings.faiss_threads)
-        index = load_current(index_dir or settings.index_dir)
+        index = load_current(index_dir or settings.index_dir, mmap=settings.index_mmap)
         tuning = DEFAULT_TUNING
         if settings.min_similarity is not None:
             tuning = dataclasses.replace(tuning, min_dense=settings.min_similarity)
