@@ -144,7 +144,7 @@ class SentenceTransformerEmbedder(_BatchedEmbedder):
         try:
             # str(): sentence-transformers rejects pathlib.Path model names.
             self.model = SentenceTransformer(str(model_name), device="cpu",
-                                             model_kwargs={"torch_dtype": torch.float32})
+                                             model_kwargs={"dtype": torch.float32})
         except Exception as exc:  # network, missing files, bad config: all mean "cannot load"
             raise ModelError(f"cannot load embedding model {model_name!r}: {type(exc).__name__}",
                              hint=_model_hint(model_name)) from None
