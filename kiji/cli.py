@@ -92,7 +92,9 @@ def cmd_index_build(args: argparse.Namespace) -> int:
     from retrieval.build import build_index
 
     settings = _settings(args)
-    embedder = _embedder(settings)
+    # A build is a batch job: all cores help it, unlike a single query under competing load.
+    threads = settings.build_threads or os.cpu_count() or 1
+    embedder = _embedder(settings.model_copy(update={"embed_threads": threads}))
     summary = build_index(
         corpus_paths=[settings.corpus_dir], index_dir=settings.index_dir, embedder=embedder,
         params=ChunkParams(settings.chunk_min_chars, settings.chunk_max_chars,

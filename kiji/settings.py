@@ -64,6 +64,8 @@ class Settings(BaseSettings):
     #: Threads for the embedding runtime and FAISS. One each holds latency under competing load.
     embed_threads: int = Field(1, ge=1, le=64)
     faiss_threads: int = Field(1, ge=1, le=64)
+    #: Threads for embedding during `kiji index build` (an offline batch job); 0 = every core.
+    build_threads: int = Field(0, ge=0, le=64)
 
     # --- answering --------------------------------------------------------------------------
     top_k: int = Field(3, ge=1, le=10)
