@@ -117,9 +117,11 @@ def build_v1_router(settings: Settings) -> APIRouter:
                        responses=error_responses(*((401,) if settings.api_keys else ()), 422, 429, 503))
 
     @router.post("/ask", response_model=AskResult, summary="Answer a question with verbatim quotes")
-    async def ask(body: AskRequest, engine: EngineDep, state: StateDep) -> AskResult:
-        return await compute(state, engine.ask, body.question, top_k=body.top_k,
-                             language=body.language)
+    async def ask(body: AskRequest, engine: EngineDep, state: StateDep) -> Response:
+        result = await compute(state, engine.ask, body.question, top_k=body.top_k,
+                               language=body.language)
+        # Serialised straight from the engine's model: FastAPI would validate it a second time.
+        return Response(result.model_dump_json(), media_type="application/json")
 
     @router.get("/search", response_model=SearchResponse, summary="Ranked passages for a query")
     async def search(

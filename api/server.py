@@ -13,7 +13,8 @@ from kiji.settings import Settings
 #: Settings the API reads; the rest (Discord, build tuning) is not worth exporting to workers.
 _WORKER_FIELDS = ("corpus_dir", "index_dir", "embedding_model", "embedding_runtime", "embed_threads",
                   "faiss_threads", "top_k", "max_question_chars", "api_keys", "admin_token",
-                  "rate_limit_per_minute", "cors_origins", "watch_index", "watch_interval_s")
+                  "rate_limit_per_minute", "cors_origins", "watch_index", "watch_interval_s",
+                  "min_similarity", "index_mmap")
 
 
 def _env_value(value: object) -> str | None:
@@ -46,6 +47,7 @@ def run(settings: Settings) -> None:
     print(f"kiji API listening on http://{settings.host}:{settings.port} (docs at /docs)",
           file=sys.stderr, flush=True)
     common = {"host": settings.host, "port": settings.port, "log_level": "info",
+              "access_log": settings.access_log,
               # Do not wait forever for slow clients on shutdown; in-flight queries take < 1 s.
               "timeout_graceful_shutdown": 10}
     if settings.workers > 1:

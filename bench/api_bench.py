@@ -34,7 +34,7 @@ sys.path.insert(0, str(ROOT))
 
 from kiji.settings import Settings  # noqa: E402
 
-DEFAULT_DEV = Path("/work/shared/eval/dev.jsonl")
+DEFAULT_DEV = ROOT.parent / "shared" / "eval" / "dev.jsonl"
 READY_TIMEOUT_S = 300.0
 REQUEST_TIMEOUT_S = 60.0
 
@@ -190,6 +190,8 @@ def main() -> None:
     parser.add_argument("dev", nargs="?", type=Path, default=DEFAULT_DEV)
     parser.add_argument("--duration", type=float, default=15.0, help="seconds per concurrency level")
     parser.add_argument("--levels", default="1,8,32", help="comma-separated client counts")
+    parser.add_argument("--busy", action="store_true",
+                        help="run a busy loop on one core during the levels (a competing CPU load)")
     args = parser.parse_args()
     levels = [int(x) for x in args.levels.split(",") if x.strip()]
     if not levels or any(n < 1 or n > 256 for n in levels) or not 0 < args.duration <= 600:
@@ -208,15 +210,21 @@ def main() -> None:
         try:
             ready = wait_ready(base, proc, log_path)
             cycle = itertools.cycle(questions)
-            results = [asyncio.run(run_level(base, auth_headers(settings), cycle, n, args.duration))
-                       for n in levels]
+            busy = subprocess.Popen([sys.executable, "-c", "while True: pass"]) if args.busy else None
+            try:
+                results = [asyncio.run(run_level(base, auth_headers(settings), cycle, n, args.duration))
+                           for n in levels]
+            finally:
+                if busy:
+                    busy.kill()
+                    busy.wait()
         finally:
             stop_server(proc)
 
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
     print(f"kiji API bench: index {ready['index_version']} ({ready['chunks']} chunks), runtime {runtime}, "
           f"{cores} cores shared by client and server, {len(questions)} dev questions, "
-          f"{args.duration:.0f} s per level")
+          f"{args.duration:.0f} s per level" + (", with a busy loop on one core" if args.busy else ""))
     print(f"bare embed_queries([q]) in-process: median {embed_ms:.1f} ms (50 runs)")
     header = ("clients", "requests", "req/s", "p50 ms", "p95 ms", "p99 ms", "errors")
     print(" ".join(f"{h:>{w}}" for h, w in zip(header, (7, 8, 7, 8, 8, 8, 6), strict=True)))

@@ -83,6 +83,8 @@ class Settings(BaseSettings):
     rate_limit_per_minute: int = Field(120, ge=0)
     cors_origins: Annotated[list[str], NoDecode] = []
     watch_index: bool = True
+    #: One log line per request (uvicorn's access log); metrics cover traffic without it.
+    access_log: bool = True
     watch_interval_s: float = Field(2.0, gt=0, le=3600)
 
     # --- Discord bot ------------------------------------------------------------------------

@@ -94,40 +94,41 @@ def score_sentences(
         return []
     boost = boost or {}
     weights = terms.weights if terms and lexical else {}
-    idf = {t: lexical.idf(t) for t in weights} if lexical else {}
-    total_weight = sum(w * idf[t] for t, w in weights.items())
+    weighted = [(t, w * lexical.idf(t)) for t, w in weights.items()] if lexical else []
+    total_weight = sum(w for _, w in weighted)
     top_fused = max(c.fused for c in candidates) or 1.0
-    rows: dict[int, tuple[Candidate, float, float]] = {}
+    # Each sentence once, with the best-scoring chunk it appears in (chunks overlap by a sentence).
+    rows: dict[int, tuple[Candidate, int, int]] = {}
     for cand in candidates:
         chunk = index.chunks[cand.chunk_id]
         for s, e in chunk.sentences:
             sid = index.sentence_ids[(chunk.article_id, s, e)]
-            if sid in rows and rows[sid][0].fused >= cand.fused:
-                continue
-            coverage = 0.0
-            if total_weight > 0:
-                toks = lexical.sentence_tokens[sid]  # type: ignore[union-attr]
-                coverage = sum(w * idf[t] for t, w in weights.items() if t in toks) / total_weight
-            rows[sid] = (cand, float(index.sentence_vectors[sid] @ qvec), coverage)
-    dense = np.array([r[1] for r in rows.values()], dtype=np.float32)
+            if sid not in rows or rows[sid][0].fused < cand.fused:
+                rows[sid] = (cand, s, e)
+    sids = list(rows)
+    dense = index.sentence_vectors[sids] @ qvec  # one product for all sentences
     lo, hi = float(dense.min()), float(dense.max())
     span = hi - lo if hi - lo > 1e-6 else 1.0
     out = []
-    for sid, (cand, d, coverage) in rows.items():
-        chunk = index.chunks[cand.chunk_id]
-        s, e = next(x for x in chunk.sentences if index.sentence_ids[(chunk.article_id, *x)] == sid)
-        article = index.articles[chunk.article_id]
+    for sid, d in zip(sids, dense.tolist(), strict=True):
+        cand, s, e = rows[sid]
+        aid = index.chunks[cand.chunk_id].article_id
+        coverage = 0.0
+        if total_weight > 0:
+            toks = lexical.sentence_tokens[sid]  # type: ignore[union-attr]
+            coverage = sum(w for t, w in weighted if t in toks) / total_weight
+        article = index.articles[aid]
         text = article.text[s:e]
         score = (tuning.sentence_dense * (d - lo) / span + tuning.sentence_lexical * coverage
                  + tuning.chunk_weight * cand.fused / top_fused
-                 + tuning.reference_boost * boost.get(chunk.article_id, 0.0))
+                 + tuning.reference_boost * boost.get(aid, 0.0))
         if wants_figure and _DIGIT.search(text):
             score += tuning.figure_boost
         if text.strip() == article.title:
             # The headline is embedded with every chunk, so it looks relevant to every question
             # about its topic while answering none of them.
             score -= tuning.title_penalty
-        out.append(Scored(sid, cand.chunk_id, chunk.article_id, s, e, score, d, coverage))
+        out.append(Scored(sid, cand.chunk_id, aid, s, e, score, d, coverage))
     return sorted(out, key=lambda x: -x.score)
 
 

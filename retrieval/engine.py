@@ -7,7 +7,10 @@ reference, so a request that started on one version finishes on it.
 from __future__ import annotations
 
 import dataclasses
+import os
+import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -35,6 +38,29 @@ from retrieval.store import LoadedIndex, check_compatible, load_current
 from retrieval.vector_index import set_faiss_threads
 
 MAX_TOP_K = 10
+
+_POOL: ThreadPoolExecutor | None = None
+_POOL_LOCK = threading.Lock()
+
+
+def _embed_pool() -> ThreadPoolExecutor:
+    """Threads that run query embeddings beside the lexical work; shared by every engine."""
+    global _POOL
+    with _POOL_LOCK:
+        if _POOL is None:
+            _POOL = ThreadPoolExecutor(max_workers=max(2, os.cpu_count() or 2),
+                                       thread_name_prefix="kiji-embed")
+        return _POOL
+
+
+@dataclass(frozen=True, slots=True)
+class Retrieval:
+    candidates: list[Candidate]
+    terms: QueryTerms | None
+    qvec: np.ndarray
+    refs: dict[str, float]
+    #: Specific question terms the corpus never mentions (see retrieval.coverage).
+    missing: list[str]
 
 
 def validate_question(question: object, max_chars: int) -> str:
@@ -111,22 +137,27 @@ class Engine:
             return None
         return self.lexical.terms(question, bridge=(mode == "fused+bridge" and language == "en"))
 
-    def _retrieve(self, question: str, language: Language, k: int, mode: Mode
-                  ) -> tuple[list[Candidate], QueryTerms | None, np.ndarray, dict[str, float]]:
+    def _retrieve(self, question: str, language: Language, k: int, mode: Mode) -> Retrieval:
         refs = referenced_articles(question, self._titles)
         if refs:
             # 「DeepSeekその②」を書いた人は? asks about the author: the title only says where to look.
             question = without_quoted_titles(question, self._titles)
-        qvec = self.embedder.embed_queries([question])[0]
-        terms = self._terms(question, language, mode)
-        if refs and terms:
-            terms = drop_reference_words(terms)
+        # The model runs in native code without the GIL: the lexical side is worked out meanwhile.
+        embedding = _embed_pool().submit(self.embedder.embed_queries, [question])
+        try:
+            terms = self._terms(question, language, mode)
+            if refs and terms:
+                terms = drop_reference_words(terms)
+            missing = self.lexical.coverage.missing(question) \
+                if self.lexical is not None and mode != "dense" else []
+        finally:
+            qvec = embedding.result()[0]
         candidates = retrieve(self.index, qvec, terms, self.lexical, mode=mode, k=k,
                               dense_weight=self.tuning.fusion_dense_weight, fusion=self.tuning.fusion,
                               per_article=self.tuning.per_article)
         if refs:
             candidates = self._add_referenced(candidates, qvec, refs)
-        return candidates, terms, qvec, refs
+        return Retrieval(candidates, terms, qvec, refs, missing)
 
     def _add_referenced(self, candidates: list[Candidate], qvec: np.ndarray,
                         refs: dict[str, float]) -> list[Candidate]:
@@ -150,11 +181,10 @@ class Engine:
         top_k = validate_top_k(self.default_top_k if top_k is None else top_k)
         lang: Language = language or detect_language(text)
         mode = mode or self.mode
-        candidates, terms, qvec, refs = self._retrieve(text, lang, 8, mode)
-        scored = score_sentences(self.index, candidates, qvec, terms, self.lexical, self.tuning, refs,
-                                 wants_figure=asks_for_number(text))
-        missing = self.lexical.coverage.missing(text) if self.lexical and mode != "dense" else []
-        decision = decide(text, scored, terms, self.tuning, missing)
+        r = self._retrieve(text, lang, 8, mode)
+        scored = score_sentences(self.index, r.candidates, r.qvec, r.terms, self.lexical, self.tuning,
+                                 r.refs, wants_figure=asks_for_number(text))
+        decision = decide(text, scored, r.terms, self.tuning, r.missing)
         quotes = pick_quotes(self.index, scored, top_k=top_k, tuning=self.tuning)
         quotes = [q for q in quotes if verbatim(q, self.index)]
         shown = quotes[:top_k] if decision.answered else []
@@ -171,9 +201,8 @@ class Engine:
     def search(self, query: str, *, k: int = 5, mode: Mode | None = None) -> list[Passage]:
         text = validate_question(query, self.max_question_chars)
         k = validate_top_k(k, 50)
-        candidates, _, _, _ = self._retrieve(text, detect_language(text), k, mode or self.mode)
         out = []
-        for cand in candidates:
+        for cand in self._retrieve(text, detect_language(text), k, mode or self.mode).candidates:
             chunk = self.index.chunks[cand.chunk_id]
             article = self.index.articles[chunk.article_id]
             out.append(Passage(chunk_id=cand.chunk_id, article_id=article.id, title=article.title,
