@@ -39,9 +39,10 @@ def synthetic_corpus(target: Path, passages: int, seed: int = 0) -> None:
     texts = 0
     n = 0
     while texts < passages:
-        body = rng.sample(sentences, rng.randint(8, 14))
+        # A tag per sentence keeps every text distinct, so the cache cannot skip any of them.
+        body = [f"{s}（{n}-{i}）" for i, s in enumerate(rng.sample(sentences, rng.randint(8, 14)))]
         (target / f"synthetic_{n:05d}.txt").write_text(f"合成記事 {n}\n" + "\n".join(body) + "\n", encoding="utf-8")
-        texts += len(body) + 4  # sentences + about four chunks
+        texts += len(body) + 1 + len(body) // 3  # sentences, title line, about one chunk per 3 sentences
         n += 1
 
 

@@ -59,12 +59,12 @@ def test_distinctive_title_run_needs_an_article_cue() -> None:
 @pytest.fixture(scope="module")
 def checker() -> CoverageChecker:
     tokenizer = JapaneseTokenizer()
-    vocab = set(tokenizer.tokens("OpenAIやAnthropicなどの企業がエヌビディアのGPUとトレーニングで競う。DeepSeekのV3をリリース。"))
+    vocab = set(tokenizer.tokens("OpenAIやAnthropicなどの企業がエヌビディアのGPUとトレーニングで競う。DeepSeekのV3をリリース。中国のマーカス。"))
 
     class Bridge:
         """Stands in for EnglishBridge's e2k rendering with a fixed table."""
 
-        table = {"anthropic": "アントロピック", "openai": "オープンエーアイ", "navy": "ネイビー",
+        table = {"anthropic": "アントロピック", "openai": "オープンエーアイ", "navy": "ネイビー", "marcus": "マーカス",
                  "nvidia": "エヌビディア", "deepseek": "ディープシーク", "gpu": "ジーピーユー"}
 
         def _e2k(self, word: str) -> str:
@@ -72,6 +72,11 @@ def checker() -> CoverageChecker:
 
         def katakana_matches(self, kana: str) -> dict[str, float]:
             return {t: 1.0 for t in vocab if t == kana}
+
+        def expand(self, text: str) -> dict[str, float]:
+            translations = {"china": "中国", "japan": "日本"}
+            found = translations.get(text.lower())
+            return {found: 0.8} if found in vocab else {}
 
     bridge = Bridge()
     return CoverageChecker(vocab, tokenizer, lambda: bridge)
@@ -81,6 +86,7 @@ def test_missing_specific_terms(checker: CoverageChecker) -> None:
     assert checker.missing("Did the US Navy ban DeepSeek?") == ["Navy"]
     assert checker.missing("OpenAIのo3-miniっていつリリースされた?") == ["o3-mini"]
     assert checker.missing("箱根でおすすめの温泉宿ある?") == ["箱根"]
+    assert checker.missing("DeepSeekのR2はいつ出る?") == ["R2"]  # codes are never translated
 
 
 def test_terms_known_in_another_script_are_not_missing(checker: CoverageChecker) -> None:
@@ -88,6 +94,8 @@ def test_terms_known_in_another_script_are_not_missing(checker: CoverageChecker)
     assert checker.missing("How did Nvidia do?") == []  # エヌビディア in the text
     assert checker.missing("DeepSeek-V3のトレーニングは?") == []  # both parts known
     assert checker.missing("what did the blogger think?") == []  # common words are not checked
+    assert checker.missing("What about China's numbers?") == []  # translated by the dictionary
+    assert checker.missing("What did Gary Marcus say?") == []  # one part of a name is enough
 
 
 def _quote(aid: str, text: str, start: int = 0) -> Quote:
