@@ -14,7 +14,7 @@ from pathlib import PurePath
 from typing import Annotated, Literal, TypeVar
 
 import anyio
-from fastapi import APIRouter, Depends, Path, Query, Response
+from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
 from pydantic_core import PydanticCustomError
@@ -23,23 +23,30 @@ from api.deps import AppState, EngineDep, StateDep
 from api.errors import error_response, error_responses
 from api.reload import check_for_update
 from api.security import require_admin, v1_guard
-from kiji.errors import IndexMissing
+from kiji.errors import IndexMissing, InvalidInput
 from kiji.settings import Settings
-from retrieval.engine import MAX_TOP_K
+from retrieval.engine import MAX_TOP_K, NOT_BLANK_PATTERN, is_blank
 from retrieval.models import ArticleInfo, AskResult, Passage
 
 T = TypeVar("T")
 
 MAX_SEARCH_K = 50
-#: Documents "not only whitespace" in the schema. Declared, not enforced by pydantic (whose regex
-#: engine disagrees with ``str.strip`` about a few control characters): the validators enforce it.
-NOT_BLANK = {"pattern": r"\S"}
+#: Documents "not only whitespace" in the schema; the validators enforce the same rule (is_blank),
+#: since pydantic's regex engine and Python's str.isspace disagree on a few control characters.
+NOT_BLANK = {"pattern": NOT_BLANK_PATTERN}
 
 
 async def compute(state: AppState, fn: Callable[..., T], *args: object, **kwargs: object) -> T:
     """Run engine work on a worker thread, at most ``cpu_limiter`` at a time."""
     return await anyio.to_thread.run_sync(functools.partial(fn, *args, **kwargs),
                                           limiter=state.cpu_limiter)
+
+
+def only_params(request: Request, allowed: set[str]) -> None:
+    """Unknown query parameters are typos (?K=3, ?query=), refused like unknown body fields."""
+    unknown = sorted(set(request.query_params) - allowed)
+    if unknown:
+        raise InvalidInput(f"unknown query parameter(s): {', '.join(unknown)[:200]}")
 
 
 def _json_integer(value: object) -> object:
@@ -109,7 +116,7 @@ def build_v1_router(settings: Settings) -> APIRouter:
         @field_validator("question")
         @classmethod
         def _not_blank(cls, value: str) -> str:
-            if not value.strip():
+            if is_blank(value):
                 raise PydanticCustomError("blank", "the question is empty")
             return value
 
@@ -125,16 +132,18 @@ def build_v1_router(settings: Settings) -> APIRouter:
 
     @router.get("/search", response_model=SearchResponse, summary="Ranked passages for a query")
     async def search(
-        engine: EngineDep, state: StateDep,
+        request: Request, engine: EngineDep, state: StateDep,
         q: Annotated[str, Query(min_length=1, max_length=max_chars, description="the query; not blank",
                                 json_schema_extra=NOT_BLANK)],
         k: Annotated[int, Query(ge=1, le=MAX_SEARCH_K, description="passages to return")] = 5,
     ) -> SearchResponse:
+        only_params(request, {"q", "k"})
         passages = await compute(state, engine.search, q, k=k)
         return SearchResponse(query=q, index_version=engine.version, passages=passages)
 
     @router.get("/articles", response_model=ArticleList, summary="Every article in the index")
-    async def articles(engine: EngineDep, state: StateDep) -> ArticleList:
+    async def articles(request: Request, engine: EngineDep, state: StateDep) -> ArticleList:
+        only_params(request, set())
         return ArticleList(index_version=engine.version, articles=await compute(state, engine.articles))
 
     @router.get("/articles/{article_id}", response_model=ArticleDetail,

@@ -67,7 +67,8 @@ def main() -> None:
     ap.add_argument("--threads", default="1,2")
     ap.add_argument("--no-load", action="store_true", help="skip the competing-load runs")
     args = ap.parse_args()
-    questions = [json.loads(line)["question"] for line in open(args.questions, encoding="utf-8") if line.strip()]
+    with open(args.questions, encoding="utf-8") as fh:
+        questions = [json.loads(line)["question"] for line in fh if line.strip()]
     print(f"{len(questions)} questions x {args.rounds} rounds; times in ms")
     print(f"{'runtime':<10} {'thr':>3} {'load':>5} {'encode p50':>11} {'ask p50':>8} {'ask p95':>8} {'ask max':>8}"
           f" {'build p/s':>9}")

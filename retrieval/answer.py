@@ -178,8 +178,8 @@ def asks_for_number(question: str) -> bool:
     return bool(_NUMBER_QUESTION.search(question))
 
 
-def decide(question: str, scored: list[Scored], terms: QueryTerms | None,
-           tuning: Tuning = DEFAULT_TUNING, missing: list[str] | None = None) -> Decision:
+def decide(scored: list[Scored], tuning: Tuning = DEFAULT_TUNING,
+           missing: list[str] | None = None) -> Decision:
     """Answer only when (1) the best sentences are close to the question in meaning and (2) no
     specific term of the question (a name, a product, a katakana term) is absent from the whole
     corpus, unless a passage is near-identical to the question."""

@@ -22,7 +22,8 @@ from retrieval.bridge import kana_key
 from retrieval.lexical import ENGLISH_STOPWORDS, JapaneseTokenizer
 
 _LATIN = re.compile(r"[A-Za-z][A-Za-z0-9]*(?:[-.][A-Za-z0-9]+)*")
-_KATAKANA = re.compile(r"^[\u30a0-\u30ff]{3,}$")
+#: A katakana word long enough to be a name or a loanword rather than a fragment.
+KATAKANA_TERM = re.compile(r"^[\u30a0-\u30ff]{3,}$")
 _SENTENCE_START = re.compile(r"(^|[.!?。！？]\s*)$")
 
 
@@ -88,7 +89,7 @@ class CoverageChecker:
             pos = m.part_of_speech()
             if pos[1] == "固有名詞":
                 terms.append(SpecificTerm(surface, "proper_noun"))
-            elif pos[0] == "名詞" and _KATAKANA.match(surface):
+            elif pos[0] == "名詞" and KATAKANA_TERM.match(surface):
                 terms.append(SpecificTerm(surface, "katakana"))
         return terms
 

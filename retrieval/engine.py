@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import re
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -63,12 +64,22 @@ class Retrieval:
     missing: list[str]
 
 
+#: Blank means only whitespace, in Python's sense or JSON Schema's (which adds U+FEFF), so the API's
+#: published pattern and this check agree on every string.
+_BLANK = re.compile(r"[\s\ufeff]*")
+NOT_BLANK_PATTERN = r"[^\s\u001c-\u001f\u0085\ufeff]"
+
+
+def is_blank(text: str) -> bool:
+    return _BLANK.fullmatch(text) is not None
+
+
 def validate_question(question: object, max_chars: int) -> str:
     if not isinstance(question, str):
         raise InvalidInput("the question must be a string")
-    text = question.strip()
-    if not text:
+    if is_blank(question):
         raise InvalidInput("the question is empty")
+    text = question.strip()
     if len(question) > max_chars:
         raise InvalidInput(f"the question is too long ({len(question)} characters; at most {max_chars})")
     return text
@@ -184,7 +195,7 @@ class Engine:
         r = self._retrieve(text, lang, 8, mode)
         scored = score_sentences(self.index, r.candidates, r.qvec, r.terms, self.lexical, self.tuning,
                                  r.refs, wants_figure=asks_for_number(text))
-        decision = decide(text, scored, r.terms, self.tuning, r.missing)
+        decision = decide(scored, self.tuning, r.missing)
         quotes = pick_quotes(self.index, scored, top_k=top_k, tuning=self.tuning)
         quotes = [q for q in quotes if verbatim(q, self.index)]
         shown = quotes[:top_k] if decision.answered else []

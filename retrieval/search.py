@@ -7,7 +7,6 @@ merely "about the same thing". English questions reach Japanese text lexically t
 
 from __future__ import annotations
 
-import re
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -15,9 +14,8 @@ from typing import Literal
 
 import numpy as np
 
+from retrieval.coverage import KATAKANA_TERM, CoverageChecker
 from retrieval.store import LoadedIndex
-
-_KATAKANA_TERM = re.compile(r"^[\u30a0-\u30ff]{3,}$")
 
 Mode = Literal["dense", "lexical", "fused", "fused+bridge"]
 MODES: tuple[Mode, ...] = ("dense", "lexical", "fused", "fused+bridge")
@@ -57,8 +55,6 @@ class LexicalSide:
         self.vocabulary = self.bm25.vocabulary
         self._bridge: object | None = None
         self._bridge_lock = threading.Lock()
-        from retrieval.coverage import CoverageChecker
-
         self.coverage = CoverageChecker(self.vocabulary, self.tokenizer, lambda: self.bridge)
 
     @property
@@ -83,7 +79,7 @@ class LexicalSide:
         else:
             # アンソロピック in a question, Anthropic in the text: katakana meets Latin letters.
             for tok in unknown:
-                latin = self.coverage.latin_for(tok) if _KATAKANA_TERM.match(tok) else None
+                latin = self.coverage.latin_for(tok) if KATAKANA_TERM.match(tok) else None
                 if latin:
                     weights[latin] = max(weights.get(latin, 0.0), 0.8)
         return QueryTerms(weights={t: w for t, w in weights.items() if t in self.vocabulary},

@@ -3,13 +3,9 @@ terms, fusion and diversity, quote choice, abstention and the answer text."""
 
 from __future__ import annotations
 
-from pathlib import Path
 
-import numpy as np
 import pytest
 
-from corpus.articles import Article
-from corpus.chunker import Chunk
 from retrieval.answer import (
     Scored,
     Tuning,
@@ -137,12 +133,12 @@ def _scored(dense: float, coverage: float = 0.5) -> Scored:
 
 def test_decide_rules() -> None:
     t = Tuning(min_dense=0.8, missing_term_dense=0.9)
-    assert decide("q", [], None, t).answered is False
-    assert decide("q", [_scored(0.79)], None, t).answered is False
-    assert decide("q", [_scored(0.85)], None, t).answered is True
-    refused = decide("q", [_scored(0.85)], None, t, missing=["Navy"])
+    assert decide([], t).answered is False
+    assert decide([_scored(0.79)], t).answered is False
+    assert decide([_scored(0.85)], t).answered is True
+    refused = decide([_scored(0.85)], t, missing=["Navy"])
     assert refused.answered is False and "Navy" in refused.reason
-    assert decide("q", [_scored(0.95)], None, t, missing=["Navy"]).answered is True
+    assert decide([_scored(0.95)], t, missing=["Navy"]).answered is True
 
 
 def test_diversify_caps_one_article(fake_engine: Engine) -> None:

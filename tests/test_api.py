@@ -299,10 +299,19 @@ async def test_ask_rejects_bad_bodies(client: httpx.AsyncClient, content: bytes,
 
 @pytest.mark.parametrize("params", [
     {}, {"q": ""}, {"q": "   "}, {"q": "x" * 1001}, {"q": "x", "k": 0}, {"q": "x", "k": 51},
-    {"q": "x", "k": "many"}, {"q": "x", "k": "2.5"},
+    {"q": "x", "k": "many"}, {"q": "x", "k": "2.5"}, {"q": "\x1f\ufeff"}, {"q": "x", "K": "3"},
 ])
 async def test_search_rejects_invalid_input(client: httpx.AsyncClient, params: dict[str, Any]) -> None:
     assert_error(await client.get("/v1/search", params=params), 422, "invalid_input")
+
+
+@pytest.mark.parametrize("question", ["\x1f", "\ufeff \u3000", "\x85\t"])
+async def test_blank_in_any_script_is_422(client: httpx.AsyncClient, question: str) -> None:
+    assert_error(await client.post("/v1/ask", json={"question": question}), 422, "invalid_input")
+
+
+async def test_unknown_query_parameter_on_articles_is_422(client: httpx.AsyncClient) -> None:
+    assert_error(await client.get("/v1/articles", params={"page": "2"}), 422, "invalid_input")
 
 
 async def test_oversized_bodies_are_413(client: httpx.AsyncClient) -> None:
