@@ -57,8 +57,7 @@ def make_engine(settings: Settings, index: LoadedIndex, embedder: Embedder,
     """An engine on ``index``; raises ``IndexIncompatible`` when the model does not match it."""
     if previous is not None:
         return previous.with_index(index)
-    return Engine(index=index, embedder=embedder, max_question_chars=settings.max_question_chars,
-                  default_top_k=settings.top_k)
+    return Engine.from_settings(settings, index, embedder)
 
 
 def load_initial(settings: Settings, embedder: Embedder | None,

@@ -9,6 +9,7 @@ event loop (and with it the gateway heartbeat) never waits on it.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import math
 import secrets
@@ -30,6 +31,7 @@ from bot.i18n import KijiTranslator, Lang, lang_of, t
 from kiji.errors import IndexUnavailable, InvalidInput, KijiError, RateLimited
 from kiji.settings import Settings
 from retrieval.models import ArticleInfo, AskResult
+from retrieval.store import current_version
 
 log = logging.getLogger("kiji.bot")
 
@@ -202,6 +204,8 @@ class KijiBot(discord.Client):
         self.feedback = feedback or FeedbackStore(settings.feedback_db, salt=salt)
         self._ask_slots = asyncio.Semaphore(MAX_CONCURRENT_ASKS)
         self._restore_endpoints: Callable[[], None] | None = None
+        self._watcher: asyncio.Task[None] | None = None
+        self._rejected_version: str | None = None
 
     async def login(self, token: str) -> None:
         # Endpoints must be in place before the first REST call, which login itself makes.
@@ -213,6 +217,8 @@ class KijiBot(discord.Client):
         from bot.commands import register
 
         register(self)
+        if self.settings.watch_index and hasattr(self.engine, "on_current_version"):
+            self._watcher = asyncio.create_task(self._watch_index(), name="kiji-bot-index-watch")
         await self.tree.set_translator(KijiTranslator())
         try:
             if self.settings.discord_guild_ids:
@@ -243,7 +249,41 @@ class KijiBot(discord.Client):
     async def articles(self) -> list[ArticleInfo]:
         return await asyncio.to_thread(self.engine.articles)
 
+    async def check_index(self) -> str | None:
+        """Serve the version ``CURRENT`` names if it is new and loads; return the version served.
+
+        A rebuilt index reaches the bot as it reaches the API: loaded beside the old one in a
+        worker thread, swapped in with one assignment (an answer in progress keeps its engine).
+        A version that fails to load is logged and skipped until ``CURRENT`` changes again."""
+        engine: Any = self.engine
+        candidate = await asyncio.to_thread(current_version, self.settings.index_dir)
+        if candidate is None or candidate in (engine.version, self._rejected_version):
+            return engine.version
+        try:
+            self.engine = await asyncio.to_thread(engine.on_current_version, self.settings.index_dir,
+                                                  mmap=self.settings.index_mmap)
+        except KijiError as exc:
+            self._rejected_version = candidate
+            log.error("index version %s rejected, still serving %s: %s", candidate, engine.version, exc)
+            return engine.version
+        self._rejected_version = None
+        log.info("now serving index version %s (was %s)", self.engine.version, engine.version)  # type: ignore[attr-defined]
+        return self.engine.version  # type: ignore[attr-defined]
+
+    async def _watch_index(self) -> None:
+        while not self.is_closed():
+            await asyncio.sleep(self.settings.watch_interval_s)
+            try:
+                await self.check_index()
+            except Exception:  # the watcher must outlive any one bad check
+                log.exception("index watch check failed")
+
     async def close(self) -> None:
+        if self._watcher is not None:
+            self._watcher.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._watcher
+            self._watcher = None
         try:
             await super().close()
         finally:

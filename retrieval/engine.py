@@ -117,12 +117,22 @@ class Engine:
         """Load the current index version first (cheap, fails fast), then the model."""
         set_faiss_threads(settings.faiss_threads)
         index = load_current(index_dir or settings.index_dir, mmap=settings.index_mmap)
+        return cls.from_settings(settings, index, embedder or load_embedder(settings))
+
+    @classmethod
+    def from_settings(cls, settings: Settings, index: LoadedIndex, embedder: Embedder) -> Engine:
         tuning = DEFAULT_TUNING
         if settings.min_similarity is not None:
             tuning = dataclasses.replace(tuning, min_dense=settings.min_similarity)
-        return cls(index=index, embedder=embedder or load_embedder(settings),
-                   max_question_chars=settings.max_question_chars, default_top_k=settings.top_k,
-                   tuning=tuning)
+        return cls(index=index, embedder=embedder, max_question_chars=settings.max_question_chars,
+                   default_top_k=settings.top_k, tuning=tuning)
+
+    def on_current_version(self, index_dir: Path, *, mmap: bool = False) -> Engine:
+        """An engine on the version ``CURRENT`` names now, sharing this engine's model, warmed up
+        (raises ``IndexUnavailable`` when that version cannot serve)."""
+        engine = self.with_index(load_current(index_dir, mmap=mmap))
+        engine.warm_up()
+        return engine
 
     def with_index(self, index: LoadedIndex) -> Engine:
         """A new engine on another index version, sharing the loaded model."""
