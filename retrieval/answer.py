@@ -57,6 +57,8 @@ class Tuning:
     diversity_ratio: float = 0.85
     min_dense: float = 0.78
     reference_boost: float = 0.6
+    #: Query terms weaker than this (loose translations) do not count towards sentence coverage.
+    coverage_min_weight: float = 0.6
     #: "How much / いくら / いつ" questions prefer sentences that hold a figure.
     figure_boost: float = 0.3
     title_penalty: float = 0.4
@@ -94,7 +96,9 @@ def score_sentences(
         return []
     boost = boost or {}
     weights = terms.weights if terms and lexical else {}
-    weighted = [(t, w * lexical.idf(t)) for t, w in weights.items()] if lexical else []
+    # Weak dictionary guesses help find chunks (BM25) but are too noisy to pick the sentence.
+    weighted = [(t, w * lexical.idf(t)) for t, w in weights.items()
+                if w >= tuning.coverage_min_weight] if lexical else []
     total_weight = sum(w for _, w in weighted)
     top_fused = max(c.fused for c in candidates) or 1.0
     # Each sentence once, with the best-scoring chunk it appears in (chunks overlap by a sentence).
