@@ -21,12 +21,11 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from corpus.articles import load_corpus  # noqa: E402
-from corpus.chunker import ChunkParams, chunk_article  # noqa: E402
+from corpus.chunker import ChunkParams  # noqa: E402
 from corpus.sentences import sentence_spans  # noqa: E402
 from kiji.settings import DEFAULT_CORPUS_DIR, Settings  # noqa: E402
-from retrieval.build import build_index, passage_text  # noqa: E402
+from retrieval.build import build_index, texts_to_embed  # noqa: E402
 from retrieval.embedder import load_embedder  # noqa: E402
-from retrieval.store import sentence_table  # noqa: E402
 
 
 def synthetic_corpus(target: Path, passages: int, seed: int = 0) -> None:
@@ -46,16 +45,6 @@ def synthetic_corpus(target: Path, passages: int, seed: int = 0) -> None:
         n += 1
 
 
-def texts_of(corpus: Path, params: ChunkParams) -> list[str]:
-    """Exactly what build_index embeds: chunk texts with titles, then distinct sentences."""
-    articles = load_corpus(corpus).articles
-    by_id = {a.id: a for a in articles}
-    chunks = [c for a in articles for c in chunk_article(a, params)]
-    out = [passage_text(by_id[c.article_id], c) for c in chunks]
-    out += [by_id[a].text[s:e] for a, s, e in sentence_table(chunks)]
-    return list(dict.fromkeys(out))
-
-
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--runtimes", default="onnx,onnx-int8,torch")
@@ -73,7 +62,7 @@ def main() -> None:
             embedder = load_embedder(settings)
             embedder.embed_passages(["warm-up"])
             for name, corpus in corpora.items():
-                texts = texts_of(corpus, params)
+                texts = texts_to_embed([corpus], params)
                 started = time.perf_counter()
                 embedder.embed_passages(texts, batch_size=settings.embed_batch_size)
                 bare = len(texts) / (time.perf_counter() - started)

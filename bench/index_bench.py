@@ -36,12 +36,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from corpus.articles import load_corpus  # noqa: E402
 from corpus.boilerplate import content_regions  # noqa: E402
-from corpus.chunker import ChunkParams, chunk_article  # noqa: E402
+from corpus.chunker import ChunkParams  # noqa: E402
 from corpus.sentences import sentence_spans  # noqa: E402
 from kiji.settings import DEFAULT_CORPUS_DIR, Settings  # noqa: E402
-from retrieval.build import build_index, passage_text  # noqa: E402
+from retrieval.build import build_index, texts_to_embed  # noqa: E402
 from retrieval.embedder import FakeEmbedder, load_embedder  # noqa: E402
-from retrieval.store import sentence_table  # noqa: E402
 from retrieval.vector_index import FaissIndex  # noqa: E402
 
 
@@ -51,16 +50,6 @@ def say(*parts: object) -> None:
 
 def model_ready(settings: Settings) -> bool:
     return not settings.uses_default_model or Path(settings.model_name).is_dir()
-
-
-def build_texts(corpus: list[Path], params: ChunkParams) -> list[str]:
-    """The distinct texts a full build embeds, in the order it embeds them."""
-    articles = load_corpus(corpus).articles
-    by_id = {a.id: a for a in articles}
-    chunks = [c for a in articles for c in chunk_article(a, params)]
-    texts = [passage_text(by_id[c.article_id], c) for c in chunks]
-    texts += [by_id[a].text[s:e] for a, s, e in sentence_table(chunks)]
-    return list(dict.fromkeys(texts))
 
 
 # --- part: build -----------------------------------------------------------------------------------
@@ -73,7 +62,7 @@ def part_build(settings: Settings, rounds: int) -> None:
     embedder = load_embedder(settings)
     params = ChunkParams(settings.chunk_min_chars, settings.chunk_max_chars,
                          settings.chunk_overlap_sentences, settings.include_footer_posts)
-    texts = build_texts([DEFAULT_CORPUS_DIR], params)
+    texts = texts_to_embed([DEFAULT_CORPUS_DIR], params)
     say(f"model {Path(embedder.model_id).name}, runtime {embedder.runtime}, {settings.embed_threads} thread(s), "
         f"batch {settings.embed_batch_size}; {len(texts)} distinct passages (chunks + quote sentences)")
     embedder.embed_passages(texts[:32], batch_size=settings.embed_batch_size)  # warm-up
@@ -159,7 +148,7 @@ def part_incremental(settings: Settings, n_articles: int, budget_s: float, which
     with tempfile.TemporaryDirectory(prefix="kiji-bench-") as tmp:
         corpus, index_dir = Path(tmp) / "corpus", Path(tmp) / "index"
         write_synthetic_corpus(corpus, n_articles)
-        texts = build_texts([corpus], params)
+        texts = texts_to_embed([corpus], params)
         say(f"{len(texts)} distinct passages to embed in a full build")
         if which != "fake" and not model_ready(settings):
             say(f"real model not prepared ({settings.model_name}): FakeEmbedder charged 25 ms/passage")

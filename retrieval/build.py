@@ -45,6 +45,22 @@ def passage_text(article: Article, chunk: Chunk) -> str:
     return f"{article.title}\n{chunk.text}"
 
 
+def embedding_inputs(articles: dict[str, Article], chunks: list[Chunk]
+                     ) -> tuple[list[str], list[tuple[str, int, int]], list[str]]:
+    """What a build embeds: one passage per chunk, and each distinct sentence (for quote choice)."""
+    texts = [passage_text(articles[c.article_id], c) for c in chunks]
+    sentences = sentence_table(chunks)
+    return texts, sentences, [articles[a].text[s:e] for a, s, e in sentences]
+
+
+def texts_to_embed(corpus: list[Path], params: ChunkParams) -> list[str]:
+    """The distinct texts a full build of ``corpus`` embeds, in order (benchmarks time these)."""
+    articles = load_corpus(corpus).articles
+    chunks = [c for a in articles for c in chunk_article(a, params)]
+    texts, _, sentence_texts = embedding_inputs({a.id: a for a in articles}, chunks)
+    return list(dict.fromkeys(texts + sentence_texts))
+
+
 def _hash(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
@@ -210,9 +226,7 @@ def build_index(
         if not chunks:
             raise BuildError("nothing could be indexed: the articles contain no text after cleaning")
 
-        texts = [passage_text(by_id[c.article_id], c) for c in chunks]
-        sentences = sentence_table(chunks)
-        sentence_texts = [by_id[a].text[s:e] for a, s, e in sentences]
+        texts, sentences, sentence_texts = embedding_inputs(by_id, chunks)
         all_texts = texts + sentence_texts
         hashes = [_hash(t) for t in all_texts]
         cache = EmbeddingCache(index_dir / "cache" / f"embeddings-{embedder.fingerprint}.sqlite",

@@ -8,6 +8,7 @@ second. ``real_engine`` uses the prepared multilingual-e5-small; setup prepares 
 from __future__ import annotations
 
 import os
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -29,6 +30,15 @@ def build_fake_index(index_dir: Path, corpus: Path = DEFAULT_CORPUS_DIR,
     embedder = embedder or FakeEmbedder()
     build_index(corpus_paths=[corpus], index_dir=index_dir, embedder=embedder, params=ChunkParams())
     return embedder
+
+
+def small_corpus(tmp_path: Path, name: str, count: int) -> Path:
+    """A corpus folder with the first ``count`` shipped articles (small, so builds are quick)."""
+    folder = tmp_path / name
+    folder.mkdir()
+    for source in sorted(DEFAULT_CORPUS_DIR.iterdir())[:count]:
+        shutil.copy(source, folder / source.name)
+    return folder
 
 
 @pytest.fixture(scope="session")

@@ -10,7 +10,6 @@ import asyncio
 import contextlib
 import logging
 import os
-import shutil
 import sys
 import threading
 from collections.abc import AsyncIterator, Sequence
@@ -21,7 +20,7 @@ import anyio
 import httpx
 import numpy as np
 import pytest
-from conftest import build_fake_index
+from conftest import build_fake_index, small_corpus
 from fastapi import FastAPI
 
 from api import server
@@ -31,7 +30,7 @@ from api.reload import check_for_update
 from api.security import TokenBucketLimiter, match_key
 from corpus.chunker import ChunkParams
 from kiji.errors import ModelError
-from kiji.settings import DEFAULT_CORPUS_DIR, Settings
+from kiji.settings import Settings
 from retrieval.build import build_index
 from retrieval.embedder import FakeEmbedder
 from retrieval.engine import Engine
@@ -72,15 +71,6 @@ def assert_error(response: httpx.Response, status: int, code: str | None = None)
     if code is not None:
         assert body["error"]["code"] == code, body
     return body["error"]  # type: ignore[no-any-return]
-
-
-def small_corpus(tmp_path: Path, name: str, count: int) -> Path:
-    """A corpus folder with the first ``count`` shipped articles (small, so builds are quick)."""
-    folder = tmp_path / name
-    folder.mkdir()
-    for source in sorted(DEFAULT_CORPUS_DIR.iterdir())[:count]:
-        shutil.copy(source, folder / source.name)
-    return folder
 
 
 def truncate_vectors(version_dir: Path) -> None:

@@ -6,24 +6,16 @@ import shutil
 from pathlib import Path
 
 from bot.client import KijiBot
-from conftest import FAKE_TUNING, build_fake_index
-from kiji.settings import DEFAULT_CORPUS_DIR, Settings
+from conftest import FAKE_TUNING, build_fake_index, small_corpus
+from kiji.settings import Settings
 from retrieval.embedder import FakeEmbedder
 from retrieval.engine import Engine
 from retrieval.store import VERSIONS, current_version, load_current, publish
 
 
-def _corpus(tmp_path: Path, name: str, count: int) -> Path:
-    folder = tmp_path / name
-    folder.mkdir()
-    for source in sorted(DEFAULT_CORPUS_DIR.iterdir())[:count]:
-        shutil.copy(source, folder / source.name)
-    return folder
-
-
 async def test_new_version_is_served_and_a_damaged_one_refused(tmp_path: Path) -> None:
     index_dir = tmp_path / "index"
-    embedder = build_fake_index(index_dir, corpus=_corpus(tmp_path, "a", 2))
+    embedder = build_fake_index(index_dir, corpus=small_corpus(tmp_path, "a", 2))
     engine = Engine(index=load_current(index_dir), embedder=embedder, tuning=FAKE_TUNING)
     settings = Settings(index_dir=index_dir, feedback_db=tmp_path / "fb.sqlite3", watch_index=False)
     bot = KijiBot(engine=engine, settings=settings)
@@ -31,7 +23,7 @@ async def test_new_version_is_served_and_a_damaged_one_refused(tmp_path: Path) -
         first = engine.version
         assert await bot.check_index() == first  # nothing new
 
-        build_fake_index(index_dir, corpus=_corpus(tmp_path, "b", 3), embedder=embedder)
+        build_fake_index(index_dir, corpus=small_corpus(tmp_path, "b", 3), embedder=embedder)
         second = current_version(index_dir)
         assert second != first
         assert await bot.check_index() == second
@@ -51,7 +43,7 @@ async def test_new_version_is_served_and_a_damaged_one_refused(tmp_path: Path) -
 
 def test_fake_embedder_is_shared_not_reloaded(tmp_path: Path) -> None:
     index_dir = tmp_path / "index"
-    embedder = build_fake_index(index_dir, corpus=_corpus(tmp_path, "a", 1))
+    embedder = build_fake_index(index_dir, corpus=small_corpus(tmp_path, "a", 1))
     engine = Engine(index=load_current(index_dir), embedder=embedder)
-    build_fake_index(index_dir, corpus=_corpus(tmp_path, "b", 2), embedder=FakeEmbedder())
+    build_fake_index(index_dir, corpus=small_corpus(tmp_path, "b", 2), embedder=FakeEmbedder())
     assert engine.on_current_version(index_dir).embedder is embedder
