@@ -12,6 +12,8 @@ from typing import Literal
 import discord
 from discord import app_commands
 
+from retrieval.answer import NOT_FOUND
+
 Lang = Literal["ja", "en"]
 
 
@@ -23,10 +25,8 @@ def lang_of(locale: discord.Locale | str | None) -> Lang:
 
 STRINGS: dict[str, dict[Lang, str]] = {
     # --- answers -------------------------------------------------------------------------------
-    "not_covered": {
-        "en": "The articles don't cover this: I found no passage that answers the question.",
-        "ja": "記事の中に、この質問に答える記述は見つかりませんでした。",
-    },
+    # The engine already words "not covered" in both languages; one text, not two copies.
+    "not_covered": dict(NOT_FOUND),
     "location": {"en": "chars {start}–{end}", "ja": "{start}〜{end}文字目"},
     "footer": {"en": "index {version} · {ms} ms", "ja": "インデックス {version} · {ms} ms"},
     "footer_version": {"en": "index {version}", "ja": "インデックス {version}"},

@@ -15,6 +15,8 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
+
 from kiji.errors import InvalidInput, NotFound
 from kiji.settings import Settings
 from retrieval.answer import (
@@ -30,11 +32,9 @@ from retrieval.answer import (
 )
 from retrieval.embedder import Embedder, load_embedder
 from retrieval.language import detect_language
-import numpy as np
-
-from retrieval.references import drop_reference_words, referenced_articles, without_quoted_titles
 from retrieval.models import ArticleInfo, AskResult, Language, Passage
-from retrieval.search import Candidate, LexicalSide, Mode, QueryTerms, retrieve
+from retrieval.references import drop_reference_words, referenced_articles, without_quoted_titles
+from retrieval.search import Candidate, LexicalSide, Mode, QueryTerms, chunk_vectors, retrieve
 from retrieval.store import LoadedIndex, check_compatible, load_current
 from retrieval.vector_index import set_faiss_threads
 
@@ -190,7 +190,7 @@ class Engine:
             ids = [i for i in self._chunks_of.get(aid, []) if i not in have]
             if not ids:
                 continue
-            sims = np.stack([self.index.vectors.reconstruct(i) for i in ids]) @ qvec
+            sims = chunk_vectors(self.index, ids) @ qvec
             for j in np.argsort(-sims)[:3]:
                 extra.append(Candidate(ids[j], float(sims[j]), 0.0, floor))
         return candidates + extra

@@ -129,7 +129,7 @@ def retrieve(
     # Chunks outside the dense top-pool still need a dense score to be comparable.
     missing = [i for i in ids if i not in dense]
     if missing:
-        vecs = _chunk_vectors(index, missing)
+        vecs = chunk_vectors(index, missing)
         for i, v in zip(missing, vecs @ qvec, strict=True):
             dense[i] = float(v)
     d = np.array([dense[i] for i in ids], dtype=np.float32)
@@ -164,5 +164,6 @@ def diversify(index: LoadedIndex, ranked: list[Candidate], k: int, per_article: 
     return sorted(picked + rest[: k - len(picked)], key=lambda c: -c.fused)
 
 
-def _chunk_vectors(index: LoadedIndex, ids: Sequence[int]) -> np.ndarray:
+def chunk_vectors(index: LoadedIndex, ids: Sequence[int]) -> np.ndarray:
+    """Stored vectors of some chunks (rows of the FAISS index), stacked."""
     return np.stack([index.vectors.reconstruct(i) for i in ids])
