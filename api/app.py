@@ -21,15 +21,15 @@ import anyio
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
-from api.deps import AppState, cpu_slots
-from api.errors import UnexpectedErrorMiddleware, install_error_handlers
-from api.metrics import Metrics, MetricsMiddleware
-from api.reload import load_initial, warm, watch
-from api.routes import admin_router, build_v1_router, ops_router
-from api.security import BodyLimitMiddleware, TokenBucketLimiter, admin_enabled
+from kiji.api.deps import AppState, cpu_slots
+from kiji.api.errors import UnexpectedErrorMiddleware, install_error_handlers
+from kiji.api.metrics import Metrics, MetricsMiddleware
+from kiji.api.reload import load_initial, warm, watch
+from kiji.api.routes import admin_router, build_v1_router, ops_router
+from kiji.api.security import BodyLimitMiddleware, TokenBucketLimiter, admin_enabled
 from kiji.settings import Settings
-from retrieval.embedder import Embedder
-from retrieval.engine import Engine
+from kiji.retrieval.embedding.embedder import Embedder
+from kiji.retrieval.engine import Engine
 
 logger = logging.getLogger("kiji.api")
 

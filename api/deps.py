@@ -15,14 +15,14 @@ from typing import TYPE_CHECKING, Annotated
 import anyio
 from fastapi import Depends, Request
 
-from api.metrics import Metrics
+from kiji.api.metrics import Metrics
 from kiji.errors import IndexUnavailable, KijiError
 from kiji.settings import Settings
-from retrieval.embedder import Embedder
-from retrieval.engine import Engine
+from kiji.retrieval.embedding.embedder import Embedder
+from kiji.retrieval.engine import Engine
 
 if TYPE_CHECKING:
-    from api.security import TokenBucketLimiter
+    from kiji.api.security import TokenBucketLimiter
 
 
 def cpu_slots(embed_threads: int) -> int:

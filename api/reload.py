@@ -15,13 +15,13 @@ from typing import Literal
 
 import anyio
 
-from api.deps import AppState
+from kiji.api.deps import AppState
 from kiji.errors import IndexCorrupt, IndexMissing, IndexUnavailable, KijiError, ModelError
 from kiji.settings import Settings
-from retrieval.embedder import Embedder, load_embedder
-from retrieval.engine import Engine
-from retrieval.store import LoadedIndex, current_version, load_current
-from retrieval.vector_index import set_faiss_threads
+from kiji.retrieval.embedding.embedder import Embedder, load_embedder
+from kiji.retrieval.engine import Engine
+from kiji.retrieval.index.store import LoadedIndex, current_version, load_current
+from kiji.retrieval.index.vector_index import set_faiss_threads
 
 logger = logging.getLogger("kiji.api.reload")
 

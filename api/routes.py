@@ -19,14 +19,14 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
 from pydantic_core import PydanticCustomError
 
-from api.deps import AppState, EngineDep, StateDep
-from api.errors import error_response, error_responses
-from api.reload import check_for_update
-from api.security import require_admin, v1_guard
+from kiji.api.deps import AppState, EngineDep, StateDep
+from kiji.api.errors import error_response, error_responses
+from kiji.api.reload import check_for_update
+from kiji.api.security import require_admin, v1_guard
 from kiji.errors import IndexMissing, InvalidInput
 from kiji.settings import Settings
-from retrieval.engine import MAX_TOP_K, NOT_BLANK_PATTERN, is_blank
-from retrieval.models import ArticleInfo, AskResult, Passage
+from kiji.retrieval.engine import MAX_TOP_K, NOT_BLANK_PATTERN, is_blank
+from kiji.retrieval.models import ArticleInfo, AskResult, Passage
 
 T = TypeVar("T")
 

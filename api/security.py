@@ -27,8 +27,8 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import SecretStr
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from api.deps import StateDep
-from api.errors import error_response
+from kiji.api.deps import StateDep
+from kiji.api.errors import error_response
 from kiji.errors import RateLimited
 from kiji.settings import Settings
 

@@ -53,8 +53,8 @@ def run(settings: Settings) -> None:
     if settings.workers > 1:
         # Several processes need an import string: each worker imports and calls the factory.
         export_for_workers(settings)
-        uvicorn.run("api.app:create_app", factory=True, workers=settings.workers, **common)
+        uvicorn.run("kiji.api.app:create_app", factory=True, workers=settings.workers, **common)
     else:
-        from api.app import create_app
+        from kiji.api.app import create_app
 
         uvicorn.run(create_app(settings), **common)

@@ -60,7 +60,7 @@ def load_questions(path: Path) -> list[str]:
 
 
 def check_prerequisites(settings: Settings) -> None:
-    from retrieval.store import current_version
+    from kiji.retrieval.index.store import current_version
 
     if current_version(settings.index_dir) is None:
         fail(f"no index at {settings.index_dir}: build it first with `kiji index build`")
@@ -71,7 +71,7 @@ def check_prerequisites(settings: Settings) -> None:
 
 def bare_embed_ms(settings: Settings, questions: list[str], runs: int = 50) -> tuple[float, str]:
     """Median time of one ``embed_queries([q])`` call on the runtime the server will use."""
-    from retrieval.embedder import load_embedder
+    from kiji.retrieval.embedding.embedder import load_embedder
 
     embedder = load_embedder(settings)
     for q in questions[:5]:  # first calls pay one-off allocation costs

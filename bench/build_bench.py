@@ -20,12 +20,12 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from corpus.articles import load_corpus  # noqa: E402
-from corpus.chunker import ChunkParams  # noqa: E402
-from corpus.sentences import sentence_spans  # noqa: E402
+from kiji.corpus.articles import load_corpus  # noqa: E402
+from kiji.corpus.chunker import ChunkParams  # noqa: E402
+from kiji.corpus.sentences import sentence_spans  # noqa: E402
 from kiji.settings import DEFAULT_CORPUS_DIR, Settings  # noqa: E402
-from retrieval.build import build_index, texts_to_embed  # noqa: E402
-from retrieval.embedder import load_embedder  # noqa: E402
+from kiji.retrieval.index.build import build_index, texts_to_embed  # noqa: E402
+from kiji.retrieval.embedding.embedder import load_embedder  # noqa: E402
 
 
 def synthetic_corpus(target: Path, passages: int, seed: int = 0) -> None:

@@ -34,14 +34,14 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from corpus.articles import load_corpus  # noqa: E402
-from corpus.boilerplate import content_regions  # noqa: E402
-from corpus.chunker import ChunkParams  # noqa: E402
-from corpus.sentences import sentence_spans  # noqa: E402
+from kiji.corpus.articles import load_corpus  # noqa: E402
+from kiji.corpus.boilerplate import content_regions  # noqa: E402
+from kiji.corpus.chunker import ChunkParams  # noqa: E402
+from kiji.corpus.sentences import sentence_spans  # noqa: E402
 from kiji.settings import DEFAULT_CORPUS_DIR, Settings  # noqa: E402
-from retrieval.build import build_index, texts_to_embed  # noqa: E402
-from retrieval.embedder import FakeEmbedder, load_embedder  # noqa: E402
-from retrieval.vector_index import FaissIndex  # noqa: E402
+from kiji.retrieval.index.build import build_index, texts_to_embed  # noqa: E402
+from kiji.retrieval.embedding.embedder import FakeEmbedder, load_embedder  # noqa: E402
+from kiji.retrieval.index.vector_index import FaissIndex  # noqa: E402
 
 
 def say(*parts: object) -> None:

@@ -22,12 +22,12 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from corpus.chunker import ChunkParams  # noqa: E402
+from kiji.corpus.chunker import ChunkParams  # noqa: E402
 from kiji.settings import DEFAULT_CORPUS_DIR, Settings  # noqa: E402
-from retrieval.build import build_index  # noqa: E402
-from retrieval.embedder import load_embedder  # noqa: E402
-from retrieval.engine import Engine  # noqa: E402
-from retrieval.store import load_current  # noqa: E402
+from kiji.retrieval.index.build import build_index  # noqa: E402
+from kiji.retrieval.embedding.embedder import load_embedder  # noqa: E402
+from kiji.retrieval.engine import Engine  # noqa: E402
+from kiji.retrieval.index.store import load_current  # noqa: E402
 
 
 def _busy(stop: mp.Event) -> None:  # type: ignore[valid-type]

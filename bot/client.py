@@ -25,13 +25,13 @@ from discord import app_commands
 from discord.gateway import DiscordWebSocket
 from discord.http import Route
 
-from bot.embeds import fit_content
-from bot.feedback import FeedbackStore
-from bot.i18n import KijiTranslator, Lang, lang_of, t
+from kiji.bot.embeds import fit_content
+from kiji.bot.feedback import FeedbackStore
+from kiji.bot.i18n import KijiTranslator, Lang, lang_of, t
 from kiji.errors import IndexUnavailable, InvalidInput, KijiError, RateLimited
 from kiji.settings import Settings
-from retrieval.models import ArticleInfo, AskResult
-from retrieval.store import current_version
+from kiji.retrieval.models import ArticleInfo, AskResult
+from kiji.retrieval.index.store import current_version
 
 log = logging.getLogger("kiji.bot")
 
@@ -214,7 +214,7 @@ class KijiBot(discord.Client):
         await super().login(token)
 
     async def setup_hook(self) -> None:
-        from bot.commands import register
+        from kiji.bot.commands import register
 
         register(self)
         if self.settings.watch_index and hasattr(self.engine, "on_current_version"):

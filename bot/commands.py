@@ -13,10 +13,10 @@ from typing import Optional
 import discord
 from discord import app_commands
 
-from bot.client import THINKING, KijiBot, defer
-from bot.embeds import QUOTES_PER_EMBED, answer_embed, help_embed, page_count, sources_embed
-from bot.i18n import cmd, lang_of, t
-from bot.views import DYNAMIC_ITEMS, answer_view, release, sources_view
+from kiji.bot.client import THINKING, KijiBot, defer
+from kiji.bot.embeds import QUOTES_PER_EMBED, answer_embed, help_embed, page_count, sources_embed
+from kiji.bot.i18n import cmd, lang_of, t
+from kiji.bot.views import DYNAMIC_ITEMS, answer_view, release, sources_view
 from kiji.errors import RateLimited
 
 log = logging.getLogger("kiji.bot")

@@ -24,8 +24,8 @@ from collections.abc import Sequence
 
 import discord
 
-from bot.i18n import Lang, t
-from retrieval.models import ArticleInfo, AskResult, Quote
+from kiji.bot.i18n import Lang, t
+from kiji.retrieval.models import ArticleInfo, AskResult, Quote
 
 TITLE_MAX = 256
 DESCRIPTION_MAX = 4096

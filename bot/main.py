@@ -13,7 +13,7 @@ from typing import Any
 
 import discord
 
-from bot.client import EngineLike, KijiBot
+from kiji.bot.client import EngineLike, KijiBot
 from kiji.errors import InvalidInput, KijiError
 from kiji.settings import Settings
 
@@ -47,7 +47,7 @@ async def run(settings: Settings, engine: EngineLike, **options: Any) -> None:
 def main(settings: Settings) -> None:
     """Entry point for ``kiji bot`` (the CLI turns a KijiError into a one-line message)."""
     read_token(settings)  # fail before the slow model load when the token is missing
-    from retrieval.engine import Engine
+    from kiji.retrieval.engine import Engine
 
     engine = Engine.load(settings)
     engine.warm_up()

@@ -16,10 +16,10 @@ from typing import Any
 
 import discord
 
-from bot.client import THINKING, KijiBot, defer, report_error, send_private
-from bot.embeds import QUOTES_PER_EMBED, more_sources_embed, page_count, quote_id, sources_embed
-from bot.i18n import Lang, lang_of, t
-from retrieval.models import AskResult
+from kiji.bot.client import THINKING, KijiBot, defer, report_error, send_private
+from kiji.bot.embeds import QUOTES_PER_EMBED, more_sources_embed, page_count, quote_id, sources_embed
+from kiji.bot.i18n import Lang, lang_of, t
+from kiji.retrieval.models import AskResult
 
 
 class MoreSourcesButton(discord.ui.DynamicItem[discord.ui.Button[Any]],

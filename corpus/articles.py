@@ -14,8 +14,8 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from corpus.boilerplate import content_regions, is_boilerplate_line, is_footer_line
-from corpus.sentences import sentence_spans
+from kiji.corpus.boilerplate import content_regions, is_boilerplate_line, is_footer_line
+from kiji.corpus.sentences import sentence_spans
 from kiji.errors import ArticleError, CorpusError
 
 SUPPORTED_SUFFIXES = (".txt", ".md", ".html", ".htm", ".jsonl")
@@ -107,7 +107,7 @@ def _plain(path: Path, text: str) -> Iterator[Article]:
 
 
 def _html(path: Path, text: str) -> Iterator[Article]:
-    from corpus.html_extract import extract_html
+    from kiji.corpus.html_extract import extract_html
 
     title, body, url = extract_html(text)
     if not body.strip():

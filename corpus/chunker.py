@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 
-from corpus.articles import Article
-from corpus.boilerplate import content_regions
-from corpus.sentences import sentence_spans
+from kiji.corpus.articles import Article
+from kiji.corpus.boilerplate import content_regions
+from kiji.corpus.sentences import sentence_spans
 
 _SOFT_BREAKS = "、，,;；： 　"
 

@@ -64,7 +64,7 @@ def _eprint(*parts: object) -> None:
 
 def cmd_model_prepare(args: argparse.Namespace) -> int:
     from kiji.settings import DEFAULT_MODEL_DIR
-    from retrieval.model_prep import export_onnx, prepare_default_model
+    from kiji.retrieval.embedding.prepare.convert import export_onnx, prepare_default_model
 
     dest = Path(args.dest) if args.dest else DEFAULT_MODEL_DIR
     try:
@@ -82,14 +82,14 @@ def cmd_model_prepare(args: argparse.Namespace) -> int:
 # --- index -------------------------------------------------------------------------------------
 
 def _embedder(settings):  # type: ignore[no-untyped-def]
-    from retrieval.embedder import load_embedder
+    from kiji.retrieval.embedding.embedder import load_embedder
 
     return load_embedder(settings)
 
 
 def cmd_index_build(args: argparse.Namespace) -> int:
-    from corpus.chunker import ChunkParams
-    from retrieval.build import build_index
+    from kiji.corpus.chunker import ChunkParams
+    from kiji.retrieval.index.build import build_index
 
     settings = _settings(args)
     # A build is a batch job: all cores help it, unlike a single query under competing load.
@@ -110,7 +110,7 @@ def cmd_index_build(args: argparse.Namespace) -> int:
 
 
 def cmd_index_info(args: argparse.Namespace) -> int:
-    from retrieval.store import VERSIONS, current_version, list_versions, load_version
+    from kiji.retrieval.index.store import VERSIONS, current_version, list_versions, load_version
 
     settings = _settings(args)
     current = current_version(settings.index_dir)
@@ -147,7 +147,7 @@ def cmd_index_info(args: argparse.Namespace) -> int:
 
 
 def cmd_index_rollback(args: argparse.Namespace) -> int:
-    from retrieval.build import rollback
+    from kiji.retrieval.index.build import rollback
 
     settings = _settings(args)
     print(f"current index version is now {rollback(settings.index_dir)}")
@@ -157,7 +157,7 @@ def cmd_index_rollback(args: argparse.Namespace) -> int:
 def cmd_index_add(args: argparse.Namespace) -> int:
     import shutil
 
-    from corpus.articles import read_file
+    from kiji.corpus.articles import read_file
 
     settings = _settings(args)
     settings.corpus_dir.mkdir(parents=True, exist_ok=True)
@@ -176,7 +176,7 @@ def cmd_index_add(args: argparse.Namespace) -> int:
 
 
 def cmd_index_remove(args: argparse.Namespace) -> int:
-    from corpus.articles import corpus_files, read_file
+    from kiji.corpus.articles import corpus_files, read_file
 
     settings = _settings(args)
     for path in corpus_files([settings.corpus_dir]):
@@ -198,7 +198,7 @@ def cmd_index_remove(args: argparse.Namespace) -> int:
 # --- ask / eval --------------------------------------------------------------------------------
 
 def _engine(settings):  # type: ignore[no-untyped-def]
-    from retrieval.engine import Engine
+    from kiji.retrieval.engine import Engine
 
     return Engine.load(settings)
 
@@ -215,7 +215,7 @@ def _print_human(result) -> None:  # type: ignore[no-untyped-def]
 
 
 def cmd_ask(args: argparse.Namespace) -> int:
-    from retrieval.engine import validate_question, validate_top_k
+    from kiji.retrieval.engine import validate_question, validate_top_k
 
     settings = _settings(args)
     validate_top_k(args.top_k)
@@ -252,8 +252,8 @@ def cmd_ask(args: argparse.Namespace) -> int:
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
-    from retrieval.evaluation import evaluate, format_table, load_items
-    from retrieval.search import MODES
+    from kiji.retrieval.evaluation import evaluate, format_table, load_items
+    from kiji.retrieval.search.candidates import MODES
 
     settings = _settings(args)
     items = load_items(Path(args.path))
@@ -274,7 +274,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
 # --- serve / bot -------------------------------------------------------------------------------
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    from api.server import run
+    from kiji.api.server import run
 
     settings = _settings(args)
     overrides = {k: v for k, v in (("host", args.host), ("port", args.port), ("workers", args.workers)) if v}
@@ -285,7 +285,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 
 def cmd_bot(args: argparse.Namespace) -> int:
-    from bot.main import main as bot_main
+    from kiji.bot.main import main as bot_main
 
     bot_main(_settings(args))
     return 0

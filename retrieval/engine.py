@@ -19,7 +19,7 @@ import numpy as np
 
 from kiji.errors import InvalidInput, NotFound
 from kiji.settings import Settings
-from retrieval.answer import (
+from kiji.retrieval.answer.quotes import (
     DEFAULT_TUNING,
     Tuning,
     asks_for_number,
@@ -30,13 +30,13 @@ from retrieval.answer import (
     sources_differ,
     verbatim,
 )
-from retrieval.embedder import Embedder, load_embedder
-from retrieval.language import detect_language
-from retrieval.models import ArticleInfo, AskResult, Language, Passage
-from retrieval.references import drop_reference_words, referenced_articles, without_quoted_titles
-from retrieval.search import Candidate, LexicalSide, Mode, QueryTerms, chunk_vectors, retrieve
-from retrieval.store import LoadedIndex, check_compatible, load_current
-from retrieval.vector_index import set_faiss_threads
+from kiji.retrieval.embedding.embedder import Embedder, load_embedder
+from kiji.retrieval.language import detect_language
+from kiji.retrieval.models import ArticleInfo, AskResult, Language, Passage
+from kiji.retrieval.search.references import drop_reference_words, referenced_articles, without_quoted_titles
+from kiji.retrieval.search.candidates import Candidate, LexicalSide, Mode, QueryTerms, chunk_vectors, retrieve
+from kiji.retrieval.index.store import LoadedIndex, check_compatible, load_current
+from kiji.retrieval.index.vector_index import set_faiss_threads
 
 MAX_TOP_K = 10
 

@@ -16,9 +16,9 @@ from pathlib import Path
 from typing import Any
 
 from kiji.errors import InvalidInput
-from retrieval.engine import Engine
-from retrieval.models import AskResult, Quote
-from retrieval.search import Mode
+from kiji.retrieval.engine import Engine
+from kiji.retrieval.models import AskResult, Quote
+from kiji.retrieval.search.candidates import Mode
 
 
 @dataclass(frozen=True, slots=True)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from retrieval.models import Language
+from kiji.retrieval.models import Language
 
 _HIRAGANA = re.compile(r"[\u3040-\u309f]")
 _CJK_RUN = re.compile(r"[\u30a0-\u30ff\u4e00-\u9fff\u3400-\u4dbf\uff66-\uff9f]+")

@@ -8,48 +8,24 @@ second. ``real_engine`` uses the prepared multilingual-e5-small; setup prepares 
 from __future__ import annotations
 
 import os
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from corpus.chunker import ChunkParams
+from kiji.corpus.chunker import ChunkParams
 from kiji.settings import DEFAULT_CORPUS_DIR, DEFAULT_MODEL_DIR, Settings
-from retrieval.answer import Tuning
-from retrieval.build import build_index
-from retrieval.embedder import FakeEmbedder
-from retrieval.engine import Engine
-from retrieval.store import load_current
-
-SHARED_EVAL = Path(__file__).resolve().parents[2] / "shared" / "eval" / "dev.jsonl"
-
-
-def build_fake_index(index_dir: Path, corpus: Path = DEFAULT_CORPUS_DIR,
-                     embedder: FakeEmbedder | None = None) -> FakeEmbedder:
-    embedder = embedder or FakeEmbedder()
-    build_index(corpus_paths=[corpus], index_dir=index_dir, embedder=embedder, params=ChunkParams())
-    return embedder
-
-
-def small_corpus(tmp_path: Path, name: str, count: int) -> Path:
-    """A corpus folder with the first ``count`` shipped articles (small, so builds are quick)."""
-    folder = tmp_path / name
-    folder.mkdir()
-    for source in sorted(DEFAULT_CORPUS_DIR.iterdir())[:count]:
-        shutil.copy(source, folder / source.name)
-    return folder
-
+from kiji.retrieval.index.build import build_index
+from kiji.retrieval.embedding.embedder import FakeEmbedder
+from kiji.retrieval.engine import Engine
+from kiji.retrieval.index.store import load_current
+from tests.helpers import FAKE_TUNING, build_fake_index
 
 @pytest.fixture(scope="session")
 def fake_index_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = tmp_path_factory.mktemp("fake-index")
     build_fake_index(path)
     return path
-
-
-#: The fake embedder's cosines live far below a real model's, so it gets its own threshold.
-FAKE_TUNING = Tuning(min_dense=0.12, missing_term_dense=0.6)
 
 
 @pytest.fixture(scope="session")
@@ -69,7 +45,7 @@ def _model_dir() -> Path:
 
 @pytest.fixture(scope="session")
 def real_model_dir() -> Path:
-    from retrieval.model_prep import export_onnx, prepare_default_model
+    from kiji.retrieval.embedding.prepare.convert import export_onnx, prepare_default_model
 
     path = prepare_default_model(_model_dir(), log=lambda _: None)
     export_onnx(path, log=lambda _: None)
@@ -85,7 +61,7 @@ def real_settings(real_model_dir: Path, tmp_path_factory: pytest.TempPathFactory
 @pytest.fixture(scope="session")
 def real_engine(real_settings: Settings) -> Iterator[Engine]:
     """The default runtime on the real model over the shipped corpus (built once per session)."""
-    from retrieval.embedder import load_embedder
+    from kiji.retrieval.embedding.embedder import load_embedder
 
     embedder = load_embedder(real_settings)
     build_index(corpus_paths=[DEFAULT_CORPUS_DIR], index_dir=real_settings.index_dir,

@@ -1,0 +1,1 @@
+"""Text to vectors: the embedders (ONNX, torch, fake) and the offline preparation of the default model."""

@@ -1,0 +1,236 @@
+"""Text → vector. One protocol, three implementations behind it.
+
+- ``SentenceTransformerEmbedder``: any sentence-transformers model id or path, torch on the CPU.
+- ``OnnxEmbedder``: the prepared default model exported to ONNX (fp32 or int8), run with onnxruntime
+  directly; the fast path for queries and builds.
+- ``FakeEmbedder``: deterministic hashed character n-grams, for unit tests that must be fast and
+  must not need model weights.
+
+Vectors are float32 and L2-normalised, so inner product is cosine similarity.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import threading
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Protocol, runtime_checkable
+
+import numpy as np
+
+from kiji.errors import ModelError
+from kiji.settings import DEFAULT_MODEL_DIR, Settings
+from kiji.retrieval.embedding.prepare.convert import ONNX_MARKER_FILE, read_marker, weights_fingerprint
+
+Progress = Callable[[int], None]
+
+
+@runtime_checkable
+class Embedder(Protocol):
+    model_id: str
+    #: Changes whenever the weights (or the runtime that changes the vectors) change.
+    fingerprint: str
+    runtime: str
+    dim: int
+
+    def embed_queries(self, texts: Sequence[str]) -> np.ndarray: ...
+
+    def embed_passages(self, texts: Sequence[str], *, batch_size: int = 16,
+                       progress: Progress | None = None) -> np.ndarray: ...
+
+
+def _normalise(vectors: np.ndarray) -> np.ndarray:
+    vectors = np.asarray(vectors, dtype=np.float32)
+    norms = np.linalg.norm(vectors, axis=1, keepdims=True)
+    norms[norms == 0] = 1.0
+    return vectors / norms
+
+
+class FakeEmbedder:
+    """Hashed bag of character bigrams and words: similar strings get similar vectors.
+
+    Good enough that retrieval tests mean something (a question sharing words with a passage finds
+    it), cheap enough for hundreds of calls per test run, and identical on every machine.
+    """
+
+    runtime = "fake"
+
+    def __init__(self, dim: int = 256) -> None:
+        self.dim = dim
+        self.model_id = f"fake-ngram-{dim}"
+        self.fingerprint = f"fake-{dim}-v1"
+        self.calls = 0
+        self.texts_embedded = 0
+
+    def _vector(self, text: str) -> np.ndarray:
+        vec = np.zeros(self.dim, dtype=np.float32)
+        text = text.lower()
+        grams = [text[i : i + 2] for i in range(len(text) - 1) if not text[i : i + 2].isspace()]
+        grams += re.findall(r"[a-z0-9]+", text)
+        for gram in grams:
+            digest = hashlib.blake2b(gram.encode(), digest_size=8).digest()
+            idx = int.from_bytes(digest[:4], "little") % self.dim
+            vec[idx] += 1.0 if digest[4] & 1 else -1.0
+        return vec
+
+    def _embed(self, texts: Sequence[str]) -> np.ndarray:
+        self.calls += 1
+        self.texts_embedded += len(texts)
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        return _normalise(np.stack([self._vector(t) for t in texts]))
+
+    def embed_queries(self, texts: Sequence[str]) -> np.ndarray:
+        return self._embed(texts)
+
+    def embed_passages(self, texts: Sequence[str], *, batch_size: int = 16,
+                       progress: Progress | None = None) -> np.ndarray:
+        out = []
+        for i in range(0, len(texts), batch_size):
+            out.append(self._embed(texts[i : i + batch_size]))
+            if progress:
+                progress(len(texts[i : i + batch_size]))
+        return np.concatenate(out) if out else np.zeros((0, self.dim), dtype=np.float32)
+
+
+def _length_sorted_batches(texts: Sequence[str], batch_size: int) -> list[list[int]]:
+    """Batches of similar length waste less padding; order is restored by the caller."""
+    order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+    return [order[i : i + batch_size] for i in range(0, len(order), batch_size)]
+
+
+class _BatchedEmbedder:
+    """Shared batching and prompt handling; subclasses implement ``_encode(texts)``."""
+
+    query_prompt = ""
+    passage_prompt = ""
+    dim: int
+
+    def _encode(self, texts: list[str]) -> np.ndarray:
+        raise NotImplementedError
+
+    def embed_queries(self, texts: Sequence[str]) -> np.ndarray:
+        return self._encode([self.query_prompt + t for t in texts])
+
+    def embed_passages(self, texts: Sequence[str], *, batch_size: int = 16,
+                       progress: Progress | None = None) -> np.ndarray:
+        out = np.zeros((len(texts), self.dim), dtype=np.float32)
+        for batch in _length_sorted_batches(texts, batch_size):
+            out[batch] = self._encode([self.passage_prompt + texts[i] for i in batch])
+            if progress:
+                progress(len(batch))
+        return out
+
+
+def _stored_prompts(model_dir: Path) -> dict[str, str]:
+    config = model_dir / "config_sentence_transformers.json"
+    if config.is_file():
+        return dict(json.loads(config.read_text(encoding="utf-8")).get("prompts") or {})
+    return {}
+
+
+class SentenceTransformerEmbedder(_BatchedEmbedder):
+    runtime = "torch"
+
+    def __init__(self, model_name: str, *, threads: int = 1) -> None:
+        import torch
+
+        torch.set_num_threads(threads)
+        from sentence_transformers import SentenceTransformer
+
+        try:
+            # str(): sentence-transformers rejects pathlib.Path model names.
+            self.model = SentenceTransformer(str(model_name), device="cpu",
+                                             model_kwargs={"dtype": torch.float32})
+        except Exception as exc:  # network, missing files, bad config: all mean "cannot load"
+            raise ModelError(f"cannot load embedding model {model_name!r}: {type(exc).__name__}",
+                             hint=_model_hint(model_name)) from None
+        self.model.float()
+        self.model_id = str(model_name)
+        dim_of = getattr(self.model, "get_embedding_dimension", None) or \
+            self.model.get_sentence_embedding_dimension
+        self.dim = int(dim_of() or 0)
+        prompts = self.model.prompts or {}
+        self.query_prompt = prompts.get("query", "")
+        self.passage_prompt = prompts.get("passage", prompts.get("document", ""))
+        path = Path(model_name)
+        self.fingerprint = weights_fingerprint(path) if path.is_dir() else f"hub:{model_name}"
+        # torch is not thread-safe for concurrent forward passes on one module in every version;
+        # a lock keeps API threads from interleaving while still running off the event loop.
+        self._lock = threading.Lock()
+
+    def _encode(self, texts: list[str]) -> np.ndarray:
+        with self._lock:
+            vectors = self.model.encode(texts, batch_size=max(1, len(texts)),
+                                        convert_to_numpy=True, normalize_embeddings=True,
+                                        show_progress_bar=False)
+        return np.asarray(vectors, dtype=np.float32)
+
+
+class OnnxEmbedder(_BatchedEmbedder):
+    def __init__(self, model_dir: Path, *, variant: str, threads: int = 1) -> None:
+        from kiji.retrieval.embedding.onnx_encoder import OnnxEncoder
+
+        try:
+            self.encoder = OnnxEncoder(model_dir, variant=variant, threads=threads)  # type: ignore[arg-type]
+        except Exception as exc:
+            raise ModelError(f"cannot load ONNX model from {model_dir}: {exc}",
+                             hint="run `kiji model prepare`") from None
+        self.runtime = "onnx" if variant == "fp32" else "onnx-int8"
+        self.model_id = str(model_dir)
+        self.dim = int(self.encoder.dim)
+        prompts = _stored_prompts(model_dir)
+        self.query_prompt = prompts.get("query", "")
+        self.passage_prompt = prompts.get("passage", "")
+        base = weights_fingerprint(model_dir)
+        # fp32 ONNX gives torch's vectors; int8 does not, so it gets its own fingerprint.
+        self.fingerprint = base if variant == "fp32" else f"{base}-int8"
+
+    def _encode(self, texts: list[str]) -> np.ndarray:
+        return self.encoder.encode(texts, batch_size=max(1, len(texts)))
+
+
+def _model_hint(model_name: str) -> str:
+    if Path(model_name) == DEFAULT_MODEL_DIR:
+        return "run `kiji model prepare` to create the offline default model"
+    return "check KIJI_EMBEDDING_MODEL; a model id needs network access to the model hub"
+
+
+def onnx_path(model_dir: Path, variant: str) -> Path:
+    return model_dir / "onnx" / ("model.onnx" if variant == "fp32" else "model_int8.onnx")
+
+
+#: ONNX fp32 is the default only when its vectors matched torch this closely at prepare time.
+ONNX_MATCH_COSINE = 0.9999
+
+
+def resolve_runtime(settings: Settings) -> str:
+    """``auto``: ONNX fp32 when the prepared export exists and its check run at prepare time found
+    the same vectors as torch (it is ~2-3x faster per query); otherwise torch. int8 changes the
+    vectors slightly, so it is used only when asked for."""
+    if settings.embedding_runtime != "auto":
+        return settings.embedding_runtime
+    model_dir = Path(settings.model_name)
+    marker = read_marker(model_dir / "onnx", ONNX_MARKER_FILE) if model_dir.is_dir() else None
+    if marker and onnx_path(model_dir, "fp32").is_file() \
+            and float(marker.get("fp32_min_cosine", 0.0)) >= ONNX_MATCH_COSINE:
+        return "onnx"
+    return "torch"
+
+
+def load_embedder(settings: Settings) -> Embedder:
+    runtime = resolve_runtime(settings)
+    model_dir = Path(settings.model_name)
+    if runtime == "torch":
+        if settings.uses_default_model and not model_dir.is_dir():
+            raise ModelError("the default embedding model is not prepared",
+                             hint="run `kiji model prepare`")
+        return SentenceTransformerEmbedder(settings.model_name, threads=settings.embed_threads)
+    variant = "fp32" if runtime == "onnx" else "int8"
+    if not onnx_path(model_dir, variant).is_file():
+        raise ModelError(f"no ONNX export ({variant}) for {settings.model_name}",
+                         hint="run `kiji model prepare` (ONNX runtimes need a local model folder)")
+    return OnnxEmbedder(model_dir, variant=variant, threads=settings.embed_threads)

@@ -1,0 +1,1 @@
+"""Vectors and chunks on disk: FAISS, the versioned index directory, and the build that publishes versions."""

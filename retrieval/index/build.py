@@ -1,0 +1,339 @@
+"""Building and publishing an index version: incremental, validated, atomic, one build at a time."""
+
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import os
+import shutil
+import sqlite3
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from kiji.corpus.articles import Article, load_corpus
+from kiji.corpus.chunker import Chunk, ChunkParams, chunk_article
+from kiji.errors import BuildError, BuildLocked, IndexUnavailable
+from kiji.retrieval.embedding.embedder import Embedder
+from kiji.retrieval.index.store import (
+    FORMAT_VERSION,
+    VERSIONS,
+    current_version,
+    list_versions,
+    read_manifest,
+    load_version,
+    publish,
+    self_query_ok,
+    sentence_table,
+    write_version,
+)
+from kiji.retrieval.index.vector_index import FaissIndex, recall_at_k
+
+ProgressFactory = Callable[[int], Callable[[int], None]]
+#: Passages embedded between cache writes.
+CACHE_SLICE = 512
+
+
+def passage_text(article: Article, chunk: Chunk) -> str:
+    """What gets embedded: the title gives a chunk the context its sentences leave implicit."""
+    return f"{article.title}\n{chunk.text}"
+
+
+def embedding_inputs(articles: dict[str, Article], chunks: list[Chunk]
+                     ) -> tuple[list[str], list[tuple[str, int, int]], list[str]]:
+    """What a build embeds: one passage per chunk, and each distinct sentence (for quote choice)."""
+    texts = [passage_text(articles[c.article_id], c) for c in chunks]
+    sentences = sentence_table(chunks)
+    return texts, sentences, [articles[a].text[s:e] for a, s, e in sentences]
+
+
+def texts_to_embed(corpus: list[Path], params: ChunkParams) -> list[str]:
+    """The distinct texts a full build of ``corpus`` embeds, in order (benchmarks time these)."""
+    articles = load_corpus(corpus).articles
+    chunks = [c for a in articles for c in chunk_article(a, params)]
+    texts, _, sentence_texts = embedding_inputs({a.id: a for a in articles}, chunks)
+    return list(dict.fromkeys(texts + sentence_texts))
+
+
+def _hash(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+class EmbeddingCache:
+    """Passage vectors by (model fingerprint, text hash), so unchanged chunks are never re-embedded."""
+
+    def __init__(self, path: Path, dim: int) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.dim = dim
+        self._db = sqlite3.connect(path)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("CREATE TABLE IF NOT EXISTS vec (h TEXT PRIMARY KEY, v BLOB NOT NULL)")
+
+    def get_many(self, hashes: list[str]) -> dict[str, np.ndarray]:
+        found: dict[str, np.ndarray] = {}
+        for i in range(0, len(hashes), 500):
+            part = hashes[i : i + 500]
+            rows = self._db.execute(
+                f"SELECT h, v FROM vec WHERE h IN ({','.join('?' * len(part))})", part).fetchall()
+            for h, blob in rows:
+                vec = np.frombuffer(blob, dtype=np.float32)
+                if vec.shape == (self.dim,):
+                    found[h] = vec
+        return found
+
+    def put_many(self, items: list[tuple[str, np.ndarray]]) -> None:
+        with self._db:
+            self._db.executemany("INSERT OR REPLACE INTO vec VALUES (?, ?)",
+                                 [(h, np.asarray(v, dtype=np.float32).tobytes()) for h, v in items])
+
+    def close(self) -> None:
+        self._db.close()
+
+
+@dataclass
+class BuildSummary:
+    version: str
+    articles: int
+    chunks: int
+    added: list[str] = field(default_factory=list)
+    changed: list[str] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
+    unchanged: list[str] = field(default_factory=list)
+    embedded_chunks: int = 0
+    reused_chunks: int = 0
+    skipped: list[str] = field(default_factory=list)
+    index_kind: str = "flat"
+    recall_at_10: float | None = None
+    seconds: float = 0.0
+    embed_seconds: float = 0.0
+
+    def lines(self) -> list[str]:
+        out = [f"published index version {self.version}: {self.articles} articles, {self.chunks} chunks "
+               f"({self.index_kind}) in {self.seconds:.1f}s",
+               f"articles: {len(self.added)} added, {len(self.changed)} changed, "
+               f"{len(self.removed)} removed, {len(self.unchanged)} unchanged",
+               f"passages (chunks and quote sentences): {self.embedded_chunks} embedded, "
+               f"{self.reused_chunks} reused from cache"]
+        if self.recall_at_10 is not None:
+            out.append(f"HNSW recall@10 against exact search: {self.recall_at_10:.3f}")
+        for item in self.skipped:
+            out.append(f"skipped: {item}")
+        return out
+
+
+@contextmanager
+def build_lock(index_dir: Path) -> Iterator[None]:
+    index_dir.mkdir(parents=True, exist_ok=True)
+    fh = (index_dir / ".build.lock").open("a+")
+    try:
+        try:
+            fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise BuildLocked(f"another index build is running on {index_dir}",
+                              hint="wait for it to finish; nothing was changed") from None
+        fh.seek(0)
+        fh.truncate()
+        fh.write(f"{os.getpid()}\n")
+        fh.flush()
+        yield
+    finally:
+        fh.close()  # closing releases the flock, also when the process is killed
+
+
+def clean_leftovers(index_dir: Path) -> list[str]:
+    """Remove half-written versions from a build that crashed (only ever called under the lock)."""
+    removed = []
+    root = index_dir / VERSIONS
+    if root.is_dir():
+        for path in root.iterdir():
+            if path.name.startswith("tmp-"):
+                shutil.rmtree(path, ignore_errors=True)
+                removed.append(path.name)
+    tmp_current = index_dir / ".CURRENT.tmp"
+    if tmp_current.exists():
+        tmp_current.unlink()
+    return removed
+
+
+def prune_versions(index_dir: Path, keep: int) -> list[str]:
+    current = current_version(index_dir)
+    versions = list_versions(index_dir)
+    doomed = [v for v in versions[:-keep] if v != current] if len(versions) > keep else []
+    for name in doomed:
+        shutil.rmtree(index_dir / VERSIONS / name, ignore_errors=True)
+    return doomed
+
+
+def _new_version_name() -> str:
+    # Sortable by time; the pid keeps two hosts' builds in one folder from colliding.
+    return datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ") + f"-{os.getpid()}"
+
+
+def _choose_kind(n: int, threshold: int) -> str:
+    return "hnsw" if n >= threshold else "flat"
+
+
+def build_index(
+    *,
+    corpus_paths: list[Path],
+    index_dir: Path,
+    embedder: Embedder,
+    params: ChunkParams,
+    batch_size: int = 16,
+    keep_versions: int = 3,
+    ann_threshold: int = 200_000,
+    full: bool = False,
+    progress: ProgressFactory | None = None,
+    log: Callable[[str], None] = lambda _: None,
+    _before_publish: Callable[[Path], None] | None = None,
+) -> BuildSummary:
+    """Build a new version from the corpus and publish it; the previous version stays on failure."""
+    started = time.perf_counter()
+    with build_lock(index_dir):
+        leftovers = clean_leftovers(index_dir)
+        if leftovers:
+            log(f"removed leftovers of an interrupted build: {', '.join(leftovers)}")
+        report = load_corpus(corpus_paths)
+        skipped = [str(err) for err in report.errors]
+        if not report.articles:
+            raise BuildError("nothing could be indexed: no readable articles"
+                             + (f" ({len(skipped)} files skipped: {'; '.join(skipped[:5])})" if skipped else ""),
+                             hint="check KIJI_CORPUS_DIR / --corpus")
+        previous: dict[str, Any] = {}
+        current = current_version(index_dir)
+        if current:
+            try:
+                # Only the manifest: loading the whole current index would cost its memory twice.
+                previous = read_manifest(index_dir / VERSIONS / current).get("articles", {})
+            except IndexUnavailable:
+                pass  # a damaged current version: build everything from the corpus
+        articles = report.articles
+        chunks: list[Chunk] = []
+        per_article: dict[str, dict[str, Any]] = {}
+        by_id = {a.id: a for a in articles}
+        for article in articles:
+            found = chunk_article(article, params)
+            per_article[article.id] = {"sha256": article.sha256, "title": article.title,
+                                       "source": article.source, "url": article.url,
+                                       "chunks": len(found)}
+            chunks.extend(found)
+        if not chunks:
+            raise BuildError("nothing could be indexed: the articles contain no text after cleaning")
+
+        texts, sentences, sentence_texts = embedding_inputs(by_id, chunks)
+        all_texts = texts + sentence_texts
+        hashes = [_hash(t) for t in all_texts]
+        cache = EmbeddingCache(index_dir / "cache" / f"embeddings-{embedder.fingerprint}.sqlite",
+                               embedder.dim)
+        try:
+            cached = {} if full else cache.get_many(sorted(set(hashes)))
+            first_use: dict[str, int] = {}
+            for i, h in enumerate(hashes):
+                if h not in cached:
+                    first_use.setdefault(h, i)
+            missing = list(first_use.items())
+            embed_started = time.perf_counter()
+            if missing:
+                tick = progress(len(missing)) if progress else None
+                # Slices go to the cache as they finish, so a build killed late keeps its work.
+                for lo in range(0, len(missing), CACHE_SLICE):
+                    part = missing[lo : lo + CACHE_SLICE]
+                    fresh = embedder.embed_passages([all_texts[i] for _, i in part],
+                                                    batch_size=batch_size, progress=tick)
+                    cache.put_many([(h, fresh[j]) for j, (h, _) in enumerate(part)])
+                    cached.update({h: fresh[j] for j, (h, _) in enumerate(part)})
+            embed_seconds = time.perf_counter() - embed_started
+        finally:
+            cache.close()
+        all_vectors = np.stack([cached[h] for h in hashes]).astype(np.float32)
+        vectors = all_vectors[: len(texts)]
+        sentence_vectors = all_vectors[len(texts) :]
+
+        kind = _choose_kind(len(vectors), ann_threshold)
+        index = FaissIndex.build(vectors, kind=kind)
+        recall = None
+        if kind != "flat":
+            rng = np.random.default_rng(0)
+            probe = vectors[rng.choice(len(vectors), size=min(200, len(vectors)), replace=False)]
+            recall = recall_at_k(index, FaissIndex.build(vectors, kind="flat"), probe, 10)
+            if recall < 0.95:
+                log(f"HNSW recall@10 {recall:.3f} < 0.95; falling back to exact search")
+                index, kind = FaissIndex.build(vectors, kind="flat"), "flat"
+
+        version = _new_version_name()
+        manifest = {
+            "format_version": FORMAT_VERSION,
+            "version": version,
+            "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
+            "model": {"id": embedder.model_id, "fingerprint": embedder.fingerprint,
+                      "runtime": embedder.runtime, "dim": embedder.dim},
+            "chunker": params.to_dict(),
+            "index": {"kind": kind, "recall_at_10": recall, "metric": "inner_product"},
+            "counts": {"articles": len(articles), "chunks": len(chunks), "sentences": len(sentences)},
+            "articles": per_article,
+            "skipped": skipped,
+        }
+        tmp = index_dir / VERSIONS / f"tmp-{version}"
+        (index_dir / VERSIONS).mkdir(parents=True, exist_ok=True)
+        try:
+            write_version(tmp, manifest=manifest, vectors=index, chunks=chunks, articles=articles,
+                          sentences=sentences, sentence_vectors=sentence_vectors)
+            _validate(tmp, embedder, vectors, texts)
+            final = index_dir / VERSIONS / version
+            os.replace(tmp, final)
+            if _before_publish:
+                _before_publish(final)
+            publish(index_dir, version)
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+        prune_versions(index_dir, keep_versions)
+
+        prev_ids, new_ids = set(previous), set(per_article)
+        summary = BuildSummary(
+            version=version, articles=len(articles), chunks=len(chunks),
+            added=sorted(new_ids - prev_ids), removed=sorted(prev_ids - new_ids),
+            changed=sorted(a for a in new_ids & prev_ids
+                           if previous[a].get("sha256") != per_article[a]["sha256"]),
+            unchanged=sorted(a for a in new_ids & prev_ids
+                             if previous[a].get("sha256") == per_article[a]["sha256"]),
+            embedded_chunks=len(missing), reused_chunks=len(hashes) - len(missing),
+            skipped=skipped, index_kind=kind, recall_at_10=recall,
+            seconds=time.perf_counter() - started, embed_seconds=embed_seconds,
+        )
+        return summary
+
+
+def _validate(path: Path, embedder: Embedder, vectors: np.ndarray, texts: list[str]) -> None:
+    """Load the written version back and prove it answers: counts, dimension, self-queries."""
+    loaded = load_version(path)
+    if loaded.vectors.size != len(texts) or loaded.vectors.dim != embedder.dim:
+        raise BuildError("validation failed: the written index does not match what was built")
+    probes = sorted({0, len(texts) // 2, len(texts) - 1})
+    if not self_query_ok(loaded.vectors, vectors, probes):
+        raise BuildError("validation failed: a chunk's own vector does not find that chunk")
+    # Re-embedding one chunk catches a cache filled by a different model under the same name.
+    fresh = embedder.embed_passages([texts[probes[0]]])
+    if float(fresh[0] @ vectors[probes[0]]) < 0.99:
+        raise BuildError("validation failed: cached vectors do not match the embedding model",
+                         hint="rebuild with `kiji index build --full`")
+
+
+def rollback(index_dir: Path) -> str:
+    """Point CURRENT at the newest version older than the current one."""
+    with build_lock(index_dir):
+        versions = list_versions(index_dir)
+        current = current_version(index_dir)
+        older = [v for v in versions if current is None or v < current]
+        if not older:
+            raise BuildError("no older index version to roll back to")
+        target = older[-1]
+        load_version(index_dir / VERSIONS / target)  # refuse to roll back onto a damaged version
+        publish(index_dir, target)
+        return target

@@ -1,0 +1,245 @@
+"""The index directory: immutable versions, a ``CURRENT`` pointer, a manifest per version.
+
+    <index_dir>/
+      CURRENT                      name of the version being served (replaced atomically)
+      versions/<version>/
+        manifest.json              model, dimension, chunker, per-article hashes, counts, created
+        vectors.faiss              the FAISS index; row i is chunk i
+        chunks.jsonl               the chunk table: article id, offsets, sentence spans
+        articles.jsonl             every article's text as indexed (quotes are sliced from here)
+        sentences.npy              one vector per distinct sentence span (for choosing quotes)
+      cache/embeddings-<fp>.sqlite passage vectors by text hash, reused by incremental builds
+      .build.lock                  held by the one build that may run
+
+A version directory is complete before ``CURRENT`` names it, so readers only ever see whole
+versions; a crash leaves at worst an unnamed ``tmp-*`` directory that the next build removes.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from kiji.corpus.articles import Article, text_hash
+from kiji.corpus.chunker import Chunk
+from kiji.errors import IndexCorrupt, IndexIncompatible, IndexMissing
+from kiji.retrieval.index.vector_index import FaissIndex
+
+FORMAT_VERSION = 1
+MANIFEST = "manifest.json"
+VECTORS = "vectors.faiss"
+CHUNKS = "chunks.jsonl"
+ARTICLES = "articles.jsonl"
+SENTENCES = "sentences.npy"
+CURRENT = "CURRENT"
+VERSIONS = "versions"
+
+_REBUILD_HINT = "rebuild with `kiji index build --full`, or `kiji index rollback` to the previous version"
+
+
+@dataclass(frozen=True, slots=True)
+class LoadedIndex:
+    version: str
+    path: Path
+    manifest: dict[str, Any]
+    vectors: FaissIndex
+    chunks: list[Chunk]
+    articles: dict[str, Article]
+    #: Distinct sentence spans of all chunks, and their vectors (same row order).
+    sentences: list[tuple[str, int, int]]
+    sentence_vectors: np.ndarray
+    sentence_ids: dict[tuple[str, int, int], int]
+
+    @property
+    def model_fingerprint(self) -> str:
+        return str(self.manifest["model"]["fingerprint"])
+
+
+def fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def write_text_durable(path: Path, text: str) -> None:
+    with path.open("w", encoding="utf-8") as fh:
+        fh.write(text)
+        fh.flush()
+        os.fsync(fh.fileno())
+
+
+def sentence_table(chunks: list[Chunk]) -> list[tuple[str, int, int]]:
+    """Distinct sentence spans in chunk order (overlapping chunks share sentences)."""
+    seen: dict[tuple[str, int, int], None] = {}
+    for chunk in chunks:
+        for s, e in chunk.sentences:
+            seen.setdefault((chunk.article_id, s, e), None)
+    return list(seen)
+
+
+def write_version(path: Path, *, manifest: dict[str, Any], vectors: FaissIndex,
+                  chunks: list[Chunk], articles: list[Article],
+                  sentences: list[tuple[str, int, int]], sentence_vectors: np.ndarray) -> None:
+    path.mkdir(parents=True)
+    vectors.save(path / VECTORS)
+    with (path / SENTENCES).open("wb") as fh:
+        np.save(fh, np.asarray(sentence_vectors, dtype=np.float32))
+        fh.flush()
+        os.fsync(fh.fileno())
+    write_text_durable(path / CHUNKS, "".join(
+        json.dumps({"article_id": c.article_id, "start": c.start, "end": c.end,
+                    "sentences": c.sentences}, ensure_ascii=False) + "\n" for c in chunks))
+    write_text_durable(path / ARTICLES, "".join(
+        json.dumps(a.to_dict(), ensure_ascii=False) + "\n" for a in articles))
+    # The manifest goes last: its presence marks a complete version.
+    write_text_durable(path / MANIFEST, json.dumps(manifest, ensure_ascii=False, indent=2))
+    with (path / VECTORS).open("rb") as fh:
+        os.fsync(fh.fileno())
+    fsync_dir(path)
+
+
+def current_version(index_dir: Path) -> str | None:
+    try:
+        name = (index_dir / CURRENT).read_text(encoding="utf-8").strip()
+    except FileNotFoundError:
+        return None
+    return name or None
+
+
+def list_versions(index_dir: Path) -> list[str]:
+    root = index_dir / VERSIONS
+    if not root.is_dir():
+        return []
+    # ``tmp-*`` is a build in progress or one that crashed after writing its manifest: not a version.
+    return sorted(p.name for p in root.iterdir()
+                  if p.is_dir() and not p.name.startswith("tmp-") and (p / MANIFEST).is_file())
+
+
+def publish(index_dir: Path, version: str) -> None:
+    """Point ``CURRENT`` at ``version`` atomically (write a temp file, fsync, rename)."""
+    tmp = index_dir / f".{CURRENT}.tmp"
+    write_text_durable(tmp, version + "\n")
+    os.replace(tmp, index_dir / CURRENT)
+    fsync_dir(index_dir)
+
+
+def read_manifest(path: Path) -> dict[str, Any]:
+    try:
+        manifest = json.loads((path / MANIFEST).read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise IndexCorrupt(f"index version {path.name} has no manifest.json", hint=_REBUILD_HINT) from None
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        raise IndexCorrupt(f"manifest.json of index version {path.name} is not valid JSON",
+                           hint=_REBUILD_HINT) from None
+    if not isinstance(manifest, dict) or manifest.get("format_version") != FORMAT_VERSION:
+        raise IndexIncompatible(f"index version {path.name} has an unknown format",
+                                hint=_REBUILD_HINT)
+    return manifest
+
+
+def _read_jsonl(path: Path, what: str) -> list[dict[str, Any]]:
+    try:
+        with path.open(encoding="utf-8") as fh:
+            return [json.loads(line) for line in fh if line.strip()]
+    except FileNotFoundError:
+        raise IndexCorrupt(f"the {what} ({path.name}) is missing from index version {path.parent.name}",
+                           hint=_REBUILD_HINT) from None
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        raise IndexCorrupt(f"the {what} ({path.name}) in index version {path.parent.name} is damaged",
+                           hint=_REBUILD_HINT) from None
+
+
+def load_version(path: Path, *, mmap: bool = False) -> LoadedIndex:
+    manifest = read_manifest(path)
+    try:
+        articles = {a["id"]: Article.from_dict(a) for a in _read_jsonl(path / ARTICLES, "article table")}
+        chunks = []
+        for row in _read_jsonl(path / CHUNKS, "chunk table"):
+            text = articles[row["article_id"]].text
+            chunks.append(Chunk(row["article_id"], row["start"], row["end"], text[row["start"]:row["end"]],
+                                tuple(tuple(s) for s in row["sentences"])))  # type: ignore[misc]
+    except (KeyError, TypeError):
+        raise IndexCorrupt(f"the chunk table of index version {path.name} does not match its articles",
+                           hint=_REBUILD_HINT) from None
+    if not (path / VECTORS).is_file():
+        raise IndexCorrupt(f"the vector file is missing from index version {path.name}", hint=_REBUILD_HINT)
+    vectors = FaissIndex.load(path / VECTORS, mmap=mmap)
+    counts = manifest.get("counts", {})
+    if vectors.size != len(chunks) or counts.get("chunks") != len(chunks) \
+            or counts.get("articles") != len(articles):
+        raise IndexCorrupt(
+            f"index version {path.name} is inconsistent: {vectors.size} vectors, {len(chunks)} chunks, "
+            f"manifest says {counts.get('chunks')} chunks", hint=_REBUILD_HINT)
+    if vectors.dim != manifest["model"]["dim"]:
+        raise IndexCorrupt(f"index version {path.name}: vectors have dimension {vectors.dim}, "
+                           f"manifest says {manifest['model']['dim']}", hint=_REBUILD_HINT)
+    sentences = sentence_table(chunks)
+    try:
+        sentence_vectors = np.load(path / SENTENCES, mmap_mode="r" if mmap else None)
+    except FileNotFoundError:
+        raise IndexCorrupt(f"the sentence vectors are missing from index version {path.name}",
+                           hint=_REBUILD_HINT) from None
+    except (ValueError, OSError, EOFError):
+        raise IndexCorrupt(f"the sentence vectors of index version {path.name} are damaged",
+                           hint=_REBUILD_HINT) from None
+    if sentence_vectors.shape != (len(sentences), vectors.dim):
+        raise IndexCorrupt(f"index version {path.name}: {sentence_vectors.shape[0]} sentence vectors "
+                           f"for {len(sentences)} sentences", hint=_REBUILD_HINT)
+    for aid, article in articles.items():
+        expected = manifest.get("articles", {}).get(aid, {}).get("sha256")
+        # Hash the text itself: the sha256 stored beside it in articles.jsonl would hide an edit.
+        if expected != text_hash(article.text):
+            raise IndexCorrupt(f"article {aid} in index version {path.name} does not match its hash",
+                               hint=_REBUILD_HINT)
+    return LoadedIndex(version=path.name, path=path, manifest=manifest, vectors=vectors,
+                       chunks=chunks, articles=articles, sentences=sentences,
+                       sentence_vectors=sentence_vectors,
+                       sentence_ids={key: i for i, key in enumerate(sentences)})
+
+
+def load_current(index_dir: Path, *, mmap: bool = False) -> LoadedIndex:
+    version = current_version(index_dir)
+    if version is None:
+        raise IndexMissing(f"no index found in {index_dir}", hint="build it with `kiji index build`")
+    path = index_dir / VERSIONS / version
+    if not path.is_dir():
+        raise IndexCorrupt(f"CURRENT names index version {version}, which does not exist",
+                           hint="run `kiji index rollback` or `kiji index build`")
+    return load_version(path, mmap=mmap)
+
+
+def check_compatible(manifest: dict[str, Any], *, fingerprint: str, dim: int, runtime: str) -> None:
+    """Refuse to search vectors made by another model, dimension or incompatible runtime."""
+    model = manifest["model"]
+    if model["dim"] != dim:
+        raise IndexIncompatible(
+            f"the index has {model['dim']}-dimensional vectors but the embedding model makes {dim}",
+            hint="rebuild the index with the current model (`kiji index build --full`)")
+    if model["fingerprint"] != fingerprint:
+        raise IndexIncompatible(
+            f"the index was built with model {model['id']} ({model['fingerprint']}, runtime "
+            f"{model.get('runtime')}), not the loaded one ({fingerprint}, runtime {runtime})",
+            hint="set KIJI_EMBEDDING_MODEL / KIJI_EMBEDDING_RUNTIME to match, or rebuild the index")
+
+
+def self_query_ok(index: FaissIndex, vectors: np.ndarray, rows: list[int]) -> bool:
+    """Each probe row's own vector must find that row first (ties allowed for duplicate texts)."""
+    if not rows:
+        return True
+    scores, ids = index.search(vectors[rows], 5)
+    for row, row_scores, row_ids in zip(rows, scores, ids, strict=True):
+        if row in row_ids:
+            if row_scores[list(row_ids).index(row)] < row_scores[0] - 1e-4:
+                return False
+        # Five or more identical passages (duplicate articles) can crowd the row out of its own
+        # top 5; that is fine as long as every hit scores what the row's own vector scores.
+        elif row_scores[-1] < float(vectors[row] @ vectors[row]) - 1e-4:
+            return False
+    return True

@@ -1,0 +1,1 @@
+"""Candidate chunks for a question: dense and lexical retrieval fused, plus the articles a question names."""

@@ -1,0 +1,219 @@
+"""Embed building: the fake engine's real answers and synthetic maximal ones stay within every
+Discord limit, and quotes stay verbatim (cut only at the end, ellipsis outside the brackets)."""
+
+from __future__ import annotations
+
+import discord
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from kiji.bot import embeds
+from kiji.bot.embeds import (
+    ELLIPSIS,
+    answer_embed,
+    dlen,
+    escape,
+    fit,
+    help_embed,
+    more_sources_embed,
+    quote_text,
+    quote_value,
+    sources_embed,
+    unescape,
+    violations,
+)
+from kiji.bot.i18n import lang_of, t
+from kiji.retrieval.engine import Engine
+from kiji.retrieval.models import ArticleInfo, AskResult, Quote
+
+MARKDOWN_HEAVY = "**太字** _x_ ~~y~~ ||z|| `c` [link](https://example.com/a_b) > q\n# h\n- li \\ "
+FAMILY = "👨\u200d👩\u200d👧\u200d👦"
+
+
+@pytest.fixture(scope="module")
+def engine(fake_engine: Engine) -> Engine:
+    return fake_engine  # the shipped engine code over the corpus, with the fast fake embedder
+
+
+def _field_quotes(embed: discord.Embed) -> list[tuple[str, bool]]:
+    return [quote_text(f.value) for f in embed.fields]  # type: ignore[arg-type]
+
+
+def _assert_verbatim(embed: discord.Embed, quotes: list[Quote], engine: Engine | None = None) -> None:
+    shown = _field_quotes(embed)
+    assert len(shown) == len(quotes)
+    for (text, cut), q in zip(shown, quotes):
+        assert q.text.startswith(text)
+        assert cut == (text != q.text)
+        if engine is not None:
+            article = engine.index.articles[q.article_id].text
+            assert article[q.start:q.start + len(text)] == text
+
+
+# --- escaping and fitting ------------------------------------------------------------------------
+
+@pytest.mark.parametrize("text", [MARKDOWN_HEAVY, "plain 日本語", "", "\\", "http://x.y/_*_ *a*", FAMILY])
+def test_escape_round_trips(text: str) -> None:
+    assert unescape(escape(text)) == text
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.sampled_from(list("ab \n*_~|`[]()>#-\\:/.hts日本") + ["http://", "https://"]),
+                max_size=40).map("".join))
+def test_escape_round_trips_anything(text: str) -> None:
+    assert unescape(escape(text)) == text
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.text(max_size=300), st.integers(min_value=4, max_value=120))
+def test_fit_never_exceeds_and_keeps_a_prefix(text: str, limit: int) -> None:
+    out = fit(text, limit, prefix="「", closing="」")
+    assert dlen(out) <= limit
+    if out.endswith("」" + ELLIPSIS):
+        assert text.startswith(unescape(out[1:-2]))
+    else:
+        assert unescape(out[1:-1]) == text
+
+
+def test_cut_never_splits_a_joined_emoji_or_a_combining_mark() -> None:
+    text = "ab" + FAMILY * 3
+    for limit in range(5, 30):
+        out = fit(text, limit, markdown=False)
+        body = out.removesuffix(ELLIPSIS)
+        assert (len(body) - 2) % len(FAMILY) == 0  # whole families only
+        assert dlen(out) <= limit
+    accented = "e\u0301" * 10  # e + combining acute
+    for limit in range(3, 12):
+        body = fit(accented, limit, markdown=False).removesuffix(ELLIPSIS)
+        assert len(body) % 2 == 0
+
+
+def test_lengths_count_utf16_units() -> None:
+    assert dlen("😀") == 2 and dlen("日本") == 2
+    assert dlen(fit("😀" * 2000, 256, markdown=False)) <= 256
+
+
+def test_quote_value_short_and_cut() -> None:
+    q = Quote(article_id="a", title="T", text="「引用」*です*", start=3, end=11, score=1.0, chunk_id=0)
+    assert quote_value(q) == "「" + escape(q.text) + "」"
+    assert quote_text(quote_value(q)) == (q.text, False)
+    long = q.model_copy(update={"text": "あ" * 3000, "end": 3003})
+    value = quote_value(long)
+    assert dlen(value) <= 1024 and value.endswith("」" + ELLIPSIS) and value.startswith("「")
+    text, cut = quote_text(value)
+    assert cut and long.text.startswith(text) and len(text) > 900
+
+
+def test_quote_value_adds_the_url_when_there_is_room() -> None:
+    q = Quote(article_id="a", title="T", text="x" * 2000, start=0, end=2000, score=1.0, chunk_id=0,
+              url="https://example.com/article")
+    value = quote_value(q)
+    assert value.endswith("\nhttps://example.com/article") and dlen(value) <= 1024
+    assert q.text.startswith(quote_text(value)[0])
+
+
+# --- answers from the engine ---------------------------------------------------------------------
+
+@pytest.mark.parametrize(("question", "lang"), [("NVIDIAは時間外取引で何%下落しましたか?", "ja"),
+                                                ("What is DeepSeek?", "en")])
+def test_real_answers_fit_and_quote_verbatim(engine: Engine, question: str, lang: str) -> None:
+    result = engine.ask(question, top_k=5)
+    assert result.answered and result.language == lang and result.quotes
+    for locale in ("ja", "en"):
+        embed = answer_embed(result, locale)  # type: ignore[arg-type]
+        assert violations(embed) == []
+        assert embed.title == escape(question) and embed.description
+        _assert_verbatim(embed, result.quotes, engine)
+        for i, (field, q) in enumerate(zip(embed.fields, result.quotes), start=1):
+            assert field.name.startswith(f"{i}. ")  # type: ignore[union-attr]
+            assert field.name.endswith(t("location", locale, start=q.start, end=q.end))  # type: ignore
+        assert result.index_version in embed.footer.text  # type: ignore[operator]
+
+
+def test_unanswered_question_says_so_in_its_language(engine: Engine) -> None:
+    for question, lang in (("What is the recipe for Okonomiyaki?", "en"), ("自転車のパンクの直し方は?", "ja")):
+        result = engine.ask(question)
+        assert not result.answered
+        embed = answer_embed(result, "en")
+        assert embed.fields == [] and violations(embed) == []
+        assert embed.description == escape(t("not_covered", lang))  # type: ignore[arg-type]
+
+
+def test_more_sources_numbering_continues(engine: Engine) -> None:
+    result = engine.ask("DeepSeekとは何ですか?", top_k=2)
+    assert result.more_quotes
+    page = result.more_quotes[:2]
+    embed = more_sources_embed(result.question, page, first_number=3, index_version=result.index_version,
+                               lang="ja")
+    assert [f.name.split(".")[0] for f in embed.fields] == ["3", "4"]  # type: ignore[union-attr]
+    assert violations(embed) == [] and t("more_title", "ja") in embed.title  # type: ignore[operator]
+    _assert_verbatim(embed, page, engine)
+
+
+# --- synthetic maximal answers -------------------------------------------------------------------
+
+def _maximal(n_quotes: int = 5, quote_chars: int = 3000, title_chars: int = 400) -> AskResult:
+    chunk = MARKDOWN_HEAVY + FAMILY + "本文" * 40
+    quotes = [Quote(article_id=f"art{i}", title=("長いタイトル*" * 100)[:title_chars],
+                    text=(chunk * 100)[:quote_chars], start=10 * i, end=10 * i + quote_chars, score=1.0,
+                    chunk_id=i, url=f"https://example.com/{i}" if i % 2 else None) for i in range(n_quotes)]
+    return AskResult(question="質問?" * 1000, language="ja", answered=True, answer="答え_" * 5000,
+                     quotes=quotes, more_quotes=quotes, index_version="v" * 300, took_ms=123456.7)
+
+
+@pytest.mark.parametrize("n_quotes", [1, 3, 5])
+@pytest.mark.parametrize("quote_chars", [10, 1500, 5000])
+def test_maximal_answers_stay_within_every_limit(n_quotes: int, quote_chars: int) -> None:
+    result = _maximal(n_quotes, quote_chars)
+    for lang in ("ja", "en"):
+        embed = answer_embed(result, lang)  # type: ignore[arg-type]
+        assert violations(embed) == [], violations(embed)
+        assert embeds.embed_total(embed) <= embeds.TOTAL_MAX
+        assert len(embed.fields) == n_quotes and embed.description
+        _assert_verbatim(embed, result.quotes)
+        more = more_sources_embed(result.question, result.more_quotes, first_number=6,
+                                  index_version=result.index_version, lang=lang)  # type: ignore[arg-type]
+        assert violations(more) == []
+        _assert_verbatim(more, result.more_quotes[:5])
+
+
+def test_the_answer_text_gives_way_before_the_quotes() -> None:
+    embed = answer_embed(_maximal(5, 5000), "en")
+    assert dlen(embed.description or "") >= embeds.DESCRIPTION_FLOOR
+    assert all(dlen(f.value or "") > 500 for f in embed.fields)
+
+
+# --- /sources and /help --------------------------------------------------------------------------
+
+def _articles(n: int) -> list[ArticleInfo]:
+    return [ArticleInfo(id=f"{i:03d}_" + "f" * 16, title=f"記事 {i} " + "*題*" * (200 if i == 3 else 2),
+                        chunks=i, source=f"{i}.txt", chars=100) for i in range(n)]
+
+
+def test_sources_pages(engine: Engine) -> None:
+    real = engine.articles()
+    embed = sources_embed(real, 1, "ja")
+    assert violations(embed) == []
+    for a in real:
+        assert a.id in (embed.description or "")
+    many = _articles(25)
+    assert embeds.page_count(len(many)) == 3
+    last = sources_embed(many, 99, "en")  # clamped to the last page
+    assert "page 3/3" in (last.footer.text or "") and "24." in (last.description or "")
+    for page in (1, 2, 3):
+        assert violations(sources_embed(many, page, "en")) == []
+    assert t("sources_empty", "en") in (sources_embed([], 1, "en").description or "")
+
+
+def test_help_in_both_languages() -> None:
+    ja, en = help_embed(lang_of("ja")), help_embed(lang_of("en-GB"))
+    assert violations(ja) == [] and violations(en) == []
+    assert "/ask" in (ja.description or "") and "質問" in (ja.description or "")
+    assert "question" in (en.description or "")
+
+
+def test_locale_mapping() -> None:
+    assert lang_of(discord.Locale.japanese) == "ja" and lang_of("ja") == "ja"
+    assert lang_of(discord.Locale.american_english) == "en" and lang_of(None) == "en"
+    assert lang_of(discord.Locale.korean) == "en"

@@ -1,0 +1,88 @@
+"""End to end with the real prepared multilingual-e5-small over the shipped corpus."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from kiji.errors import IndexIncompatible
+from kiji.settings import Settings
+from kiji.retrieval.embedding.embedder import OnnxEmbedder, SentenceTransformerEmbedder
+from kiji.retrieval.engine import Engine
+from kiji.retrieval.index.store import load_current
+
+pytestmark = pytest.mark.model
+
+
+def _all_verbatim(engine: Engine, result) -> None:  # type: ignore[no-untyped-def]
+    for q in result.quotes + result.considered:
+        assert engine.index.articles[q.article_id].text[q.start:q.end] == q.text
+
+
+def test_employee_count(real_engine: Engine) -> None:
+    result = real_engine.ask("DeepSeekの従業員数は?")
+    assert result.answered and result.language == "ja"
+    assert "従業員数は200人" in result.quotes[0].text
+    assert "200人" in result.answer
+    _all_verbatim(real_engine, result)
+
+
+def test_english_question_gets_verbatim_japanese_quote(real_engine: Engine) -> None:
+    result = real_engine.ask("How much did TSMC fall?")
+    assert result.answered and result.language == "en"
+    assert result.answer.startswith("According to")
+    assert any("TSMCは4.5%下落した" in q.text for q in result.quotes)
+    _all_verbatim(real_engine, result)
+
+
+def test_several_sources_disagree_on_the_nvidia_drop(real_engine: Engine) -> None:
+    result = real_engine.ask("NVIDIAの株価はどれくらい下がった?", top_k=5)
+    assert result.answered
+    articles = {q.article_id for q in result.quotes}
+    assert len(articles) >= 2
+    assert any("17%" in q.text for q in result.quotes) and any("11%" in q.text for q in result.quotes)
+    _all_verbatim(real_engine, result)
+
+
+@pytest.mark.parametrize("question", ["箱根でおすすめの温泉宿ある?", "how do i fix a flat bike tire",
+                                      "Did the US Navy ban DeepSeek?"])
+def test_unanswerable_is_declined(real_engine: Engine, question: str) -> None:
+    result = real_engine.ask(question)
+    assert result.answered is False and result.quotes == []
+    assert ("見つかりませんでした" in result.answer) if result.language == "ja" else \
+        result.answer.startswith("The articles don't cover")
+
+
+def test_cli_json_and_stdin_on_the_real_model(real_engine: Engine, real_settings: Settings) -> None:
+    env = {**os.environ, "KIJI_EMBEDDING_MODEL": real_settings.embedding_model,
+           "KIJI_INDEX_DIR": str(real_settings.index_dir)}
+    proc = subprocess.run([sys.executable, "-m", "kiji.cli", "ask", "--json", "-"],
+                          input="DeepSeekの従業員数は?\nWhich companies are in the Stargate venture?\n",
+                          capture_output=True, text=True, env=env, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    rows = [json.loads(line) for line in proc.stdout.splitlines()]
+    assert [r["language"] for r in rows] == ["ja", "en"]
+    for row in rows:
+        assert row["answered"] and row["quotes"]
+        for q in row["quotes"]:
+            assert real_engine.index.articles[q["article_id"]].text[q["start"]:q["end"]] == q["text"]
+
+
+def test_torch_and_onnx_runtimes_share_an_index(real_engine: Engine, real_model_dir: Path) -> None:
+    torch_engine = Engine(index=real_engine.index,
+                          embedder=SentenceTransformerEmbedder(str(real_model_dir)))
+    a = real_engine.ask("DeepSeekの従業員数は?")
+    b = torch_engine.ask("DeepSeekの従業員数は?")
+    assert [(q.article_id, q.start) for q in a.quotes] == [(q.article_id, q.start) for q in b.quotes]
+
+
+def test_int8_vectors_refuse_an_fp32_index(real_engine: Engine, real_model_dir: Path,
+                                           real_settings: Settings) -> None:
+    int8 = OnnxEmbedder(real_model_dir, variant="int8", threads=1)
+    with pytest.raises(IndexIncompatible, match="runtime"):
+        Engine(index=load_current(real_settings.index_dir), embedder=int8)
