@@ -24,12 +24,13 @@ from fastapi.middleware.cors import CORSMiddleware
 from kiji.api.deps import AppState, cpu_slots
 from kiji.api.errors import UnexpectedErrorMiddleware, install_error_handlers
 from kiji.api.metrics import Metrics, MetricsMiddleware
-from kiji.api.reload import load_initial, warm, watch
+from kiji.api.rate_limit import TokenBucketLimiter
 from kiji.api.routes import admin_router, build_v1_router, ops_router
-from kiji.api.security import BodyLimitMiddleware, TokenBucketLimiter, admin_enabled
-from kiji.settings import Settings
+from kiji.api.security import BodyLimitMiddleware, admin_enabled
 from kiji.retrieval.embedding.embedder import Embedder
 from kiji.retrieval.engine import Engine
+from kiji.settings import Settings
+from kiji.watcher import IndexWatcher, warm
 
 logger = logging.getLogger("kiji.api")
 
@@ -43,25 +44,25 @@ exist only when one is configured.
 
 async def start_state(settings: Settings, metrics: Metrics, *, engine: Engine | None,
                       embedder: Embedder | None, warm_up: bool) -> AppState:
-    state = AppState(settings=settings, metrics=metrics, warm_up=warm_up,
+    watcher = IndexWatcher(settings, embedder=embedder, warm_up=warm_up, on_swap=metrics.set_engine,
+                           on_outcome=lambda outcome: metrics.reloads.labels(outcome=outcome).inc())
+    state = AppState(settings=settings, metrics=metrics, watcher=watcher,
                      cpu_limiter=anyio.CapacityLimiter(cpu_slots(settings.embed_threads)),
                      rate_limiter=(TokenBucketLimiter(settings.rate_limit_per_minute)
                                    if settings.rate_limit_per_minute > 0 else None))
     if engine is not None:  # injected (tests, embedding the API elsewhere)
-        state.embedder = engine.embedder
+        watcher.embedder = engine.embedder
         if warm_up:
             await anyio.to_thread.run_sync(warm, engine)
-        state.swap(engine)
+        watcher.swap(engine)
         return state
-    loaded, state.embedder, problem = await anyio.to_thread.run_sync(
-        load_initial, settings, embedder, warm_up)
+    loaded = await anyio.to_thread.run_sync(watcher.load_initial)
     if loaded is not None:
-        state.swap(loaded)
+        watcher.swap(loaded)
         logger.info("serving index version %s (%d chunks)", loaded.version, len(loaded.index.chunks))
     else:
-        state.unavailable = problem
         metrics.set_engine(None)
-        logger.warning("starting without a usable index: %s", problem)
+        logger.warning("starting without a usable index: %s", watcher.unavailable)
     return state
 
 
@@ -84,15 +85,15 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
         state = await start_state(settings, metrics, engine=engine, embedder=embedder,
                                   warm_up=do_warm)
         app.state.kiji = state
-        watcher = asyncio.create_task(watch(state), name="kiji-index-watch") \
+        watching = asyncio.create_task(state.watcher.run(), name="kiji-index-watch") \
             if settings.watch_index else None
         try:
             yield
         finally:
-            if watcher is not None:
-                watcher.cancel()
+            if watching is not None:
+                watching.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
-                    await watcher
+                    await watching
             app.state.kiji = None
 
     app = FastAPI(title="kiji", version="1", description=DESCRIPTION, lifespan=lifespan,

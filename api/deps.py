@@ -1,28 +1,26 @@
 """The typed application state and the ``Annotated`` dependency aliases handlers use.
 
-``AppState`` is created once by the lifespan and hung on ``app.state.kiji``. It holds the *current*
-engine; a reload replaces that reference in one assignment. A handler takes ``EngineDep`` once, so
-a request that started on one index version finishes on it even if a reload lands meanwhile.
+``AppState`` is created once by the lifespan and hung on ``app.state.kiji``. Its ``watcher`` (the
+index watcher shared with the bot, ``kiji.watcher``) holds the *current* engine; a reload replaces
+that reference in one assignment. A handler takes ``EngineDep`` once, so a request that started on
+one index version finishes on it even if a reload lands meanwhile.
 """
 
 from __future__ import annotations
 
-import asyncio
 import os
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Annotated
+from typing import Annotated
 
 import anyio
 from fastapi import Depends, Request
 
 from kiji.api.metrics import Metrics
+from kiji.api.rate_limit import TokenBucketLimiter
 from kiji.errors import IndexUnavailable, KijiError
-from kiji.settings import Settings
-from kiji.retrieval.embedding.embedder import Embedder
 from kiji.retrieval.engine import Engine
-
-if TYPE_CHECKING:
-    from kiji.api.security import TokenBucketLimiter
+from kiji.settings import Settings
+from kiji.watcher import IndexWatcher
 
 
 def cpu_slots(embed_threads: int) -> int:
@@ -42,28 +40,22 @@ def cpu_slots(embed_threads: int) -> int:
 class AppState:
     settings: Settings
     metrics: Metrics
-    #: The engine answering now; ``None`` until a model and an index are both loaded.
-    engine: Engine | None = None
-    #: The loaded model, kept even when no index loaded, so a later index can be picked up.
-    embedder: Embedder | None = None
-    #: Why ``engine`` is ``None`` (shown by /readyz and every 503).
-    unavailable: KijiError | None = None
+    #: The serving engine and the reload check (shared with the bot).
+    watcher: IndexWatcher
     #: Run engine work on worker threads, at most this many at a time.
     cpu_limiter: anyio.CapacityLimiter = field(default_factory=lambda: anyio.CapacityLimiter(1))
     #: Per-client request budget for /v1; ``None`` when rate limiting is off.
     rate_limiter: TokenBucketLimiter | None = None
-    #: Whether new engines answer a throwaway question before serving (warms lazy tables).
-    warm_up: bool = True
-    # --- reload bookkeeping (api.reload) ---
-    reload_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
-    #: A version that failed to load; the watcher skips it until CURRENT names another one.
-    rejected_version: str | None = None
 
-    def swap(self, engine: Engine) -> None:
-        """Serve ``engine`` from now on; requests holding the previous one finish on it."""
-        self.engine = engine
-        self.unavailable = None
-        self.metrics.set_engine(engine)
+    @property
+    def engine(self) -> Engine | None:
+        """The engine answering now; ``None`` until a model and an index are both loaded."""
+        return self.watcher.engine
+
+    @property
+    def unavailable(self) -> KijiError | None:
+        """Why ``engine`` is ``None`` (shown by /readyz and every 503)."""
+        return self.watcher.unavailable
 
 
 async def get_state(request: Request) -> AppState:
@@ -74,13 +66,6 @@ async def get_state(request: Request) -> AppState:
 
 
 StateDep = Annotated[AppState, Depends(get_state)]
-
-
-async def get_settings(state: StateDep) -> Settings:
-    return state.settings
-
-
-SettingsDep = Annotated[Settings, Depends(get_settings)]
 
 
 async def get_engine(state: StateDep) -> Engine:

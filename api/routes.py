@@ -21,16 +21,14 @@ from pydantic_core import PydanticCustomError
 
 from kiji.api.deps import AppState, EngineDep, StateDep
 from kiji.api.errors import error_response, error_responses
-from kiji.api.reload import check_for_update
 from kiji.api.security import require_admin, v1_guard
 from kiji.errors import IndexMissing, InvalidInput
 from kiji.settings import Settings
-from kiji.retrieval.engine import MAX_TOP_K, NOT_BLANK_PATTERN, is_blank
 from kiji.retrieval.models import ArticleInfo, AskResult, Passage
+from kiji.retrieval.validation import MAX_SEARCH_K, MAX_TOP_K, NOT_BLANK_PATTERN, is_blank
 
 T = TypeVar("T")
 
-MAX_SEARCH_K = 50
 #: Documents "not only whitespace" in the schema; the validators enforce the same rule (is_blank),
 #: since pydantic's regex engine and Python's str.isspace disagree on a few control characters.
 NOT_BLANK = {"pattern": NOT_BLANK_PATTERN}
@@ -172,7 +170,7 @@ admin_router = APIRouter(prefix="/v1/admin", tags=["admin"], dependencies=[Depen
 @admin_router.post("/reload", response_model=ReloadResponse, responses=error_responses(409, 503),
                    summary="Serve the version CURRENT names now, if it is new and loads")
 async def reload(state: StateDep) -> ReloadResponse | JSONResponse:
-    result = await check_for_update(state, force=True)
+    result = await state.watcher.check(force=True)
     if result.outcome in ("reloaded", "unchanged"):
         assert result.version is not None
         return ReloadResponse(outcome=result.outcome, version=result.version,  # type: ignore[arg-type]

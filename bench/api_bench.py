@@ -71,7 +71,7 @@ def check_prerequisites(settings: Settings) -> None:
 
 def bare_embed_ms(settings: Settings, questions: list[str], runs: int = 50) -> tuple[float, str]:
     """Median time of one ``embed_queries([q])`` call on the runtime the server will use."""
-    from kiji.retrieval.embedding.embedder import load_embedder
+    from kiji.runtime import load_embedder
 
     embedder = load_embedder(settings)
     for q in questions[:5]:  # first calls pay one-off allocation costs

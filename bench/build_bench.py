@@ -23,16 +23,17 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from kiji.corpus.articles import load_corpus  # noqa: E402
 from kiji.corpus.chunker import ChunkParams  # noqa: E402
 from kiji.corpus.sentences import sentence_spans  # noqa: E402
-from kiji.settings import DEFAULT_CORPUS_DIR, Settings  # noqa: E402
+from kiji.corpus.shipped import SHIPPED_CORPUS_DIR  # noqa: E402
+from kiji.settings import Settings  # noqa: E402
 from kiji.retrieval.index.build import build_index, texts_to_embed  # noqa: E402
-from kiji.retrieval.embedding.embedder import load_embedder  # noqa: E402
+from kiji.runtime import load_embedder  # noqa: E402
 
 
 def synthetic_corpus(target: Path, passages: int, seed: int = 0) -> None:
     """Articles of 8-14 shuffled corpus sentences until about ``passages`` texts would be embedded."""
     rng = random.Random(seed)
     sentences = []
-    for article in load_corpus(DEFAULT_CORPUS_DIR).articles:
+    for article in load_corpus(SHIPPED_CORPUS_DIR).articles:
         sentences += [article.text[s:e] for s, e in sentence_spans(article.text) if e - s >= 15]
     target.mkdir(parents=True)
     texts = 0
@@ -55,7 +56,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         synth = Path(tmp) / "synthetic"
         synthetic_corpus(synth, args.passages)
-        corpora = {"shipped": DEFAULT_CORPUS_DIR, "synthetic": synth}
+        corpora = {"shipped": SHIPPED_CORPUS_DIR, "synthetic": synth}
         print(f"{'runtime':<10} {'corpus':<10} {'texts':>6} {'bare p/s':>9} {'build p/s':>9} {'ratio':>6} {'build s':>8}")
         for runtime in args.runtimes.split(","):
             settings = Settings(embedding_runtime=runtime, embed_threads=args.threads)

@@ -38,9 +38,11 @@ from kiji.corpus.articles import load_corpus  # noqa: E402
 from kiji.corpus.boilerplate import content_regions  # noqa: E402
 from kiji.corpus.chunker import ChunkParams  # noqa: E402
 from kiji.corpus.sentences import sentence_spans  # noqa: E402
-from kiji.settings import DEFAULT_CORPUS_DIR, Settings  # noqa: E402
+from kiji.corpus.shipped import SHIPPED_CORPUS_DIR  # noqa: E402
+from kiji.settings import Settings  # noqa: E402
 from kiji.retrieval.index.build import build_index, texts_to_embed  # noqa: E402
-from kiji.retrieval.embedding.embedder import FakeEmbedder, load_embedder  # noqa: E402
+from kiji.retrieval.embedding.embedder import FakeEmbedder  # noqa: E402
+from kiji.runtime import load_embedder  # noqa: E402
 from kiji.retrieval.index.vector_index import FaissIndex  # noqa: E402
 
 
@@ -62,7 +64,7 @@ def part_build(settings: Settings, rounds: int) -> None:
     embedder = load_embedder(settings)
     params = ChunkParams(settings.chunk_min_chars, settings.chunk_max_chars,
                          settings.chunk_overlap_sentences, settings.include_footer_posts)
-    texts = texts_to_embed([DEFAULT_CORPUS_DIR], params)
+    texts = texts_to_embed([SHIPPED_CORPUS_DIR], params)
     say(f"model {Path(embedder.model_id).name}, runtime {embedder.runtime}, {settings.embed_threads} thread(s), "
         f"batch {settings.embed_batch_size}; {len(texts)} distinct passages (chunks + quote sentences)")
     embedder.embed_passages(texts[:32], batch_size=settings.embed_batch_size)  # warm-up
@@ -72,7 +74,7 @@ def part_build(settings: Settings, rounds: int) -> None:
         embedder.embed_passages(texts, batch_size=settings.embed_batch_size)
         bare.append(time.perf_counter() - started)
         with tempfile.TemporaryDirectory(prefix="kiji-bench-") as tmp:
-            summary = build_index(corpus_paths=[DEFAULT_CORPUS_DIR], index_dir=Path(tmp), embedder=embedder,
+            summary = build_index(corpus_paths=[SHIPPED_CORPUS_DIR], index_dir=Path(tmp), embedder=embedder,
                                   params=params, batch_size=settings.embed_batch_size,
                                   keep_versions=settings.keep_versions, ann_threshold=settings.ann_threshold)
         assert summary.embedded_chunks == len(texts), (summary.embedded_chunks, len(texts))
@@ -94,7 +96,7 @@ def part_build(settings: Settings, rounds: int) -> None:
 
 def corpus_sentences() -> list[str]:
     out = []
-    for article in load_corpus([DEFAULT_CORPUS_DIR]).articles:
+    for article in load_corpus([SHIPPED_CORPUS_DIR]).articles:
         for rs, re_ in content_regions(article.text):
             for s, e in sentence_spans(article.text, rs, re_):
                 sentence = article.text[s:e].strip()

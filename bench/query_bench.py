@@ -23,9 +23,10 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from kiji.corpus.chunker import ChunkParams  # noqa: E402
-from kiji.settings import DEFAULT_CORPUS_DIR, Settings  # noqa: E402
+from kiji.corpus.shipped import SHIPPED_CORPUS_DIR  # noqa: E402
+from kiji.settings import Settings  # noqa: E402
 from kiji.retrieval.index.build import build_index  # noqa: E402
-from kiji.retrieval.embedding.embedder import load_embedder  # noqa: E402
+from kiji.runtime import load_embedder  # noqa: E402
 from kiji.retrieval.engine import Engine  # noqa: E402
 from kiji.retrieval.index.store import load_current  # noqa: E402
 
@@ -78,7 +79,7 @@ def main() -> None:
             embedder = load_embedder(settings)
             with tempfile.TemporaryDirectory() as tmp:
                 started = time.perf_counter()
-                summary = build_index(corpus_paths=[DEFAULT_CORPUS_DIR], index_dir=Path(tmp), embedder=embedder,
+                summary = build_index(corpus_paths=[SHIPPED_CORPUS_DIR], index_dir=Path(tmp), embedder=embedder,
                                       params=ChunkParams(), batch_size=settings.embed_batch_size)
                 rate = summary.embedded_chunks / max(summary.embed_seconds, 1e-9)
                 _ = time.perf_counter() - started

@@ -1,8 +1,8 @@
 """The Discord client: owns the command tree, the engine, the answer cache and the cooldowns.
 
 Shaped like discord.py's ``examples/advanced_startup.py``: ``main()`` builds the expensive parts
-(the Engine) and hands them in; ``setup_hook`` registers commands and syncs them before the gateway
-connects. Nothing here answers questions: retrieval is ``Engine.ask``, run in a worker thread so the
+(the engine and its index watcher) and hands them in, ``kiji.bot.commands.register`` adds the
+commands, and ``setup_hook`` syncs them before the gateway connects. Nothing here answers questions: retrieval is ``Engine.ask``, run in a worker thread so the
 event loop (and with it the gateway heartbeat) never waits on it.
 """
 
@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import math
 import secrets
 import time
 from collections import OrderedDict
@@ -25,13 +24,13 @@ from discord import app_commands
 from discord.gateway import DiscordWebSocket
 from discord.http import Route
 
-from kiji.bot.embeds import fit_content
 from kiji.bot.feedback import FeedbackStore
-from kiji.bot.i18n import KijiTranslator, Lang, lang_of, t
-from kiji.errors import IndexUnavailable, InvalidInput, KijiError, RateLimited
-from kiji.settings import Settings
+from kiji.bot.i18n import KijiTranslator
+from kiji.bot.replies import report_error
+from kiji.errors import IndexMissing
 from kiji.retrieval.models import ArticleInfo, AskResult
-from kiji.retrieval.index.store import current_version
+from kiji.settings import Settings
+from kiji.watcher import IndexWatcher
 
 log = logging.getLogger("kiji.bot")
 
@@ -118,68 +117,6 @@ def apply_endpoints(settings: Settings) -> Callable[[], None]:
     return restore
 
 
-# --- replies that must never fail ---------------------------------------------------------------
-
-#: ``interaction.extras`` key: "public"/"private" while a deferred "thinking…" placeholder stands.
-THINKING = "kiji_thinking"
-
-
-async def defer(interaction: discord.Interaction[Any], *, ephemeral: bool) -> None:
-    """Acknowledge at once (Discord allows 3 s) with a "thinking…" placeholder to edit later."""
-    await interaction.response.defer(ephemeral=ephemeral, thinking=True)
-    interaction.extras[THINKING] = "private" if ephemeral else "public"
-
-
-async def send_private(interaction: discord.Interaction[Any], text: str) -> None:
-    """Tell only this user ``text``, whatever state the interaction is in; never raises."""
-    text = fit_content(text)
-    try:
-        thinking = interaction.extras.pop(THINKING, None)
-        if not interaction.response.is_done():
-            await interaction.response.send_message(text, ephemeral=True)
-        elif thinking == "private":
-            await interaction.edit_original_response(content=text, embeds=[], view=None)
-        elif thinking == "public":
-            # Editing would show the error to the channel: drop the placeholder, reply privately.
-            try:
-                await interaction.delete_original_response()
-            except discord.HTTPException:
-                pass
-            await interaction.followup.send(text, ephemeral=True)
-        else:
-            await interaction.followup.send(text, ephemeral=True)
-    except discord.HTTPException as exc:  # e.g. the 15-minute token expired; nothing more to do
-        log.warning("could not reply to interaction %s: HTTP %s (code %s)", interaction.id, exc.status, exc.code)
-
-
-def error_message(error: BaseException, lang: Lang) -> str:
-    """The user-facing text for an error; unexpected ones are logged by the caller."""
-    if isinstance(error, app_commands.CommandOnCooldown):
-        return t("cooldown", lang, seconds=max(1, math.ceil(error.retry_after)))
-    if isinstance(error, RateLimited):
-        return t("cooldown", lang, seconds=max(1, math.ceil(error.retry_after)))
-    if isinstance(error, InvalidInput):
-        return t("invalid_input", lang, detail=error.message)
-    if isinstance(error, IndexUnavailable):
-        return t("index_unavailable", lang)
-    return t("apology", lang)
-
-
-async def report_error(interaction: discord.Interaction[Any], error: BaseException) -> None:
-    """The one place handler errors end: a log line and a private reply in the user's language."""
-    if isinstance(error, app_commands.CommandInvokeError):
-        error = error.original
-    name = interaction.command.qualified_name if interaction.command else (
-        (interaction.data or {}).get("custom_id", "?"))
-    if isinstance(error, (RateLimited, app_commands.CommandOnCooldown, InvalidInput)):
-        log.info("interaction %s (%s): %s", interaction.id, name, type(error).__name__)
-    elif isinstance(error, KijiError):
-        log.error("interaction %s (%s) failed: %s", interaction.id, name, error)
-    else:
-        log.error("interaction %s (%s) failed", interaction.id, name, exc_info=error)
-    await send_private(interaction, error_message(error, lang_of(interaction.locale)))
-
-
 class KijiTree(app_commands.CommandTree["KijiBot"]):
     async def on_error(self, interaction: discord.Interaction[KijiBot],  # type: ignore[override]
                        error: app_commands.AppCommandError) -> None:
@@ -187,15 +124,22 @@ class KijiTree(app_commands.CommandTree["KijiBot"]):
 
 
 class KijiBot(discord.Client):
-    def __init__(self, *, engine: EngineLike, settings: Settings, feedback: FeedbackStore | None = None,
+    """Answers with ``engine``, or with the engine ``watcher`` serves now (which follows index
+    rebuilds as the API does; ``kiji bot`` passes one)."""
+
+    def __init__(self, *, settings: Settings, engine: EngineLike | None = None,
+                 watcher: IndexWatcher | None = None, feedback: FeedbackStore | None = None,
                  **options: Any) -> None:
+        if (engine is None) == (watcher is None):
+            raise TypeError("KijiBot needs an engine or an index watcher (one of them)")
         # Slash commands and buttons arrive whatever the intents; guilds keeps channel data sane.
         intents = discord.Intents.none()
         intents.guilds = True
         # The bot never joins voice: skip discord.py's start-up warnings about voice libraries.
         discord.VoiceClient.warn_nacl = discord.VoiceClient.warn_dave = False
         super().__init__(intents=intents, **options)
-        self.engine = engine
+        self._engine = engine
+        self.watcher = watcher
         self.settings = settings
         self.tree = KijiTree(self)
         self.answers = AnswerCache()
@@ -204,8 +148,17 @@ class KijiBot(discord.Client):
         self.feedback = feedback or FeedbackStore(settings.feedback_db, salt=salt)
         self._ask_slots = asyncio.Semaphore(MAX_CONCURRENT_ASKS)
         self._restore_endpoints: Callable[[], None] | None = None
-        self._watcher: asyncio.Task[None] | None = None
-        self._rejected_version: str | None = None
+        self._watching: asyncio.Task[None] | None = None
+
+    @property
+    def engine(self) -> EngineLike:
+        """The engine to answer with now; an answer in progress keeps the one it started with."""
+        if self.watcher is None:
+            assert self._engine is not None
+            return self._engine
+        if self.watcher.engine is None:
+            raise self.watcher.unavailable or IndexMissing("no index is loaded")
+        return self.watcher.engine
 
     async def login(self, token: str) -> None:
         # Endpoints must be in place before the first REST call, which login itself makes.
@@ -214,11 +167,9 @@ class KijiBot(discord.Client):
         await super().login(token)
 
     async def setup_hook(self) -> None:
-        from kiji.bot.commands import register
-
-        register(self)
-        if self.settings.watch_index and hasattr(self.engine, "on_current_version"):
-            self._watcher = asyncio.create_task(self._watch_index(), name="kiji-bot-index-watch")
+        # Commands are registered by whoever built the bot (kiji.bot.commands.register).
+        if self.watcher is not None and self.settings.watch_index:
+            self._watching = asyncio.create_task(self.watcher.run(), name="kiji-bot-index-watch")
         await self.tree.set_translator(KijiTranslator())
         try:
             if self.settings.discord_guild_ids:
@@ -249,41 +200,12 @@ class KijiBot(discord.Client):
     async def articles(self) -> list[ArticleInfo]:
         return await asyncio.to_thread(self.engine.articles)
 
-    async def check_index(self) -> str | None:
-        """Serve the version ``CURRENT`` names if it is new and loads; return the version served.
-
-        A rebuilt index reaches the bot as it reaches the API: loaded beside the old one in a
-        worker thread, swapped in with one assignment (an answer in progress keeps its engine).
-        A version that fails to load is logged and skipped until ``CURRENT`` changes again."""
-        engine: Any = self.engine
-        candidate = await asyncio.to_thread(current_version, self.settings.index_dir)
-        if candidate is None or candidate in (engine.version, self._rejected_version):
-            return engine.version
-        try:
-            self.engine = await asyncio.to_thread(engine.on_current_version, self.settings.index_dir,
-                                                  mmap=self.settings.index_mmap)
-        except KijiError as exc:
-            self._rejected_version = candidate
-            log.error("index version %s rejected, still serving %s: %s", candidate, engine.version, exc)
-            return engine.version
-        self._rejected_version = None
-        log.info("now serving index version %s (was %s)", self.engine.version, engine.version)  # type: ignore[attr-defined]
-        return self.engine.version  # type: ignore[attr-defined]
-
-    async def _watch_index(self) -> None:
-        while not self.is_closed():
-            await asyncio.sleep(self.settings.watch_interval_s)
-            try:
-                await self.check_index()
-            except Exception:  # the watcher must outlive any one bad check
-                log.exception("index watch check failed")
-
     async def close(self) -> None:
-        if self._watcher is not None:
-            self._watcher.cancel()
+        if self._watching is not None:
+            self._watching.cancel()
             with contextlib.suppress(asyncio.CancelledError):
-                await self._watcher
-            self._watcher = None
+                await self._watching
+            self._watching = None
         try:
             await super().close()
         finally:

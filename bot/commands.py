@@ -13,11 +13,13 @@ from typing import Optional
 import discord
 from discord import app_commands
 
-from kiji.bot.client import THINKING, KijiBot, defer
+from kiji.bot.client import KijiBot
 from kiji.bot.embeds import QUOTES_PER_EMBED, answer_embed, help_embed, page_count, sources_embed
+from kiji.bot.replies import THINKING, defer, report_error, send_private
 from kiji.bot.i18n import cmd, lang_of, t
 from kiji.bot.views import DYNAMIC_ITEMS, answer_view, release, sources_view
 from kiji.errors import RateLimited
+from kiji.retrieval.validation import is_blank
 
 log = logging.getLogger("kiji.bot")
 
@@ -43,10 +45,10 @@ async def ask(interaction: discord.Interaction[KijiBot], question: str,
                               or not 1 <= top_k <= QUOTES_PER_EMBED):
         await interaction.response.send_message(t("top_k_range", lang, max=QUOTES_PER_EMBED), ephemeral=True)
         return
-    text = question.strip() if isinstance(question, str) else ""
-    if not text:
+    if not isinstance(question, str) or is_blank(question):
         await interaction.response.send_message(t("empty_question", lang), ephemeral=True)
         return
+    text = question.strip()
     limit = bot.settings.max_question_chars
     if len(question) > limit:
         await interaction.response.send_message(t("too_long", lang, length=len(question), max=limit),

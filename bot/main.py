@@ -14,8 +14,11 @@ from typing import Any
 import discord
 
 from kiji.bot.client import EngineLike, KijiBot
+from kiji.bot.commands import register
 from kiji.errors import InvalidInput, KijiError
+from kiji.runtime import load_engine
 from kiji.settings import Settings
+from kiji.watcher import IndexWatcher
 
 log = logging.getLogger("kiji.bot")
 
@@ -32,10 +35,13 @@ def read_token(settings: Settings) -> str:
     return token
 
 
-async def run(settings: Settings, engine: EngineLike, **options: Any) -> None:
-    """Run the bot until it is closed; ``options`` go to ``discord.Client`` (tests pass timeouts)."""
+async def run(settings: Settings, engine: EngineLike | None = None, *,
+              watcher: IndexWatcher | None = None, **options: Any) -> None:
+    """Run the bot until it is closed, answering with ``engine`` or the engine ``watcher`` serves;
+    ``options`` go to ``discord.Client`` (tests pass timeouts)."""
     token = read_token(settings)
-    async with KijiBot(engine=engine, settings=settings, **options) as bot:
+    async with KijiBot(engine=engine, watcher=watcher, settings=settings, **options) as bot:
+        register(bot)
         try:
             await bot.start(token)
         except discord.LoginFailure:
@@ -47,18 +53,16 @@ async def run(settings: Settings, engine: EngineLike, **options: Any) -> None:
 def main(settings: Settings) -> None:
     """Entry point for ``kiji bot`` (the CLI turns a KijiError into a one-line message)."""
     read_token(settings)  # fail before the slow model load when the token is missing
-    from kiji.retrieval.engine import Engine
-
-    engine = Engine.load(settings)
+    engine = load_engine(settings)
     engine.warm_up()
     log.info("engine loaded: index %s", engine.version)
     try:
-        asyncio.run(_run_until_signalled(settings, engine))
+        asyncio.run(_run_until_signalled(settings, IndexWatcher(settings, engine=engine)))
     except KeyboardInterrupt:  # Ctrl-C: asyncio.run has already cancelled and closed the client
         log.info("stopped")
 
 
-async def _run_until_signalled(settings: Settings, engine: EngineLike) -> None:
+async def _run_until_signalled(settings: Settings, watcher: IndexWatcher) -> None:
     # SIGTERM (docker stop, systemd) cancels like Ctrl-C does, so the client logs out cleanly.
     task = asyncio.current_task()
     loop = asyncio.get_running_loop()
@@ -67,6 +71,6 @@ async def _run_until_signalled(settings: Settings, engine: EngineLike) -> None:
     except (NotImplementedError, RuntimeError):  # Windows, or not the main thread
         pass
     try:
-        await run(settings, engine)
+        await run(settings, watcher=watcher)
     except asyncio.CancelledError:
         log.info("stopped")

@@ -14,15 +14,22 @@ import os
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from kiji.errors import BuildError, IndexUnavailable, InvalidInput, KijiError, ModelError
+from kiji.retrieval.validation import DEFAULT_TOP_K, MAX_TOP_K
+
+if TYPE_CHECKING:  # the commands import what they need when they run: `kiji --help` stays fast
+    from kiji.retrieval.embedding.embedder import Embedder
+    from kiji.retrieval.engine import Engine
+    from kiji.retrieval.models import AskResult
+    from kiji.settings import Settings
 
 EXIT_CODES: list[tuple[type[KijiError], int]] = [
     (InvalidInput, 2), (IndexUnavailable, 3), (ModelError, 4), (BuildError, 5), (KijiError, 1)]
 
 
-def _settings(args: argparse.Namespace):  # type: ignore[no-untyped-def]
+def _settings(args: argparse.Namespace) -> Settings:
     from pydantic import ValidationError
 
     from kiji.settings import Settings
@@ -63,10 +70,9 @@ def _eprint(*parts: object) -> None:
 # --- model -------------------------------------------------------------------------------------
 
 def cmd_model_prepare(args: argparse.Namespace) -> int:
-    from kiji.settings import DEFAULT_MODEL_DIR
     from kiji.retrieval.embedding.prepare.convert import export_onnx, prepare_default_model
 
-    dest = Path(args.dest) if args.dest else DEFAULT_MODEL_DIR
+    dest = Path(args.dest) if args.dest else _settings(args).model_dir
     try:
         path = prepare_default_model(dest, force=args.force, log=_eprint)
         if not args.no_onnx:
@@ -81,24 +87,21 @@ def cmd_model_prepare(args: argparse.Namespace) -> int:
 
 # --- index -------------------------------------------------------------------------------------
 
-def _embedder(settings):  # type: ignore[no-untyped-def]
-    from kiji.retrieval.embedding.embedder import load_embedder
+def _embedder(settings: Settings) -> Embedder:
+    from kiji.runtime import build_threads, load_embedder
 
-    return load_embedder(settings)
+    return load_embedder(settings, threads=build_threads(settings))
 
 
 def cmd_index_build(args: argparse.Namespace) -> int:
-    from kiji.corpus.chunker import ChunkParams
     from kiji.retrieval.index.build import build_index
+    from kiji.runtime import chunk_params
 
     settings = _settings(args)
-    # A build is a batch job: all cores help it, unlike a single query under competing load.
-    threads = settings.build_threads or os.cpu_count() or 1
-    embedder = _embedder(settings.model_copy(update={"embed_threads": threads}))
+    embedder = _embedder(settings)
     summary = build_index(
         corpus_paths=[settings.corpus_dir], index_dir=settings.index_dir, embedder=embedder,
-        params=ChunkParams(settings.chunk_min_chars, settings.chunk_max_chars,
-                           settings.chunk_overlap_sentences, settings.include_footer_posts),
+        params=chunk_params(settings),
         batch_size=settings.embed_batch_size, keep_versions=settings.keep_versions,
         ann_threshold=settings.ann_threshold, full=args.full,
         progress=_progress_factory("embedding"), log=_eprint)
@@ -154,12 +157,23 @@ def cmd_index_rollback(args: argparse.Namespace) -> int:
     return 0
 
 
+def _editable_corpus(settings: Settings) -> None:
+    """`index add/remove` change the corpus folder: never the package data of an installed kiji."""
+    from kiji.corpus.shipped import SHIPPED_CORPUS_DIR
+    from kiji.settings import checkout_root
+
+    if checkout_root() is None and settings.corpus_dir.resolve() == SHIPPED_CORPUS_DIR.resolve():
+        raise InvalidInput("the shipped corpus is part of the installed package; set KIJI_CORPUS_DIR "
+                           "(or --corpus) to a folder of your own")
+
+
 def cmd_index_add(args: argparse.Namespace) -> int:
     import shutil
 
     from kiji.corpus.articles import read_file
 
     settings = _settings(args)
+    _editable_corpus(settings)
     settings.corpus_dir.mkdir(parents=True, exist_ok=True)
     for raw in args.paths:
         path = Path(raw)
@@ -179,6 +193,7 @@ def cmd_index_remove(args: argparse.Namespace) -> int:
     from kiji.corpus.articles import corpus_files, read_file
 
     settings = _settings(args)
+    _editable_corpus(settings)
     for path in corpus_files([settings.corpus_dir]):
         try:
             found = read_file(path)
@@ -197,13 +212,13 @@ def cmd_index_remove(args: argparse.Namespace) -> int:
 
 # --- ask / eval --------------------------------------------------------------------------------
 
-def _engine(settings):  # type: ignore[no-untyped-def]
-    from kiji.retrieval.engine import Engine
+def _engine(settings: Settings) -> Engine:
+    from kiji.runtime import load_engine
 
-    return Engine.load(settings)
+    return load_engine(settings)
 
 
-def _print_human(result) -> None:  # type: ignore[no-untyped-def]
+def _print_human(result: AskResult) -> None:
     print(result.answer)
     if result.quotes:
         print()
@@ -215,7 +230,7 @@ def _print_human(result) -> None:  # type: ignore[no-untyped-def]
 
 
 def cmd_ask(args: argparse.Namespace) -> int:
-    from kiji.retrieval.engine import validate_question, validate_top_k
+    from kiji.retrieval.validation import validate_question, validate_top_k
 
     settings = _settings(args)
     validate_top_k(args.top_k)
@@ -298,8 +313,8 @@ def _top_k(value: str) -> int:
         k = int(value)
     except ValueError:
         raise argparse.ArgumentTypeError("must be an integer") from None
-    if not 1 <= k <= 10:
-        raise argparse.ArgumentTypeError("must be from 1 to 10")
+    if not 1 <= k <= MAX_TOP_K:
+        raise argparse.ArgumentTypeError(f"must be from 1 to {MAX_TOP_K}")
     return k
 
 
@@ -346,7 +361,8 @@ def build_parser() -> argparse.ArgumentParser:
     paths(ask)
     ask.add_argument("question")
     ask.add_argument("--json", action="store_true", help="print one JSON object per question")
-    ask.add_argument("--top-k", type=_top_k, default=3, help="quotes to show, 1-10 (default 3)")
+    ask.add_argument("--top-k", type=_top_k, default=DEFAULT_TOP_K,
+                     help=f"quotes to show, 1-{MAX_TOP_K} (default {DEFAULT_TOP_K})")
     ask.add_argument("--language", choices=["ja", "en"], help="answer language (default: the question's)")
     ask.set_defaults(func=cmd_ask)
 
@@ -354,7 +370,7 @@ def build_parser() -> argparse.ArgumentParser:
     paths(ev)
     ev.add_argument("path")
     ev.add_argument("--json", action="store_true")
-    ev.add_argument("--top-k", type=_top_k, default=3)
+    ev.add_argument("--top-k", type=_top_k, default=DEFAULT_TOP_K)
     ev.add_argument("--mode", choices=["dense", "lexical", "fused", "fused+bridge"], default=None)
     ev.add_argument("--ablation", action="store_true", help="run every retrieval mode")
     ev.set_defaults(func=cmd_eval)

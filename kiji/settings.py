@@ -6,21 +6,37 @@ validated when read so a bad deployment fails at start-up rather than on the fir
 
 from __future__ import annotations
 
-from functools import lru_cache
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Any
 
 from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-#: The repository (or image) root: defaults below live under it so a fresh clone works unconfigured.
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
-DEFAULT_MODEL_DIR = PROJECT_ROOT / "models" / "multilingual-e5-small"
-DEFAULT_CORPUS_DIR = PROJECT_ROOT / "corpus" / "articles"
-DEFAULT_INDEX_DIR = PROJECT_ROOT / "var" / "index"
-DEFAULT_FEEDBACK_DB = PROJECT_ROOT / "var" / "feedback.sqlite3"
+from kiji.corpus.shipped import SHIPPED_CORPUS_DIR
+from kiji.retrieval.embedding.embedder import Runtime
+from kiji.retrieval.validation import DEFAULT_TOP_K, MAX_QUESTION_CHARS, MAX_TOP_K
 
-Runtime = Literal["auto", "torch", "onnx", "onnx-int8"]
+#: Where ``kiji model prepare`` writes the offline default model, under ``KIJI_HOME``.
+MODEL_SUBDIR = Path("models") / "multilingual-e5-small"
+
+
+def checkout_root() -> Path | None:
+    """The repository checkout kiji runs from (an editable install, as scripts/setup.sh makes), or
+    ``None`` for an installed wheel."""
+    checkout = Path(__file__).resolve().parent.parent
+    if (checkout / "pyproject.toml").is_file() and (checkout / "retrieval").is_dir():
+        return checkout
+    return None
+
+
+def default_home() -> Path:
+    """``KIJI_HOME`` when unset: the checkout kiji runs from, else the working directory. An
+    installed wheel never writes next to its own files."""
+    return checkout_root() or Path.cwd()
+
+
+def _under_home(*parts: str) -> Any:
+    return Field(default_factory=lambda data: Path(data["home"]).joinpath(*parts))
 
 
 def _split_list(value: object) -> object:
@@ -42,9 +58,12 @@ class Settings(BaseSettings):
         env_prefix="KIJI_", env_file=".env", extra="ignore", validate_default=True
     )
 
+    #: Where models/ and var/ live (see ``default_home``); the paths below default under it.
+    home: Path = Field(default_factory=default_home)
+
     # --- corpus and index -------------------------------------------------------------------
-    corpus_dir: Path = DEFAULT_CORPUS_DIR
-    index_dir: Path = DEFAULT_INDEX_DIR
+    corpus_dir: Path = SHIPPED_CORPUS_DIR
+    index_dir: Path = _under_home("var", "index")
     chunk_min_chars: int = Field(150, ge=20, le=4000)
     chunk_max_chars: int = Field(400, ge=40, le=8000)
     chunk_overlap_sentences: int = Field(1, ge=0, le=5)
@@ -68,11 +87,11 @@ class Settings(BaseSettings):
     build_threads: int = Field(0, ge=0, le=64)
 
     # --- answering --------------------------------------------------------------------------
-    top_k: int = Field(3, ge=1, le=10)
+    top_k: int = Field(DEFAULT_TOP_K, ge=1, le=MAX_TOP_K)
     #: Cosine below which kiji declines; calibrated for the default model. Set it when you
     #: change KIJI_EMBEDDING_MODEL (similarities differ from model to model).
     min_similarity: float | None = Field(None, ge=-1.0, le=1.0)
-    max_question_chars: int = Field(1000, ge=10, le=100_000)
+    max_question_chars: int = Field(MAX_QUESTION_CHARS, ge=10, le=100_000)
 
     # --- HTTP API ---------------------------------------------------------------------------
     host: str = "127.0.0.1"
@@ -95,7 +114,7 @@ class Settings(BaseSettings):
     discord_api_base: str | None = None
     discord_gateway_url: str | None = None
     discord_cooldown_s: float = Field(10.0, ge=0, le=3600)
-    feedback_db: Path = DEFAULT_FEEDBACK_DB
+    feedback_db: Path = _under_home("var", "feedback.sqlite3")
     #: Salt for hashing Discord user ids in the feedback store; random per database when unset.
     feedback_salt: SecretStr | None = None
 
@@ -111,15 +130,15 @@ class Settings(BaseSettings):
         return self
 
     @property
+    def model_dir(self) -> Path:
+        """The prepared offline default model's folder."""
+        return self.home / MODEL_SUBDIR
+
+    @property
     def model_name(self) -> str:
         """What to load: the user's model, or the prepared offline default folder."""
-        return self.embedding_model or str(DEFAULT_MODEL_DIR)
+        return self.embedding_model or str(self.model_dir)
 
     @property
     def uses_default_model(self) -> bool:
-        return not self.embedding_model or Path(self.embedding_model) == DEFAULT_MODEL_DIR
-
-
-@lru_cache(maxsize=1)
-def get_settings() -> Settings:
-    return Settings()
+        return not self.embedding_model or Path(self.embedding_model) == self.model_dir

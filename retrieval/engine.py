@@ -8,17 +8,14 @@ from __future__ import annotations
 
 import dataclasses
 import os
-import re
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import numpy as np
 
-from kiji.errors import InvalidInput, NotFound
-from kiji.settings import Settings
+from kiji.errors import NotFound
 from kiji.retrieval.answer.quotes import (
     DEFAULT_TUNING,
     Tuning,
@@ -30,15 +27,19 @@ from kiji.retrieval.answer.quotes import (
     sources_differ,
     verbatim,
 )
-from kiji.retrieval.embedding.embedder import Embedder, load_embedder
+from kiji.retrieval.embedding.embedder import Embedder
 from kiji.retrieval.language import detect_language
 from kiji.retrieval.models import ArticleInfo, AskResult, Language, Passage
 from kiji.retrieval.search.references import drop_reference_words, referenced_articles, without_quoted_titles
 from kiji.retrieval.search.candidates import Candidate, LexicalSide, Mode, QueryTerms, chunk_vectors, retrieve
-from kiji.retrieval.index.store import LoadedIndex, check_compatible, load_current
-from kiji.retrieval.index.vector_index import set_faiss_threads
-
-MAX_TOP_K = 10
+from kiji.retrieval.index.store import LoadedIndex, check_compatible
+from kiji.retrieval.validation import (
+    DEFAULT_TOP_K,
+    MAX_QUESTION_CHARS,
+    MAX_SEARCH_K,
+    validate_question,
+    validate_top_k,
+)
 
 _POOL: ThreadPoolExecutor | None = None
 _POOL_LOCK = threading.Lock()
@@ -64,39 +65,22 @@ class Retrieval:
     missing: list[str]
 
 
-#: Blank means only whitespace, in Python's sense or JSON Schema's (which adds U+FEFF), so the API's
-#: published pattern and this check agree on every string.
-_BLANK = re.compile(r"[\s\ufeff]*")
-NOT_BLANK_PATTERN = r"[^\s\u001c-\u001f\u0085\ufeff]"
+@dataclass(frozen=True, slots=True)
+class EngineConfig:
+    """How an engine answers; plain values (kiji.runtime fills them from the settings)."""
 
-
-def is_blank(text: str) -> bool:
-    return _BLANK.fullmatch(text) is not None
-
-
-def validate_question(question: object, max_chars: int) -> str:
-    if not isinstance(question, str):
-        raise InvalidInput("the question must be a string")
-    if is_blank(question):
-        raise InvalidInput("the question is empty")
-    text = question.strip()
-    if len(question) > max_chars:
-        raise InvalidInput(f"the question is too long ({len(question)} characters; at most {max_chars})")
-    return text
-
-
-def validate_top_k(top_k: int, limit: int = MAX_TOP_K) -> int:
-    if not isinstance(top_k, int) or isinstance(top_k, bool) or not 1 <= top_k <= limit:
-        raise InvalidInput(f"top_k must be an integer from 1 to {limit}")
-    return top_k
+    max_question_chars: int = MAX_QUESTION_CHARS
+    default_top_k: int = DEFAULT_TOP_K
+    #: Cosine below which the engine declines; ``None`` keeps the default model's calibration.
+    min_similarity: float | None = None
 
 
 @dataclass
 class Engine:
     index: LoadedIndex
     embedder: Embedder
-    max_question_chars: int = 1000
-    default_top_k: int = 3
+    max_question_chars: int = MAX_QUESTION_CHARS
+    default_top_k: int = DEFAULT_TOP_K
     mode: Mode = "fused+bridge"
     tuning: Tuning = DEFAULT_TUNING
     lexical: LexicalSide | None = field(default=None)
@@ -112,27 +96,12 @@ class Engine:
             self._chunks_of.setdefault(chunk.article_id, []).append(i)
 
     @classmethod
-    def load(cls, settings: Settings, *, embedder: Embedder | None = None,
-             index_dir: Path | None = None) -> Engine:
-        """Load the current index version first (cheap, fails fast), then the model."""
-        set_faiss_threads(settings.faiss_threads)
-        index = load_current(index_dir or settings.index_dir, mmap=settings.index_mmap)
-        return cls.from_settings(settings, index, embedder or load_embedder(settings))
-
-    @classmethod
-    def from_settings(cls, settings: Settings, index: LoadedIndex, embedder: Embedder) -> Engine:
+    def configured(cls, config: EngineConfig, index: LoadedIndex, embedder: Embedder) -> Engine:
         tuning = DEFAULT_TUNING
-        if settings.min_similarity is not None:
-            tuning = dataclasses.replace(tuning, min_dense=settings.min_similarity)
-        return cls(index=index, embedder=embedder, max_question_chars=settings.max_question_chars,
-                   default_top_k=settings.top_k, tuning=tuning)
-
-    def on_current_version(self, index_dir: Path, *, mmap: bool = False) -> Engine:
-        """An engine on the version ``CURRENT`` names now, sharing this engine's model, warmed up
-        (raises ``IndexUnavailable`` when that version cannot serve)."""
-        engine = self.with_index(load_current(index_dir, mmap=mmap))
-        engine.warm_up()
-        return engine
+        if config.min_similarity is not None:
+            tuning = dataclasses.replace(tuning, min_dense=config.min_similarity)
+        return cls(index=index, embedder=embedder, max_question_chars=config.max_question_chars,
+                   default_top_k=config.default_top_k, tuning=tuning)
 
     def with_index(self, index: LoadedIndex) -> Engine:
         """A new engine on another index version, sharing the loaded model."""
@@ -221,7 +190,7 @@ class Engine:
 
     def search(self, query: str, *, k: int = 5, mode: Mode | None = None) -> list[Passage]:
         text = validate_question(query, self.max_question_chars)
-        k = validate_top_k(k, 50)
+        k = validate_top_k(k, MAX_SEARCH_K)
         out = []
         for cand in self._retrieve(text, detect_language(text), k, mode or self.mode).candidates:
             chunk = self.index.chunks[cand.chunk_id]

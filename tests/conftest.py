@@ -14,7 +14,8 @@ from pathlib import Path
 import pytest
 
 from kiji.corpus.chunker import ChunkParams
-from kiji.settings import DEFAULT_CORPUS_DIR, DEFAULT_MODEL_DIR, Settings
+from kiji.corpus.shipped import SHIPPED_CORPUS_DIR
+from kiji.settings import Settings
 from kiji.retrieval.index.build import build_index
 from kiji.retrieval.embedding.embedder import FakeEmbedder
 from kiji.retrieval.engine import Engine
@@ -40,7 +41,7 @@ def fake_settings(fake_index_dir: Path, tmp_path: Path) -> Settings:
 
 
 def _model_dir() -> Path:
-    return Path(os.environ.get("KIJI_MODEL_DIR", str(DEFAULT_MODEL_DIR)))
+    return Path(os.environ.get("KIJI_MODEL_DIR", str(Settings().model_dir)))
 
 
 @pytest.fixture(scope="session")
@@ -61,9 +62,9 @@ def real_settings(real_model_dir: Path, tmp_path_factory: pytest.TempPathFactory
 @pytest.fixture(scope="session")
 def real_engine(real_settings: Settings) -> Iterator[Engine]:
     """The default runtime on the real model over the shipped corpus (built once per session)."""
-    from kiji.retrieval.embedding.embedder import load_embedder
+    from kiji.runtime import load_embedder
 
     embedder = load_embedder(real_settings)
-    build_index(corpus_paths=[DEFAULT_CORPUS_DIR], index_dir=real_settings.index_dir,
+    build_index(corpus_paths=[SHIPPED_CORPUS_DIR], index_dir=real_settings.index_dir,
                 embedder=embedder, params=ChunkParams())
     yield Engine(index=load_current(real_settings.index_dir), embedder=embedder)

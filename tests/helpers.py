@@ -9,7 +9,7 @@ from kiji.corpus.chunker import ChunkParams
 from kiji.retrieval.answer.quotes import Tuning
 from kiji.retrieval.embedding.embedder import FakeEmbedder
 from kiji.retrieval.index.build import build_index
-from kiji.settings import DEFAULT_CORPUS_DIR
+from kiji.corpus.shipped import SHIPPED_CORPUS_DIR
 
 #: The checkout the tests run from.
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -18,7 +18,7 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 FAKE_TUNING = Tuning(min_dense=0.12, missing_term_dense=0.6)
 
 
-def build_fake_index(index_dir: Path, corpus: Path = DEFAULT_CORPUS_DIR,
+def build_fake_index(index_dir: Path, corpus: Path = SHIPPED_CORPUS_DIR,
                      embedder: FakeEmbedder | None = None) -> FakeEmbedder:
     embedder = embedder or FakeEmbedder()
     build_index(corpus_paths=[corpus], index_dir=index_dir, embedder=embedder, params=ChunkParams())
@@ -29,6 +29,6 @@ def small_corpus(tmp_path: Path, name: str, count: int) -> Path:
     """A corpus folder with the first ``count`` shipped articles (small, so builds are quick)."""
     folder = tmp_path / name
     folder.mkdir()
-    for source in sorted(DEFAULT_CORPUS_DIR.iterdir())[:count]:
+    for source in sorted(SHIPPED_CORPUS_DIR.iterdir())[:count]:
         shutil.copy(source, folder / source.name)
     return folder

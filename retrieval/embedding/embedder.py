@@ -17,15 +17,37 @@ import re
 import threading
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Protocol, runtime_checkable
+from dataclasses import dataclass
+from typing import Literal, Protocol, runtime_checkable
 
 import numpy as np
 
 from kiji.errors import ModelError
-from kiji.settings import DEFAULT_MODEL_DIR, Settings
-from kiji.retrieval.embedding.prepare.convert import ONNX_MARKER_FILE, read_marker, weights_fingerprint
+from kiji.retrieval.embedding.model_files import (
+    ONNX_DIR,
+    ONNX_MARKER_FILE,
+    ONNX_MATCH_COSINE,
+    Variant,
+    onnx_path,
+    read_marker,
+    weights_fingerprint,
+)
 
 Progress = Callable[[int], None]
+#: How vectors are computed (``KIJI_EMBEDDING_RUNTIME``); ``auto`` picks ONNX when it matched torch.
+Runtime = Literal["auto", "torch", "onnx", "onnx-int8"]
+
+
+@dataclass(frozen=True, slots=True)
+class EmbedderConfig:
+    """Which model to load and how; plain values (kiji.runtime fills them from the settings)."""
+
+    #: A local model folder or a sentence-transformers model id.
+    model: str
+    runtime: Runtime = "auto"
+    threads: int = 1
+    #: ``model`` is the offline default folder, which ``kiji model prepare`` creates.
+    prepared_default: bool = False
 
 
 @runtime_checkable
@@ -135,7 +157,7 @@ def _stored_prompts(model_dir: Path) -> dict[str, str]:
 class SentenceTransformerEmbedder(_BatchedEmbedder):
     runtime = "torch"
 
-    def __init__(self, model_name: str, *, threads: int = 1) -> None:
+    def __init__(self, model_name: str, *, threads: int = 1, prepared_default: bool = False) -> None:
         import torch
 
         torch.set_num_threads(threads)
@@ -147,7 +169,7 @@ class SentenceTransformerEmbedder(_BatchedEmbedder):
                                              model_kwargs={"dtype": torch.float32})
         except Exception as exc:  # network, missing files, bad config: all mean "cannot load"
             raise ModelError(f"cannot load embedding model {model_name!r}: {type(exc).__name__}",
-                             hint=_model_hint(model_name)) from None
+                             hint=_model_hint(prepared_default)) from None
         self.model.float()
         self.model_id = str(model_name)
         dim_of = getattr(self.model, "get_embedding_dimension", None) or \
@@ -171,11 +193,11 @@ class SentenceTransformerEmbedder(_BatchedEmbedder):
 
 
 class OnnxEmbedder(_BatchedEmbedder):
-    def __init__(self, model_dir: Path, *, variant: str, threads: int = 1) -> None:
+    def __init__(self, model_dir: Path, *, variant: Variant, threads: int = 1) -> None:
         from kiji.retrieval.embedding.onnx_encoder import OnnxEncoder
 
         try:
-            self.encoder = OnnxEncoder(model_dir, variant=variant, threads=threads)  # type: ignore[arg-type]
+            self.encoder = OnnxEncoder(model_dir, variant=variant, threads=threads)
         except Exception as exc:
             raise ModelError(f"cannot load ONNX model from {model_dir}: {exc}",
                              hint="run `kiji model prepare`") from None
@@ -193,44 +215,37 @@ class OnnxEmbedder(_BatchedEmbedder):
         return self.encoder.encode(texts, batch_size=max(1, len(texts)))
 
 
-def _model_hint(model_name: str) -> str:
-    if Path(model_name) == DEFAULT_MODEL_DIR:
+def _model_hint(prepared_default: bool) -> str:
+    if prepared_default:
         return "run `kiji model prepare` to create the offline default model"
     return "check KIJI_EMBEDDING_MODEL; a model id needs network access to the model hub"
 
 
-def onnx_path(model_dir: Path, variant: str) -> Path:
-    return model_dir / "onnx" / ("model.onnx" if variant == "fp32" else "model_int8.onnx")
-
-
-#: ONNX fp32 is the default only when its vectors matched torch this closely at prepare time.
-ONNX_MATCH_COSINE = 0.9999
-
-
-def resolve_runtime(settings: Settings) -> str:
+def resolve_runtime(config: EmbedderConfig) -> str:
     """``auto``: ONNX fp32 when the prepared export exists and its check run at prepare time found
     the same vectors as torch (it is ~2-3x faster per query); otherwise torch. int8 changes the
     vectors slightly, so it is used only when asked for."""
-    if settings.embedding_runtime != "auto":
-        return settings.embedding_runtime
-    model_dir = Path(settings.model_name)
-    marker = read_marker(model_dir / "onnx", ONNX_MARKER_FILE) if model_dir.is_dir() else None
+    if config.runtime != "auto":
+        return config.runtime
+    model_dir = Path(config.model)
+    marker = read_marker(model_dir / ONNX_DIR, ONNX_MARKER_FILE) if model_dir.is_dir() else None
     if marker and onnx_path(model_dir, "fp32").is_file() \
             and float(marker.get("fp32_min_cosine", 0.0)) >= ONNX_MATCH_COSINE:
         return "onnx"
     return "torch"
 
 
-def load_embedder(settings: Settings) -> Embedder:
-    runtime = resolve_runtime(settings)
-    model_dir = Path(settings.model_name)
+def load_embedder(config: EmbedderConfig) -> Embedder:
+    runtime = resolve_runtime(config)
+    model_dir = Path(config.model)
     if runtime == "torch":
-        if settings.uses_default_model and not model_dir.is_dir():
+        if config.prepared_default and not model_dir.is_dir():
             raise ModelError("the default embedding model is not prepared",
                              hint="run `kiji model prepare`")
-        return SentenceTransformerEmbedder(settings.model_name, threads=settings.embed_threads)
-    variant = "fp32" if runtime == "onnx" else "int8"
+        return SentenceTransformerEmbedder(config.model, threads=config.threads,
+                                           prepared_default=config.prepared_default)
+    variant: Variant = "fp32" if runtime == "onnx" else "int8"
     if not onnx_path(model_dir, variant).is_file():
-        raise ModelError(f"no ONNX export ({variant}) for {settings.model_name}",
+        raise ModelError(f"no ONNX export ({variant}) for {config.model}",
                          hint="run `kiji model prepare` (ONNX runtimes need a local model folder)")
-    return OnnxEmbedder(model_dir, variant=variant, threads=settings.embed_threads)
+    return OnnxEmbedder(model_dir, variant=variant, threads=config.threads)

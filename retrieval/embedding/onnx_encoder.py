@@ -10,15 +10,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Literal
 
 import numpy as np
 import onnxruntime as ort
 from tokenizers import Tokenizer
 
-Variant = Literal["fp32", "int8"]
+from kiji.retrieval.embedding.model_files import ONNX_FILES, Variant, onnx_path
 
-_MODEL_FILES: dict[str, str] = {"fp32": "model.onnx", "int8": "model_int8.onnx"}
 _MAX_LENGTH = 512
 
 
@@ -42,13 +40,13 @@ class OnnxEncoder:
         before installing it.
         """
         model_dir = Path(model_dir)
-        if variant not in _MODEL_FILES:
-            raise ValueError(f"variant must be one of {sorted(_MODEL_FILES)}, got {variant!r}")
+        if variant not in ONNX_FILES:
+            raise ValueError(f"variant must be one of {sorted(ONNX_FILES)}, got {variant!r}")
         self.variant: Variant = variant
         self.threads = max(1, int(threads))
         self._tokenizer = _load_tokenizer(model_dir / "tokenizer.json")
         self._pad_id = _pad_id(self._tokenizer)
-        path = Path(model_file) if model_file else model_dir / "onnx" / _MODEL_FILES[variant]
+        path = Path(model_file) if model_file else onnx_path(model_dir, variant)
         self._session = _make_session(path, self.threads, spin)
         self._output = self._session.get_outputs()[0].name
         self.dim: int = self._output_dim()

@@ -26,8 +26,8 @@ from fastapi import FastAPI
 from kiji.api import server
 from kiji.api.app import create_app
 from kiji.api.deps import AppState, cpu_slots
-from kiji.api.reload import check_for_update
-from kiji.api.security import TokenBucketLimiter, match_key
+from kiji.api.rate_limit import TokenBucketLimiter
+from kiji.api.security import match_key
 from kiji.corpus.chunker import ChunkParams
 from kiji.errors import ModelError
 from kiji.settings import Settings
@@ -375,7 +375,7 @@ async def test_model_is_loaded_once_at_startup(fake_index_dir: Path,
         calls.append(settings)
         return FakeEmbedder()
 
-    monkeypatch.setattr("kiji.api.reload.load_embedder", fake_load)
+    monkeypatch.setattr("kiji.watcher.load_embedder", fake_load)
     app = create_app(make_settings(fake_index_dir), warm_up=False)
     assert calls == []  # nothing is loaded before the lifespan starts
     async with serve(app) as c:
@@ -390,7 +390,7 @@ async def test_model_failure_is_a_503_naming_it(fake_index_dir: Path,
     def failing(_: Settings) -> FakeEmbedder:
         raise ModelError("the default embedding model is not prepared", hint="run `kiji model prepare`")
 
-    monkeypatch.setattr("kiji.api.reload.load_embedder", failing)
+    monkeypatch.setattr("kiji.watcher.load_embedder", failing)
     async with serve(create_app(make_settings(fake_index_dir))) as c:
         assert (await c.get("/healthz")).status_code == 200
         error = assert_error(await c.get("/readyz"), 503, "model_error")
@@ -621,7 +621,7 @@ async def test_a_damaged_version_is_rejected_and_the_old_one_keeps_answering(
                     params=ChunkParams(), _before_publish=truncate_vectors)
         damaged = (reload_dir / "CURRENT").read_text().strip()
         assert damaged != old
-        with caplog.at_level(logging.ERROR, logger="kiji.api.reload"):
+        with caplog.at_level(logging.ERROR, logger="kiji.watcher"):
             response = await c.post("/v1/admin/reload", headers=ADMIN)
         error = assert_error(response, 409, "index_corrupt")
         assert damaged in error["message"] and old in error["message"]
@@ -633,13 +633,13 @@ async def test_a_damaged_version_is_rejected_and_the_old_one_keeps_answering(
 
         # The watcher does not retry the same broken version on every tick...
         state = state_of(app)
-        again = await check_for_update(state)
+        again = await state.watcher.check()
         assert again.outcome == "rejected" and again.error is None and again.version == old
         # ...and a good version published after it is served.
         build_fake_index(reload_dir, corpus=corpus_b)
         fixed = await c.post("/v1/admin/reload", headers=ADMIN)
         assert fixed.status_code == 200 and fixed.json()["outcome"] == "reloaded"
-        assert state.rejected_version is None
+        assert state.watcher.rejected_version is None
 
 
 async def test_in_flight_request_finishes_on_the_version_it_started_with(reload_dir: Path,

@@ -23,12 +23,14 @@ from discord.gateway import DiscordWebSocket
 from discord.http import Route
 
 from kiji.bot.client import AnswerCache, KijiBot, UserCooldown, apply_endpoints
+from kiji.bot.commands import register
 from kiji.bot.embeds import quote_text, unescape
 from kiji.bot.i18n import t
 from kiji.bot.main import MISSING_TOKEN, main, read_token, run
 from tests.bot.fake_discord import FakeDiscord, Pending
 from kiji.errors import IndexMissing, InvalidInput, KijiError
 from kiji.settings import Settings
+from kiji.watcher import IndexWatcher
 from kiji.retrieval.engine import Engine
 from kiji.retrieval.models import ArticleInfo, AskResult, Quote
 
@@ -149,6 +151,7 @@ async def make_harness(engine: Engine, tmp_path: Path) -> AsyncIterator[Callable
         settings = Settings(**{**values, **overrides})
         scripted = ScriptedEngine(engine)
         bot = KijiBot(engine=scripted, settings=settings, guild_ready_timeout=0.01)
+        register(bot)
         task = asyncio.create_task(bot.start(read_token(settings)))
         harness = Harness(server, bot, scripted, task)
         started.append(harness)
@@ -431,10 +434,10 @@ def test_main_loads_the_engine_once_and_runs_the_bot(monkeypatch: pytest.MonkeyP
 
     loads: list[Settings] = []
     ran: list[Any] = []
-    monkeypatch.setattr(Engine, "load", classmethod(lambda cls, settings: loads.append(settings) or engine))
+    monkeypatch.setattr(bot_main, "load_engine", lambda settings: loads.append(settings) or engine)
 
-    async def fake_run(settings: Settings, eng: Any) -> None:
-        ran.append(eng)
+    async def fake_run(settings: Settings, *, watcher: IndexWatcher) -> None:
+        ran.append(watcher.engine)
 
     monkeypatch.setattr(bot_main, "run", fake_run)
     settings = Settings(DISCORD_TOKEN=TOKEN, _env_file=None)  # type: ignore[call-arg]

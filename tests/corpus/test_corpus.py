@@ -10,7 +10,7 @@ from kiji.corpus.articles import Article, derive_title, load_corpus
 from kiji.corpus.boilerplate import content_regions
 from kiji.corpus.chunker import ChunkParams, chunk_article
 from kiji.corpus.sentences import sentence_spans
-from kiji.settings import DEFAULT_CORPUS_DIR
+from kiji.corpus.shipped import SHIPPED_CORPUS_DIR
 
 
 def sentences(text: str) -> list[str]:
@@ -77,14 +77,14 @@ def test_title_skips_furniture_and_bylines() -> None:
 
 @pytest.fixture(scope="module")
 def shipped() -> list[Article]:
-    report = load_corpus(DEFAULT_CORPUS_DIR)
+    report = load_corpus(SHIPPED_CORPUS_DIR)
     assert not report.errors
     return report.articles
 
 
 def test_shipped_corpus_is_byte_identical_to_the_files(shipped: list[Article]) -> None:
     for article in shipped:
-        raw = (DEFAULT_CORPUS_DIR / article.source).read_bytes().decode("utf-8")
+        raw = (SHIPPED_CORPUS_DIR / article.source).read_bytes().decode("utf-8")
         assert article.text == raw
         assert article.id == Path(article.source).stem
 

@@ -9,7 +9,8 @@ import pytest
 
 from kiji.errors import IndexIncompatible, ModelError
 from kiji.settings import Settings
-from kiji.retrieval.embedding.embedder import load_embedder, resolve_runtime
+from kiji.retrieval.embedding.embedder import resolve_runtime
+from kiji.runtime import embedder_config, load_embedder
 from kiji.retrieval.index.store import check_compatible
 
 
@@ -22,18 +23,22 @@ def _model_dir(tmp_path: Path, cosine: float | None) -> Path:
     return model
 
 
+def _runtime(**values: str) -> str:
+    return resolve_runtime(embedder_config(Settings(**values)))  # type: ignore[arg-type]
+
+
 def test_auto_prefers_onnx_only_when_it_matched_torch(tmp_path: Path) -> None:
-    assert resolve_runtime(Settings(embedding_model=str(_model_dir(tmp_path / "a", 1.0)))) == "onnx"
-    assert resolve_runtime(Settings(embedding_model=str(_model_dir(tmp_path / "b", 0.999)))) == "torch"
-    assert resolve_runtime(Settings(embedding_model=str(_model_dir(tmp_path / "c", None)))) == "torch"
+    assert _runtime(embedding_model=str(_model_dir(tmp_path / "a", 1.0))) == "onnx"
+    assert _runtime(embedding_model=str(_model_dir(tmp_path / "b", 0.999))) == "torch"
+    assert _runtime(embedding_model=str(_model_dir(tmp_path / "c", None))) == "torch"
     # a model id (not a folder) can only run on torch
-    assert resolve_runtime(Settings(embedding_model="intfloat/multilingual-e5-small")) == "torch"
+    assert _runtime(embedding_model="intfloat/multilingual-e5-small") == "torch"
 
 
 def test_explicit_runtime_wins(tmp_path: Path) -> None:
     model = _model_dir(tmp_path, 1.0)
-    assert resolve_runtime(Settings(embedding_model=str(model), embedding_runtime="torch")) == "torch"
-    assert resolve_runtime(Settings(embedding_model=str(model), embedding_runtime="onnx-int8")) == "onnx-int8"
+    assert _runtime(embedding_model=str(model), embedding_runtime="torch") == "torch"
+    assert _runtime(embedding_model=str(model), embedding_runtime="onnx-int8") == "onnx-int8"
 
 
 def test_missing_int8_export_is_a_clear_model_error(tmp_path: Path) -> None:

@@ -29,7 +29,7 @@ from kiji.corpus.chunker import ChunkParams, chunk_article
 from kiji.corpus.html_extract import extract_html
 from kiji import cli
 from kiji.errors import BuildError, BuildLocked, IndexCorrupt, IndexIncompatible, IndexMissing
-from kiji.settings import DEFAULT_CORPUS_DIR
+from kiji.corpus.shipped import SHIPPED_CORPUS_DIR
 from kiji.retrieval.index import build as build_mod
 from kiji.retrieval.index.build import BuildSummary, build_index, build_lock, passage_text, rollback
 from kiji.retrieval.embedding.embedder import FakeEmbedder
@@ -48,7 +48,7 @@ from kiji.retrieval.index.store import (
 )
 
 PARAMS = ChunkParams()
-SHIPPED = sorted(DEFAULT_CORPUS_DIR.glob("*.txt"))
+SHIPPED = sorted(SHIPPED_CORPUS_DIR.glob("*.txt"))
 
 TOPICS = [
     ("Solar panels on Kyoto temples",

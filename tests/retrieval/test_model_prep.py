@@ -23,7 +23,7 @@ pytest.importorskip("sentence_transformers")
 
 from kiji.retrieval.embedding.prepare import convert as model_prep  # noqa: E402
 from kiji.retrieval.embedding.onnx_encoder import OnnxEncoder  # noqa: E402
-from kiji.settings import DEFAULT_MODEL_DIR  # noqa: E402
+from kiji.settings import Settings  # noqa: E402
 
 pytestmark = pytest.mark.model
 
@@ -40,7 +40,7 @@ def _cosines(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
 @pytest.fixture(scope="session")
 def model_dir() -> Path:
-    target = Path(os.environ.get("KIJI_MODEL_DIR", str(DEFAULT_MODEL_DIR)))
+    target = Path(os.environ.get("KIJI_MODEL_DIR", str(Settings().model_dir)))
     return model_prep.prepare_default_model(target, log=_quiet)
 
 

