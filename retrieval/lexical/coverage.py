@@ -16,9 +16,11 @@ from __future__ import annotations
 import re
 import threading
 import unicodedata
+from collections.abc import Callable
 from dataclasses import dataclass
 
-from kiji.retrieval.lexical.bridge import kana_key
+from kiji.retrieval.lexical.bridge import EnglishBridge
+from kiji.retrieval.lexical.kana import edit_distance_le1, kana_key
 from kiji.retrieval.lexical.tokenizer import ENGLISH_STOPWORDS, JapaneseTokenizer
 
 _LATIN = re.compile(r"[A-Za-z][A-Za-z0-9]*(?:[-.][A-Za-z0-9]+)*")
@@ -63,7 +65,8 @@ class CoverageChecker:
     """Built per index version from the lexical vocabulary; the katakana → Latin map is built on
     first need (it renders each Latin vocabulary word with e2k, ~2 ms a word)."""
 
-    def __init__(self, vocabulary: set[str], tokenizer: JapaneseTokenizer, bridge_factory) -> None:  # type: ignore[no-untyped-def]
+    def __init__(self, vocabulary: set[str], tokenizer: JapaneseTokenizer,
+                 bridge_factory: Callable[[], EnglishBridge]) -> None:
         self.vocabulary = vocabulary
         self.tokenizer = tokenizer
         self._bridge_factory = bridge_factory
@@ -75,14 +78,13 @@ class CoverageChecker:
             if self._latin_kana is None:
                 bridge = self._bridge_factory()
                 latin = [t for t in self.vocabulary if t.isascii() and t.isalpha() and len(t) >= 3]
-                self._latin_kana = {kana_key(bridge._e2k(t)): t for t in latin}  # noqa: SLF001
+                self._latin_kana = {kana_key(bridge.to_katakana(t)): t for t in latin}
             return self._latin_kana
 
     def specific_terms(self, question: str) -> list[SpecificTerm]:
         text = unicodedata.normalize("NFKC", question)
         terms = _latin_terms(text)
-        tok = self.tokenizer._tokenizer()  # noqa: SLF001 - same thread-local Sudachi instance
-        for m in tok.tokenize(text):
+        for m in self.tokenizer.morphemes(text):
             surface = m.surface()
             if not surface.strip() or surface.isascii():
                 continue
@@ -118,7 +120,7 @@ class CoverageChecker:
             return False  # a code like o3-mini or R2 is either in the text as written or absent
         bridge = self._bridge_factory()
         # Written in katakana (Nokia → ノキア) or translated (China → 中国) in the articles.
-        return bool(bridge.katakana_matches(bridge._e2k(low))) or bool(bridge.expand(word))  # noqa: SLF001
+        return bool(bridge.katakana_matches(bridge.to_katakana(low))) or bool(bridge.expand(word))
 
     def latin_for(self, katakana: str) -> str | None:
         """The corpus's Latin word whose katakana rendering is (nearly) ``katakana``."""
@@ -128,10 +130,8 @@ class CoverageChecker:
             return reverse[key]
         if len(key) < 4:
             return None
-        from kiji.retrieval.lexical.bridge import _edit_distance_le1
-
         for k, word in reverse.items():
-            if abs(len(k) - len(key)) <= 1 and _edit_distance_le1(key, k):
+            if abs(len(k) - len(key)) <= 1 and edit_distance_le1(key, k):
                 return word
         return None
 

@@ -163,6 +163,11 @@ class JapaneseTokenizer:
     def __call__(self, text: str) -> list[str]:
         return self.tokens(text)
 
+    def morphemes(self, text: str) -> MorphemeList:
+        """Sudachi's analysis of ``text`` as it is (no normalisation, no filtering), for callers
+        that need parts of speech; same thread-local tokenizer as ``tokens``."""
+        return self._tokenizer().tokenize(text)
+
     # --- token emission -------------------------------------------------------------------------
 
     def _emit(self, piece: str, ms: MorphemeList, out: list[str]) -> None:

@@ -3,7 +3,6 @@ terms, fusion and diversity, quote choice, abstention and the answer text."""
 
 from __future__ import annotations
 
-
 import pytest
 
 from kiji.retrieval.answer.quotes import (
@@ -15,13 +14,13 @@ from kiji.retrieval.answer.quotes import (
     pick_quotes,
     sources_differ,
 )
-from kiji.retrieval.lexical.coverage import CoverageChecker
 from kiji.retrieval.engine import Engine
 from kiji.retrieval.language import detect_language
+from kiji.retrieval.lexical.coverage import CoverageChecker
 from kiji.retrieval.lexical.tokenizer import JapaneseTokenizer
 from kiji.retrieval.models import Quote
-from kiji.retrieval.search.references import referenced_articles, without_quoted_titles
 from kiji.retrieval.search.candidates import Candidate, diversify
+from kiji.retrieval.search.references import referenced_articles, without_quoted_titles
 
 
 @pytest.mark.parametrize(("text", "lang"), [
@@ -63,7 +62,7 @@ def checker() -> CoverageChecker:
         table = {"anthropic": "アントロピック", "openai": "オープンエーアイ", "navy": "ネイビー", "marcus": "マーカス",
                  "nvidia": "エヌビディア", "deepseek": "ディープシーク", "gpu": "ジーピーユー"}
 
-        def _e2k(self, word: str) -> str:
+        def to_katakana(self, word: str) -> str:
             return self.table.get(word, "ズズズズ")
 
         def katakana_matches(self, kana: str) -> dict[str, float]:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import sqlite3
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 
 import pytest
 
@@ -36,13 +35,8 @@ def tok() -> JapaneseTokenizer:
 
 
 @pytest.fixture(scope="module")
-def cache_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return tmp_path_factory.mktemp("bridge-cache")
-
-
-@pytest.fixture(scope="module")
-def bridge(tok: JapaneseTokenizer, cache_dir: Path) -> EnglishBridge:
-    return EnglishBridge(VOCAB, tok, cache_dir=cache_dir)
+def bridge(tok: JapaneseTokenizer) -> EnglishBridge:
+    return EnglishBridge(VOCAB, tok)
 
 
 def test_katakana_rendering_matched(bridge: EnglishBridge) -> None:
@@ -113,27 +107,3 @@ def test_expand_from_many_threads(bridge: EnglishBridge) -> None:
     with ThreadPoolExecutor(max_workers=6) as pool:
         got = list(pool.map(bridge.expand, QUESTIONS * 3))
     assert got == expected * 3
-
-
-def test_cache_dir_reused(bridge: EnglishBridge, tok: JapaneseTokenizer, cache_dir: Path,
-                          monkeypatch: pytest.MonkeyPatch) -> None:
-    assert list(cache_dir.glob("bridge-*.json"))
-
-    def refuse(self: EnglishBridge, db_path: str) -> dict[str, object]:
-        raise AssertionError("rebuilt despite a cache file")
-
-    monkeypatch.setattr(EnglishBridge, "_build_gloss_index", refuse)
-    again = EnglishBridge(VOCAB, tok, cache_dir=cache_dir)
-    assert again.expand("How much did TSMC fall?") == bridge.expand("How much did TSMC fall?")
-    # A different vocabulary is a different cache key, so it must build (and here, fail).
-    with pytest.raises(AssertionError):
-        EnglishBridge(VOCAB | {"新語"}, tok, cache_dir=cache_dir)
-
-
-def test_save_and_load(bridge: EnglishBridge, tok: JapaneseTokenizer, tmp_path: Path) -> None:
-    path = tmp_path / "bridge.json"
-    bridge.save(path)
-    loaded = EnglishBridge.load(path, tok)
-    assert loaded.vocabulary == bridge.vocabulary
-    for q in QUESTIONS:
-        assert loaded.expand(q) == bridge.expand(q)
