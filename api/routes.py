@@ -23,9 +23,9 @@ from kiji.api.deps import AppState, EngineDep, StateDep
 from kiji.api.errors import error_response, error_responses
 from kiji.api.security import require_admin, v1_guard
 from kiji.errors import IndexMissing, InvalidInput
-from kiji.settings import Settings
 from kiji.retrieval.models import ArticleInfo, AskResult, Passage
 from kiji.retrieval.validation import MAX_SEARCH_K, MAX_TOP_K, NOT_BLANK_PATTERN, is_blank
+from kiji.settings import Settings
 
 T = TypeVar("T")
 

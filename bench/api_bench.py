@@ -177,7 +177,7 @@ async def run_level(base: str, headers: dict[str, str], questions: Iterator[str]
                 try:
                     status = await post(next(questions))
                     ok, kind = status == 200, str(status)
-                except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
+                except (TimeoutError, aiohttp.ClientError) as exc:
                     ok, kind = False, type(exc).__name__
                 if ok:
                     result.latencies_ms.append((time.perf_counter() - started) * 1000)

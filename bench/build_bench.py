@@ -24,9 +24,9 @@ from kiji.corpus.articles import load_corpus  # noqa: E402
 from kiji.corpus.chunker import ChunkParams  # noqa: E402
 from kiji.corpus.sentences import sentence_spans  # noqa: E402
 from kiji.corpus.shipped import SHIPPED_CORPUS_DIR  # noqa: E402
-from kiji.settings import Settings  # noqa: E402
 from kiji.retrieval.index.build import build_index, texts_to_embed  # noqa: E402
 from kiji.runtime import load_embedder  # noqa: E402
+from kiji.settings import Settings  # noqa: E402
 
 
 def synthetic_corpus(target: Path, passages: int, seed: int = 0) -> None:

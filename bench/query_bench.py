@@ -24,11 +24,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from kiji.corpus.chunker import ChunkParams  # noqa: E402
 from kiji.corpus.shipped import SHIPPED_CORPUS_DIR  # noqa: E402
-from kiji.settings import Settings  # noqa: E402
-from kiji.retrieval.index.build import build_index  # noqa: E402
-from kiji.runtime import load_embedder  # noqa: E402
 from kiji.retrieval.engine import Engine  # noqa: E402
+from kiji.retrieval.index.build import build_index  # noqa: E402
 from kiji.retrieval.index.store import load_current  # noqa: E402
+from kiji.runtime import load_embedder  # noqa: E402
+from kiji.settings import Settings  # noqa: E402
 
 
 def _busy(stop: mp.Event) -> None:  # type: ignore[valid-type]

@@ -2,8 +2,9 @@
 
 Shaped like discord.py's ``examples/advanced_startup.py``: ``main()`` builds the expensive parts
 (the engine and its index watcher) and hands them in, ``kiji.bot.commands.register`` adds the
-commands, and ``setup_hook`` syncs them before the gateway connects. Nothing here answers questions: retrieval is ``Engine.ask``, run in a worker thread so the
-event loop (and with it the gateway heartbeat) never waits on it.
+commands, and ``setup_hook`` syncs them before the gateway connects. Nothing here answers
+questions: retrieval is ``Engine.ask``, run in a worker thread so the event loop (and with it the
+gateway heartbeat) never waits on it.
 """
 
 from __future__ import annotations

@@ -15,8 +15,8 @@ from discord import app_commands
 
 from kiji.bot.client import KijiBot
 from kiji.bot.embeds import QUOTES_PER_EMBED, answer_embed, help_embed, page_count, sources_embed
-from kiji.bot.replies import THINKING, defer, report_error, send_private
 from kiji.bot.i18n import cmd, lang_of, t
+from kiji.bot.replies import THINKING, defer
 from kiji.bot.views import DYNAMIC_ITEMS, answer_view, release, sources_view
 from kiji.errors import RateLimited
 from kiji.retrieval.validation import is_blank

@@ -202,14 +202,14 @@ def _quotes_embed(title: str, description: str | None, quotes: Sequence[Quote], 
         # Quotes keep priority; the answer (a summary of the same quotes) shrinks to its floor first.
         desc_budget = max(min(desc_natural, DESCRIPTION_FLOOR), available - sum(sizes))
         cap = _water_fill(sizes, available - desc_budget)
-        values = [quote_value(q, max(cap, 16)) if s > cap else v for q, v, s in zip(quotes, values, sizes)]
+        values = [quote_value(q, max(cap, 16)) if s > cap else v for q, v, s in zip(quotes, values, sizes, strict=True)]
         desc_budget = available - sum(dlen(v) for v in values)
     else:
         desc_budget = DESCRIPTION_MAX
     embed = discord.Embed(title=title, colour=colour)
     if description:
         embed.description = fit(description, max(1, min(DESCRIPTION_MAX, desc_budget)))
-    for name, value in zip(names, values):
+    for name, value in zip(names, values, strict=True):
         embed.add_field(name=name, value=value, inline=False)
     embed.set_footer(text=footer)
     return embed

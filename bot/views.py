@@ -18,8 +18,8 @@ import discord
 
 from kiji.bot.client import KijiBot
 from kiji.bot.embeds import QUOTES_PER_EMBED, more_sources_embed, page_count, quote_id, sources_embed
-from kiji.bot.replies import THINKING, defer, report_error, send_private
 from kiji.bot.i18n import Lang, lang_of, t
+from kiji.bot.replies import THINKING, defer, report_error, send_private
 from kiji.retrieval.models import AskResult
 
 

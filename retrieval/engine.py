@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from kiji.corpus.articles import Article
 from kiji.errors import NotFound
 from kiji.retrieval.answer.quotes import (
     DEFAULT_TUNING,
@@ -28,11 +29,11 @@ from kiji.retrieval.answer.quotes import (
     verbatim,
 )
 from kiji.retrieval.embedding.embedder import Embedder
+from kiji.retrieval.index.store import LoadedIndex, check_compatible
 from kiji.retrieval.language import detect_language
 from kiji.retrieval.models import ArticleInfo, AskResult, Language, Passage
-from kiji.retrieval.search.references import drop_reference_words, referenced_articles, without_quoted_titles
 from kiji.retrieval.search.candidates import Candidate, LexicalSide, Mode, QueryTerms, chunk_vectors, retrieve
-from kiji.retrieval.index.store import LoadedIndex, check_compatible
+from kiji.retrieval.search.references import drop_reference_words, referenced_articles, without_quoted_titles
 from kiji.retrieval.validation import (
     DEFAULT_TOP_K,
     MAX_QUESTION_CHARS,
@@ -210,7 +211,7 @@ class Engine:
                             url=a.url, published=a.published, chars=len(a.text))
                 for a in self.index.articles.values()]
 
-    def article(self, article_id: str):  # type: ignore[no-untyped-def]
+    def article(self, article_id: str) -> Article:
         article = self.index.articles.get(article_id)
         if article is None:
             raise NotFound(f"no article with id {article_id!r}")

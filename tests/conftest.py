@@ -15,12 +15,13 @@ import pytest
 
 from kiji.corpus.chunker import ChunkParams
 from kiji.corpus.shipped import SHIPPED_CORPUS_DIR
-from kiji.settings import Settings
-from kiji.retrieval.index.build import build_index
 from kiji.retrieval.embedding.embedder import FakeEmbedder
 from kiji.retrieval.engine import Engine
+from kiji.retrieval.index.build import build_index
 from kiji.retrieval.index.store import load_current
+from kiji.settings import Settings
 from tests.helpers import FAKE_TUNING, build_fake_index
+
 
 @pytest.fixture(scope="session")
 def fake_index_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:

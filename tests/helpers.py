@@ -6,10 +6,10 @@ import shutil
 from pathlib import Path
 
 from kiji.corpus.chunker import ChunkParams
+from kiji.corpus.shipped import SHIPPED_CORPUS_DIR
 from kiji.retrieval.answer.quotes import Tuning
 from kiji.retrieval.embedding.embedder import FakeEmbedder
 from kiji.retrieval.index.build import build_index
-from kiji.corpus.shipped import SHIPPED_CORPUS_DIR
 
 #: The checkout the tests run from.
 REPO_ROOT = Path(__file__).resolve().parents[1]

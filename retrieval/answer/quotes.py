@@ -13,9 +13,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from kiji.retrieval.index.store import LoadedIndex
 from kiji.retrieval.models import Language, Quote
 from kiji.retrieval.search.candidates import Candidate, LexicalSide, QueryTerms
-from kiji.retrieval.index.store import LoadedIndex
 
 #: A quote shorter than this (a heading, "なぜなのか?") is extended by the next sentence.
 _MIN_QUOTE_CHARS = 12
@@ -118,8 +118,8 @@ def score_sentences(
         cand, s, e = rows[sid]
         aid = index.chunks[cand.chunk_id].article_id
         coverage = 0.0
-        if total_weight > 0:
-            toks = lexical.sentence_tokens[sid]  # type: ignore[union-attr]
+        if total_weight > 0 and lexical is not None:  # weighted terms come only with a lexical side
+            toks = lexical.sentence_tokens[sid]
             coverage = sum(w for t, w in weighted if t in toks) / total_weight
         article = index.articles[aid]
         text = article.text[s:e]

@@ -16,8 +16,8 @@ import json
 import re
 import threading
 from collections.abc import Callable, Sequence
-from pathlib import Path
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Literal, Protocol, runtime_checkable
 
 import numpy as np
@@ -176,8 +176,8 @@ class SentenceTransformerEmbedder(_BatchedEmbedder):
             self.model.get_sentence_embedding_dimension
         self.dim = int(dim_of() or 0)
         prompts = self.model.prompts or {}
-        self.query_prompt = prompts.get("query", "")
-        self.passage_prompt = prompts.get("passage", prompts.get("document", ""))
+        self.query_prompt = prompts.get("query") or ""
+        self.passage_prompt = prompts.get("passage") or prompts.get("document") or ""
         path = Path(model_name)
         self.fingerprint = weights_fingerprint(path) if path.is_dir() else f"hub:{model_name}"
         # torch is not thread-safe for concurrent forward passes on one module in every version;

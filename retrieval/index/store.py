@@ -164,7 +164,7 @@ def load_version(path: Path, *, mmap: bool = False) -> LoadedIndex:
         for row in _read_jsonl(path / CHUNKS, "chunk table"):
             text = articles[row["article_id"]].text
             chunks.append(Chunk(row["article_id"], row["start"], row["end"], text[row["start"]:row["end"]],
-                                tuple(tuple(s) for s in row["sentences"])))  # type: ignore[misc]
+                                tuple((s, e) for s, e in row["sentences"])))
     except (KeyError, TypeError):
         raise IndexCorrupt(f"the chunk table of index version {path.name} does not match its articles",
                            hint=_REBUILD_HINT) from None

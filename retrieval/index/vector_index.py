@@ -8,34 +8,22 @@ little recall for speed, and the build measures that recall against exact search
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Protocol
+from typing import Any
 
 import numpy as np
 
 from kiji.errors import IndexCorrupt
 
 
-class VectorIndex(Protocol):
-    kind: str
-    dim: int
-
-    @property
-    def size(self) -> int: ...
-
-    def search(self, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]: ...
-
-    def save(self, path: Path) -> None: ...
-
-
 class FaissIndex:
-    def __init__(self, index: object, kind: str) -> None:
-        self._index = index
+    def __init__(self, index: Any, kind: str) -> None:
+        self._index = index  # a faiss.Index (IndexFlatIP or IndexHNSWFlat)
         self.kind = kind
-        self.dim = int(index.d)  # type: ignore[attr-defined]
+        self.dim = int(index.d)
 
     @property
     def size(self) -> int:
-        return int(self._index.ntotal)  # type: ignore[attr-defined]
+        return int(self._index.ntotal)
 
     @classmethod
     def build(cls, vectors: np.ndarray, *, kind: str = "flat", hnsw_m: int = 32,
@@ -44,6 +32,7 @@ class FaissIndex:
 
         vectors = np.ascontiguousarray(vectors, dtype=np.float32)
         dim = vectors.shape[1]
+        index: Any
         if kind == "flat":
             index = faiss.IndexFlatIP(dim)
         elif kind == "hnsw":
@@ -58,15 +47,15 @@ class FaissIndex:
 
     def search(self, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
         k = max(1, min(k, self.size))
-        scores, ids = self._index.search(np.ascontiguousarray(queries, dtype=np.float32), k)  # type: ignore[attr-defined]
+        scores, ids = self._index.search(np.ascontiguousarray(queries, dtype=np.float32), k)
         return scores, ids
 
     def reconstruct(self, row: int) -> np.ndarray:
-        return np.asarray(self._index.reconstruct(int(row)), dtype=np.float32)  # type: ignore[attr-defined]
+        return np.asarray(self._index.reconstruct(int(row)), dtype=np.float32)
 
     def set_ef_search(self, ef: int) -> None:
         if self.kind == "hnsw":
-            self._index.hnsw.efSearch = ef  # type: ignore[attr-defined]
+            self._index.hnsw.efSearch = ef
 
     def save(self, path: Path) -> None:
         import faiss

@@ -14,8 +14,10 @@ from typing import Literal
 
 import numpy as np
 
-from kiji.retrieval.lexical.coverage import KATAKANA_TERM, CoverageChecker
 from kiji.retrieval.index.store import LoadedIndex
+from kiji.retrieval.lexical.bridge import EnglishBridge
+from kiji.retrieval.lexical.coverage import KATAKANA_TERM, CoverageChecker
+from kiji.retrieval.lexical.tokenizer import BM25, JapaneseTokenizer
 
 Mode = Literal["dense", "lexical", "fused", "fused+bridge"]
 MODES: tuple[Mode, ...] = ("dense", "lexical", "fused", "fused+bridge")
@@ -41,8 +43,6 @@ class LexicalSide:
     """BM25 over Sudachi tokens of every chunk (with its title), plus per-sentence token sets."""
 
     def __init__(self, index: LoadedIndex) -> None:
-        from kiji.retrieval.lexical.tokenizer import BM25, JapaneseTokenizer
-
         self.tokenizer = JapaneseTokenizer()
         docs = []
         for chunk in index.chunks:
@@ -53,18 +53,16 @@ class LexicalSide:
             frozenset(self.tokenizer.tokens(index.articles[a].text[s:e])) for a, s, e in index.sentences
         ]
         self.vocabulary = self.bm25.vocabulary
-        self._bridge: object | None = None
+        self._bridge: EnglishBridge | None = None
         self._bridge_lock = threading.Lock()
         self.coverage = CoverageChecker(self.vocabulary, self.tokenizer, lambda: self.bridge)
 
     @property
-    def bridge(self):  # type: ignore[no-untyped-def]
+    def bridge(self) -> EnglishBridge:
         # Built on first English question: JMdict lookups cost a few seconds, Japanese-only
         # deployments never pay them.
         with self._bridge_lock:
             if self._bridge is None:
-                from kiji.retrieval.lexical.bridge import EnglishBridge
-
                 self._bridge = EnglishBridge(self.vocabulary, self.tokenizer)
             return self._bridge
 
@@ -74,7 +72,7 @@ class LexicalSide:
             weights[tok] = max(weights.get(tok, 0.0), 1.0)
         unknown = tuple(t for t in weights if t not in self.vocabulary)
         if bridge:
-            for term, weight in self.bridge.expand(question).items():  # type: ignore[attr-defined]
+            for term, weight in self.bridge.expand(question).items():
                 weights[term] = max(weights.get(term, 0.0), weight)
         else:
             # アンソロピック in a question, Anthropic in the text: katakana meets Latin letters.
@@ -117,14 +115,13 @@ def retrieve(
     dense_scores, dense_ids = index.vectors.search(qvec[None, :], min(pool, n))
     dense = {int(i): float(s) for i, s in zip(dense_ids[0], dense_scores[0], strict=True) if i >= 0}
     lex: dict[int, float] = {}
-    use_lexical = mode != "dense" and lexical is not None and terms is not None and terms.weights
-    if use_lexical:
-        scores = lexical.bm25.scores(terms.weights)  # type: ignore[union-attr]
+    if mode != "dense" and lexical is not None and terms is not None and terms.weights:
+        scores = lexical.bm25.scores(terms.weights)
         top = np.argsort(-scores)[:pool]
         lex = {int(i): float(scores[i]) for i in top if scores[i] > 0}
     if mode == "dense" or not lex:
-        ranked = sorted(dense.items(), key=lambda kv: -kv[1])
-        return diversify(index, [Candidate(i, s, 0.0, s) for i, s in ranked], k, per_article)
+        by_dense = sorted(dense.items(), key=lambda kv: -kv[1])
+        return diversify(index, [Candidate(i, s, 0.0, s) for i, s in by_dense], k, per_article)
     ids = sorted(set(dense) | set(lex))
     # Chunks outside the dense top-pool still need a dense score to be comparable.
     missing = [i for i in ids if i not in dense]
@@ -134,6 +131,7 @@ def retrieve(
             dense[i] = float(v)
     d = np.array([dense[i] for i in ids], dtype=np.float32)
     lx = np.array([lex.get(i, 0.0) for i in ids], dtype=np.float32)
+    fused: np.ndarray
     if mode == "lexical":
         fused = lx
     elif fusion == "rrf":

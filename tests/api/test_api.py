@@ -20,7 +20,6 @@ import anyio
 import httpx
 import numpy as np
 import pytest
-from tests.helpers import build_fake_index, small_corpus
 from fastapi import FastAPI
 
 from kiji.api import server
@@ -30,12 +29,13 @@ from kiji.api.rate_limit import TokenBucketLimiter
 from kiji.api.security import match_key
 from kiji.corpus.chunker import ChunkParams
 from kiji.errors import ModelError
-from kiji.settings import Settings
-from kiji.retrieval.index.build import build_index
 from kiji.retrieval.embedding.embedder import FakeEmbedder
 from kiji.retrieval.engine import Engine
-from kiji.retrieval.models import AskResult
+from kiji.retrieval.index.build import build_index
 from kiji.retrieval.index.store import load_current
+from kiji.retrieval.models import AskResult
+from kiji.settings import Settings
+from tests.helpers import build_fake_index, small_corpus
 
 JA_QUESTION = "Stargateの最初の投資額っていくら?"
 ADMIN = {"Authorization": "Bearer admin-secret"}

@@ -17,15 +17,15 @@ import tempfile
 from pathlib import Path
 
 import schemathesis
-from tests.helpers import build_fake_index
 from hypothesis import HealthCheck, settings
 from schemathesis.specs.openapi.checks import negative_data_rejection
 
 from kiji.api.app import create_app
-from kiji.settings import Settings
 from kiji.retrieval.embedding.embedder import FakeEmbedder
 from kiji.retrieval.engine import Engine
 from kiji.retrieval.index.store import load_current
+from kiji.settings import Settings
+from tests.helpers import build_fake_index
 
 #: Examples per operation; KIJI_SCHEMA_EXAMPLES raises it for a deeper run.
 MAX_EXAMPLES = int(os.environ.get("KIJI_SCHEMA_EXAMPLES", "25"))

@@ -27,12 +27,12 @@ from kiji.bot.commands import register
 from kiji.bot.embeds import quote_text, unescape
 from kiji.bot.i18n import t
 from kiji.bot.main import MISSING_TOKEN, main, read_token, run
-from tests.bot.fake_discord import FakeDiscord, Pending
 from kiji.errors import IndexMissing, InvalidInput, KijiError
-from kiji.settings import Settings
-from kiji.watcher import IndexWatcher
 from kiji.retrieval.engine import Engine
 from kiji.retrieval.models import ArticleInfo, AskResult, Quote
+from kiji.settings import Settings
+from kiji.watcher import IndexWatcher
+from tests.bot.fake_discord import FakeDiscord, Pending
 
 TOKEN = "fake-token-for-tests"
 QUESTION_EN = "What is DeepSeek?"
@@ -393,7 +393,7 @@ async def test_heartbeats_go_on_during_a_slow_retrieval(make_harness: Callable[.
     assert p.ack_s is not None and p.ack_s < 0.5  # acknowledged before the retrieval ran
     beats = [b for b in harness.server.heartbeats if b >= started]
     assert len(beats) >= 5
-    assert max(b - a for a, b in zip(beats, beats[1:])) < 0.5
+    assert max(b - a for a, b in zip(beats, beats[1:], strict=False)) < 0.5
 
 
 async def test_commands_sync_to_configured_guilds(make_harness: Callable[..., Awaitable[Harness]],

@@ -43,7 +43,7 @@ def _field_quotes(embed: discord.Embed) -> list[tuple[str, bool]]:
 def _assert_verbatim(embed: discord.Embed, quotes: list[Quote], engine: Engine | None = None) -> None:
     shown = _field_quotes(embed)
     assert len(shown) == len(quotes)
-    for (text, cut), q in zip(shown, quotes):
+    for (text, cut), q in zip(shown, quotes, strict=True):
         assert q.text.startswith(text)
         assert cut == (text != q.text)
         if engine is not None:
@@ -125,7 +125,7 @@ def test_real_answers_fit_and_quote_verbatim(engine: Engine, question: str, lang
         assert violations(embed) == []
         assert embed.title == escape(question) and embed.description
         _assert_verbatim(embed, result.quotes, engine)
-        for i, (field, q) in enumerate(zip(embed.fields, result.quotes), start=1):
+        for i, (field, q) in enumerate(zip(embed.fields, result.quotes, strict=False), start=1):
             assert field.name.startswith(f"{i}. ")  # type: ignore[union-attr]
             assert field.name.endswith(t("location", locale, start=q.start, end=q.end))  # type: ignore
         assert result.index_version in embed.footer.text  # type: ignore[operator]

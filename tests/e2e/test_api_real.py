@@ -6,8 +6,8 @@ import httpx
 import pytest
 
 from kiji.api.app import create_app
-from kiji.settings import Settings
 from kiji.retrieval.engine import Engine
+from kiji.settings import Settings
 
 
 @pytest.mark.model

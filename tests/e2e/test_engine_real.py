@@ -11,10 +11,10 @@ from pathlib import Path
 import pytest
 
 from kiji.errors import IndexIncompatible
-from kiji.settings import Settings
 from kiji.retrieval.embedding.embedder import OnnxEmbedder, SentenceTransformerEmbedder
 from kiji.retrieval.engine import Engine
 from kiji.retrieval.index.store import load_current
+from kiji.settings import Settings
 
 pytestmark = pytest.mark.model
 

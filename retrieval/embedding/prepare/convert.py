@@ -431,7 +431,7 @@ def build_tokenizer(spec: TokenizerSpec) -> Any:
     from tokenizers import AddedToken, Tokenizer, decoders, models, pre_tokenizers, processors
     from transformers import PreTrainedTokenizerFast
 
-    vocab = list(zip(spec.pieces, spec.scores.tolist()))
+    vocab = list(zip(spec.pieces, spec.scores.tolist(), strict=True))
     tok = Tokenizer(models.Unigram(vocab, unk_id=spec.unk, byte_fallback=False))
     tok.normalizer = build_normalizer(spec.norm_map)
     tok.pre_tokenizer = pre_tokenizers.Metaspace(replacement=METASPACE, prepend_scheme="always")
@@ -757,7 +757,7 @@ def _export_into(model_dir: Path, stage: Path, fingerprint: str, log: Log) -> di
     reference = _torch_embeddings(model_dir)
     fp32_cos = _onnx_cosines(model_dir, fp32_path, reference)
     int8_cos = _onnx_cosines(model_dir, int8_path, reference)
-    info = {
+    info: dict[str, Any] = {
         "weights_fingerprint": fingerprint,
         "recipe": ONNX_RECIPE,
         "fp32_min_cosine": round(float(fp32_cos.min()), 6),
