@@ -70,7 +70,8 @@ def _eprint(*parts: object) -> None:
 # --- model -------------------------------------------------------------------------------------
 
 def cmd_model_prepare(args: argparse.Namespace) -> int:
-    from kiji.retrieval.embedding.prepare.convert import export_onnx, prepare_default_model
+    from kiji.retrieval.embedding.prepare.convert import prepare_default_model
+    from kiji.retrieval.embedding.prepare.onnx_export import export_onnx
 
     dest = Path(args.dest) if args.dest else _settings(args).model_dir
     try:

@@ -47,7 +47,8 @@ def _model_dir() -> Path:
 
 @pytest.fixture(scope="session")
 def real_model_dir() -> Path:
-    from kiji.retrieval.embedding.prepare.convert import export_onnx, prepare_default_model
+    from kiji.retrieval.embedding.prepare.convert import prepare_default_model
+    from kiji.retrieval.embedding.prepare.onnx_export import export_onnx
 
     path = prepare_default_model(_model_dir(), log=lambda _: None)
     export_onnx(path, log=lambda _: None)

