@@ -12,7 +12,7 @@ from typing import Literal
 import discord
 from discord import app_commands
 
-from kiji.retrieval.answer.quotes import NOT_FOUND
+from kiji.retrieval.answer.compose import NOT_FOUND
 
 Lang = Literal["ja", "en"]
 

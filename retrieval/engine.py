@@ -17,17 +17,10 @@ import numpy as np
 
 from kiji.corpus.articles import Article
 from kiji.errors import NotFound
-from kiji.retrieval.answer.quotes import (
-    DEFAULT_TUNING,
-    Tuning,
-    asks_for_number,
-    compose,
-    decide,
-    pick_quotes,
-    score_sentences,
-    sources_differ,
-    verbatim,
-)
+from kiji.retrieval.answer.compose import compose, sources_differ
+from kiji.retrieval.answer.decision import decide
+from kiji.retrieval.answer.quotes import asks_for_number, pick_quotes, score_sentences, verbatim
+from kiji.retrieval.answer.tuning import DEFAULT_TUNING, Tuning
 from kiji.retrieval.embedding.embedder import Embedder
 from kiji.retrieval.index.store import LoadedIndex, check_compatible
 from kiji.retrieval.language import detect_language

@@ -1,5 +1,5 @@
-"""From candidate chunks to an answer: pick the sentences that answer, decide whether to answer,
-and write a short answer around the quotes.
+"""From candidate chunks to quotes: score every sentence of the candidates, pick the best (with
+other sources close behind), and check each is verbatim.
 
 Quotes are sentence spans recorded at chunking time, so they are verbatim by construction; the
 final check in ``verbatim`` guards that promise anyway.
@@ -13,8 +13,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from kiji.retrieval.answer.tuning import DEFAULT_TUNING, Tuning
 from kiji.retrieval.index.store import LoadedIndex
-from kiji.retrieval.models import Language, Quote
+from kiji.retrieval.models import Quote
 from kiji.retrieval.search.candidates import Candidate, LexicalSide, QueryTerms
 
 #: A quote shorter than this (a heading, "なぜなのか?") is extended by the next sentence.
@@ -34,46 +35,11 @@ class Scored:
     coverage: float
 
 
-@dataclass(frozen=True, slots=True)
-class Decision:
-    answered: bool
-    reason: str
-    confidence: float
-
-
-@dataclass(frozen=True, slots=True)
-class Tuning:
-    """Weights and thresholds; chosen on the dev set and explained in the README."""
-
-    sentence_dense: float = 0.5
-    sentence_lexical: float = 0.4
-    chunk_weight: float = 0.4
-    #: Share of the dense side in chunk fusion (the rest is BM25); "rrf" uses reciprocal ranks.
-    fusion_dense_weight: float = 0.5
-    fusion: str = "weighted"
-    #: Candidate chunks taken from one article before others get a turn.
-    per_article: int = 3
-    #: Another article's quote is shown if it scores at least this share of the best quote.
-    diversity_ratio: float = 0.85
-    min_dense: float = 0.78
-    reference_boost: float = 0.6
-    #: Query terms weaker than this (loose translations) do not count towards sentence coverage.
-    coverage_min_weight: float = 0.6
-    #: "How much / いくら / いつ" questions prefer sentences that hold a figure.
-    figure_boost: float = 0.3
-    title_penalty: float = 0.4
-    #: With a specific term missing from the corpus, only a near-identical passage still answers.
-    missing_term_dense: float = 0.92
-
-
-DEFAULT_TUNING = Tuning()
-
 _NUMBER_QUESTION = re.compile(
     r"(いくら|いくつ|何[%％年月日人台倍兆億万個回ドル円]|何パーセント|どれ(くらい|ぐらい|だけ)|何年|いつ|"
     r"\bhow (much|many|long|far|big)\b|\bwhen\b|\bwhat (year|date|percentage)\b|\bsince when\b)",
     re.IGNORECASE)
 _DIGIT = re.compile(r"[0-9０-９一二三四五六七八九十百千万億兆]")
-_FIGURE = re.compile(r"[0-9０-９][0-9０-９,.，．]*\s*(%|％|ドル|億|兆|万|円|billion|million|人|台|年|月|日)?")
 
 
 def score_sentences(
@@ -182,73 +148,8 @@ def asks_for_number(question: str) -> bool:
     return bool(_NUMBER_QUESTION.search(question))
 
 
-def decide(scored: list[Scored], tuning: Tuning = DEFAULT_TUNING,
-           missing: list[str] | None = None) -> Decision:
-    """Answer only when (1) the best sentences are close to the question in meaning and (2) no
-    specific term of the question (a name, a product, a katakana term) is absent from the whole
-    corpus, unless a passage is near-identical to the question."""
-    if not scored:
-        return Decision(False, "no candidate passages", 0.0)
-    top = scored[:3]
-    dense = max(s.dense for s in top)
-    coverage = max(s.coverage for s in top)
-    if dense < tuning.min_dense:
-        return Decision(False, f"best passage too far in meaning (cosine {dense:.3f})", dense)
-    if missing and dense < tuning.missing_term_dense:
-        return Decision(False, f"the articles never mention {', '.join(missing)}", dense)
-    return Decision(True, f"ok (cosine {dense:.3f}, term coverage {coverage:.2f})", dense)
-
-
 def verbatim(quote: Quote, index: LoadedIndex) -> bool:
     article = index.articles.get(quote.article_id)
     return article is not None and article.text[quote.start : quote.end] == quote.text
 
 
-def _figures(text: str) -> set[str]:
-    return {m.group(0).replace(",", "").replace("，", "") for m in _FIGURE.finditer(text)
-            if m.group(1) in {"%", "％"}}
-
-
-def sources_differ(quotes: list[Quote]) -> bool:
-    """Two or more articles quoted, each with percentages, and the percentages disagree."""
-    by_article: dict[str, set[str]] = {}
-    for q in quotes:
-        figures = _figures(q.text)
-        if figures:
-            by_article.setdefault(q.article_id, set()).update(figures)
-    if len(by_article) < 2:
-        return False
-    sets = list(by_article.values())
-    return any(a != b for a in sets for b in sets)
-
-
-def _clip(text: str, limit: int = 160) -> str:
-    text = " ".join(text.split())
-    return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
-NOT_FOUND = {
-    "ja": "記事の中に、この質問に答える記述は見つかりませんでした。",
-    "en": "The articles don't cover this: I found no passage that answers the question.",
-}
-
-
-def compose(language: Language, quotes: list[Quote], *, answered: bool, differ: bool) -> str:
-    """A short answer built only from quotes and titles, so it states no fact they do not hold."""
-    if not answered or not quotes:
-        return NOT_FOUND[language]
-    lines = []
-    seen: set[str] = set()
-    for i, q in enumerate(quotes):
-        if q.article_id in seen and i > 0:
-            continue
-        seen.add(q.article_id)
-        if language == "ja":
-            lines.append(("記事" if i == 0 else "また、記事") + f"「{q.title}」によると、「{_clip(q.text)}」とあります。")
-        else:
-            lines.append(("According to" if i == 0 else "Also, according to")
-                         + f" “{q.title}”: “{_clip(q.text)}”")
-    if differ:
-        lines.append("なお、記事によって数字が異なります。" if language == "ja"
-                     else "Note that the sources give different figures.")
-    return "\n".join(lines)

@@ -15,9 +15,10 @@ from typing import Literal
 import numpy as np
 
 from kiji.retrieval.index.store import LoadedIndex
+from kiji.retrieval.lexical.bm25 import BM25
 from kiji.retrieval.lexical.bridge import EnglishBridge
 from kiji.retrieval.lexical.coverage import KATAKANA_TERM, CoverageChecker
-from kiji.retrieval.lexical.tokenizer import BM25, JapaneseTokenizer
+from kiji.retrieval.lexical.tokenizer import JapaneseTokenizer
 
 Mode = Literal["dense", "lexical", "fused", "fused+bridge"]
 MODES: tuple[Mode, ...] = ("dense", "lexical", "fused", "fused+bridge")

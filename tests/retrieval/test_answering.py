@@ -5,15 +5,10 @@ from __future__ import annotations
 
 import pytest
 
-from kiji.retrieval.answer.quotes import (
-    Scored,
-    Tuning,
-    asks_for_number,
-    compose,
-    decide,
-    pick_quotes,
-    sources_differ,
-)
+from kiji.retrieval.answer.compose import compose, sources_differ
+from kiji.retrieval.answer.decision import decide
+from kiji.retrieval.answer.quotes import Scored, asks_for_number, pick_quotes
+from kiji.retrieval.answer.tuning import Tuning
 from kiji.retrieval.engine import Engine
 from kiji.retrieval.language import detect_language
 from kiji.retrieval.lexical.coverage import CoverageChecker

@@ -9,7 +9,8 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 import pytest
 
-from kiji.retrieval.lexical.tokenizer import BM25, JapaneseTokenizer
+from kiji.retrieval.lexical.bm25 import BM25
+from kiji.retrieval.lexical.tokenizer import JapaneseTokenizer
 
 
 @pytest.fixture(scope="module")

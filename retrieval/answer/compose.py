@@ -1,0 +1,59 @@
+"""The answer's own words: built only from quotes and titles, so it states no fact they do not hold."""
+
+from __future__ import annotations
+
+import re
+
+from kiji.retrieval.models import Language, Quote
+
+_FIGURE = re.compile(r"[0-9０-９][0-9０-９,.，．]*\s*(%|％|ドル|億|兆|万|円|billion|million|人|台|年|月|日)?")
+
+
+def _figures(text: str) -> set[str]:
+    return {m.group(0).replace(",", "").replace("，", "") for m in _FIGURE.finditer(text)
+            if m.group(1) in {"%", "％"}}
+
+
+def sources_differ(quotes: list[Quote]) -> bool:
+    """Two or more articles quoted, each with percentages, and the percentages disagree."""
+    by_article: dict[str, set[str]] = {}
+    for q in quotes:
+        figures = _figures(q.text)
+        if figures:
+            by_article.setdefault(q.article_id, set()).update(figures)
+    if len(by_article) < 2:
+        return False
+    sets = list(by_article.values())
+    return any(a != b for a in sets for b in sets)
+
+
+def _clip(text: str, limit: int = 160) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+NOT_FOUND = {
+    "ja": "記事の中に、この質問に答える記述は見つかりませんでした。",
+    "en": "The articles don't cover this: I found no passage that answers the question.",
+}
+
+
+def compose(language: Language, quotes: list[Quote], *, answered: bool, differ: bool) -> str:
+    """A short answer built only from quotes and titles, so it states no fact they do not hold."""
+    if not answered or not quotes:
+        return NOT_FOUND[language]
+    lines = []
+    seen: set[str] = set()
+    for i, q in enumerate(quotes):
+        if q.article_id in seen and i > 0:
+            continue
+        seen.add(q.article_id)
+        if language == "ja":
+            lines.append(("記事" if i == 0 else "また、記事") + f"「{q.title}」によると、「{_clip(q.text)}」とあります。")
+        else:
+            lines.append(("According to" if i == 0 else "Also, according to")
+                         + f" “{q.title}”: “{_clip(q.text)}”")
+    if differ:
+        lines.append("なお、記事によって数字が異なります。" if language == "ja"
+                     else "Note that the sources give different figures.")
+    return "\n".join(lines)
