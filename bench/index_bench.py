@@ -39,7 +39,7 @@ from kiji.corpus.boilerplate import content_regions  # noqa: E402
 from kiji.corpus.chunker import ChunkParams  # noqa: E402
 from kiji.corpus.sentences import sentence_spans  # noqa: E402
 from kiji.corpus.shipped import SHIPPED_CORPUS_DIR  # noqa: E402
-from kiji.retrieval.embedding.embedder import FakeEmbedder  # noqa: E402
+from kiji.retrieval.embedding.fake import FakeEmbedder  # noqa: E402
 from kiji.retrieval.index.build import build_index, texts_to_embed  # noqa: E402
 from kiji.retrieval.index.vector_index import FaissIndex  # noqa: E402
 from kiji.runtime import load_embedder  # noqa: E402

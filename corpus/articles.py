@@ -57,6 +57,7 @@ class LoadReport:
 
 
 def text_hash(text: str) -> str:
+    """The sha256 of a text: an article's identity in manifests, a passage's key in the vector cache."""
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 

@@ -15,7 +15,7 @@ import pytest
 
 from kiji.corpus.chunker import ChunkParams
 from kiji.corpus.shipped import SHIPPED_CORPUS_DIR
-from kiji.retrieval.embedding.embedder import FakeEmbedder
+from kiji.retrieval.embedding.fake import FakeEmbedder
 from kiji.retrieval.engine import Engine
 from kiji.retrieval.index.build import build_index
 from kiji.retrieval.index.store import load_current

@@ -8,7 +8,7 @@ from pathlib import Path
 from kiji.corpus.chunker import ChunkParams
 from kiji.corpus.shipped import SHIPPED_CORPUS_DIR
 from kiji.retrieval.answer.tuning import Tuning
-from kiji.retrieval.embedding.embedder import FakeEmbedder
+from kiji.retrieval.embedding.fake import FakeEmbedder
 from kiji.retrieval.index.build import build_index
 
 #: The checkout the tests run from.

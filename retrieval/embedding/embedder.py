@@ -3,17 +3,15 @@
 - ``SentenceTransformerEmbedder``: any sentence-transformers model id or path, torch on the CPU.
 - ``OnnxEmbedder``: the prepared default model exported to ONNX (fp32 or int8), run with onnxruntime
   directly; the fast path for queries and builds.
-- ``FakeEmbedder``: deterministic hashed character n-grams, for unit tests that must be fast and
-  must not need model weights.
+- ``FakeEmbedder`` (``fake.py``): deterministic hashed character n-grams, for unit tests that must
+  be fast and must not need model weights.
 
 Vectors are float32 and L2-normalised, so inner product is cosine similarity.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
-import re
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -62,60 +60,6 @@ class Embedder(Protocol):
 
     def embed_passages(self, texts: Sequence[str], *, batch_size: int = 16,
                        progress: Progress | None = None) -> np.ndarray: ...
-
-
-def _normalise(vectors: np.ndarray) -> np.ndarray:
-    vectors = np.asarray(vectors, dtype=np.float32)
-    norms = np.linalg.norm(vectors, axis=1, keepdims=True)
-    norms[norms == 0] = 1.0
-    return vectors / norms
-
-
-class FakeEmbedder:
-    """Hashed bag of character bigrams and words: similar strings get similar vectors.
-
-    Good enough that retrieval tests mean something (a question sharing words with a passage finds
-    it), cheap enough for hundreds of calls per test run, and identical on every machine.
-    """
-
-    runtime = "fake"
-
-    def __init__(self, dim: int = 256) -> None:
-        self.dim = dim
-        self.model_id = f"fake-ngram-{dim}"
-        self.fingerprint = f"fake-{dim}-v1"
-        self.calls = 0
-        self.texts_embedded = 0
-
-    def _vector(self, text: str) -> np.ndarray:
-        vec = np.zeros(self.dim, dtype=np.float32)
-        text = text.lower()
-        grams = [text[i : i + 2] for i in range(len(text) - 1) if not text[i : i + 2].isspace()]
-        grams += re.findall(r"[a-z0-9]+", text)
-        for gram in grams:
-            digest = hashlib.blake2b(gram.encode(), digest_size=8).digest()
-            idx = int.from_bytes(digest[:4], "little") % self.dim
-            vec[idx] += 1.0 if digest[4] & 1 else -1.0
-        return vec
-
-    def _embed(self, texts: Sequence[str]) -> np.ndarray:
-        self.calls += 1
-        self.texts_embedded += len(texts)
-        if not texts:
-            return np.zeros((0, self.dim), dtype=np.float32)
-        return _normalise(np.stack([self._vector(t) for t in texts]))
-
-    def embed_queries(self, texts: Sequence[str]) -> np.ndarray:
-        return self._embed(texts)
-
-    def embed_passages(self, texts: Sequence[str], *, batch_size: int = 16,
-                       progress: Progress | None = None) -> np.ndarray:
-        out = []
-        for i in range(0, len(texts), batch_size):
-            out.append(self._embed(texts[i : i + batch_size]))
-            if progress:
-                progress(len(texts[i : i + batch_size]))
-        return np.concatenate(out) if out else np.zeros((0, self.dim), dtype=np.float32)
 
 
 def _length_sorted_batches(texts: Sequence[str], batch_size: int) -> list[list[int]]:

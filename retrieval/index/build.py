@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import fcntl
-import hashlib
 import os
 import shutil
 import sqlite3
@@ -17,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from kiji.corpus.articles import Article, load_corpus
+from kiji.corpus.articles import Article, load_corpus, text_hash
 from kiji.corpus.chunker import Chunk, ChunkParams, chunk_article
 from kiji.errors import BuildError, BuildLocked, IndexUnavailable
 from kiji.retrieval.embedding.embedder import Embedder
@@ -59,10 +58,6 @@ def texts_to_embed(corpus: list[Path], params: ChunkParams) -> list[str]:
     chunks = [c for a in articles for c in chunk_article(a, params)]
     texts, _, sentence_texts = embedding_inputs({a.id: a for a in articles}, chunks)
     return list(dict.fromkeys(texts + sentence_texts))
-
-
-def _hash(text: str) -> str:
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
 class EmbeddingCache:
@@ -228,7 +223,7 @@ def build_index(
 
         texts, sentences, sentence_texts = embedding_inputs(by_id, chunks)
         all_texts = texts + sentence_texts
-        hashes = [_hash(t) for t in all_texts]
+        hashes = [text_hash(t) for t in all_texts]
         cache = EmbeddingCache(index_dir / "cache" / f"embeddings-{embedder.fingerprint}.sqlite",
                                embedder.dim)
         try:

@@ -29,7 +29,7 @@ from kiji.api.rate_limit import TokenBucketLimiter
 from kiji.api.security import match_key
 from kiji.corpus.chunker import ChunkParams
 from kiji.errors import ModelError
-from kiji.retrieval.embedding.embedder import FakeEmbedder
+from kiji.retrieval.embedding.fake import FakeEmbedder
 from kiji.retrieval.engine import Engine
 from kiji.retrieval.index.build import build_index
 from kiji.retrieval.index.store import load_current

@@ -6,7 +6,7 @@ import shutil
 from pathlib import Path
 
 from kiji.bot.client import KijiBot
-from kiji.retrieval.embedding.embedder import FakeEmbedder
+from kiji.retrieval.embedding.fake import FakeEmbedder
 from kiji.retrieval.engine import Engine
 from kiji.retrieval.index.store import VERSIONS, current_version, load_current, publish
 from kiji.settings import Settings

@@ -30,7 +30,7 @@ from kiji.corpus.chunker import ChunkParams, chunk_article
 from kiji.corpus.html_extract import extract_html
 from kiji.corpus.shipped import SHIPPED_CORPUS_DIR
 from kiji.errors import BuildError, BuildLocked, IndexCorrupt, IndexIncompatible, IndexMissing
-from kiji.retrieval.embedding.embedder import FakeEmbedder
+from kiji.retrieval.embedding.fake import FakeEmbedder
 from kiji.retrieval.engine import Engine
 from kiji.retrieval.index import build as build_mod
 from kiji.retrieval.index.build import BuildSummary, build_index, build_lock, passage_text, rollback
@@ -427,7 +427,7 @@ from pathlib import Path
 import kiji.retrieval.index.build as build
 import kiji.retrieval.index.store as store
 from kiji.corpus.chunker import ChunkParams
-from kiji.retrieval.embedding.embedder import FakeEmbedder
+from kiji.retrieval.embedding.fake import FakeEmbedder
 
 corpus, index_dir, point = Path(sys.argv[1]), Path(sys.argv[2]), sys.argv[3]
 
