@@ -105,6 +105,7 @@ def cmd_index_build(args: argparse.Namespace) -> int:
         params=chunk_params(settings),
         batch_size=settings.embed_batch_size, keep_versions=settings.keep_versions,
         ann_threshold=settings.ann_threshold, full=args.full,
+        if_changed=getattr(args, "if_changed", False),
         progress=_progress_factory("embedding"), log=_eprint)
     if args.json:
         print(json.dumps(summary.__dict__, ensure_ascii=False))
@@ -338,6 +339,9 @@ def build_parser() -> argparse.ArgumentParser:
     build = index.add_parser("build", help="build a new index version from the corpus and publish it")
     paths(build)
     build.add_argument("--full", action="store_true", help="re-embed everything (ignore the cache)")
+    build.add_argument("--if-changed", action="store_true",
+                       help="publish nothing when the current version already holds this corpus "
+                            "(same articles, chunking and model)")
     build.add_argument("--json", action="store_true", help="print the summary as JSON")
     build.set_defaults(func=cmd_index_build)
     info = index.add_parser("info", help="show index versions")

@@ -20,7 +20,7 @@ from kiji.retrieval.engine import Engine
 from kiji.retrieval.index.build import build_index
 from kiji.retrieval.index.store import load_current
 from kiji.settings import Settings
-from tests.helpers import FAKE_TUNING, build_fake_index
+from tests.helpers import FAKE_TUNING, build_fake_index, write_corpus
 
 
 @pytest.fixture(scope="session")
@@ -70,3 +70,18 @@ def real_engine(real_settings: Settings) -> Iterator[Engine]:
     build_index(corpus_paths=[SHIPPED_CORPUS_DIR], index_dir=real_settings.index_dir,
                 embedder=embedder, params=ChunkParams())
     yield Engine(index=load_current(real_settings.index_dir), embedder=embedder)
+
+
+@pytest.fixture()
+def isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """No KIJI_* variables or .env file from the developer's shell leak into the CLI's settings."""
+    for name in list(os.environ):
+        if name.startswith("KIJI_"):
+            monkeypatch.delenv(name)
+    monkeypatch.chdir(tmp_path)
+
+
+@pytest.fixture()
+def corpus(tmp_path: Path) -> Path:
+    """Two shipped and four synthetic articles in tmp_path."""
+    return write_corpus(tmp_path / "corpus")

@@ -107,8 +107,13 @@ class BuildSummary:
     recall_at_10: float | None = None
     seconds: float = 0.0
     embed_seconds: float = 0.0
+    #: False when ``if_changed`` found the current version up to date (``version`` is that one).
+    published: bool = True
 
     def lines(self) -> list[str]:
+        if not self.published:
+            return [f"index version {self.version} is up to date: {self.articles} articles, "
+                    f"{self.chunks} chunks; nothing published"]
         out = [f"published index version {self.version}: {self.articles} articles, {self.chunks} chunks "
                f"({self.index_kind}) in {self.seconds:.1f}s",
                f"articles: {len(self.added)} added, {len(self.changed)} changed, "
@@ -184,11 +189,15 @@ def build_index(
     keep_versions: int = 3,
     ann_threshold: int = 200_000,
     full: bool = False,
+    if_changed: bool = False,
     progress: ProgressFactory | None = None,
     log: Callable[[str], None] = lambda _: None,
     _before_publish: Callable[[Path], None] | None = None,
 ) -> BuildSummary:
-    """Build a new version from the corpus and publish it; the previous version stays on failure."""
+    """Build a new version from the corpus and publish it; the previous version stays on failure.
+
+    ``if_changed``: when the current version already holds exactly these articles, chunked the same
+    way by the same model, publish nothing and return its summary (``published`` false)."""
     started = time.perf_counter()
     with build_lock(index_dir):
         leftovers = clean_leftovers(index_dir)
@@ -201,11 +210,13 @@ def build_index(
                              + (f" ({len(skipped)} files skipped: {'; '.join(skipped[:5])})" if skipped else ""),
                              hint="check KIJI_CORPUS_DIR / --corpus")
         previous: dict[str, Any] = {}
+        current_manifest: dict[str, Any] = {}
         current = current_version(index_dir)
         if current:
             try:
                 # Only the manifest: loading the whole current index would cost its memory twice.
-                previous = read_manifest(index_dir / VERSIONS / current).get("articles", {})
+                current_manifest = read_manifest(index_dir / VERSIONS / current)
+                previous = current_manifest.get("articles", {})
             except IndexUnavailable:
                 pass  # a damaged current version: build everything from the corpus
         articles = report.articles
@@ -220,6 +231,12 @@ def build_index(
             chunks.extend(found)
         if not chunks:
             raise BuildError("nothing could be indexed: the articles contain no text after cleaning")
+        if if_changed and not full and current and _serves_the_same(index_dir / VERSIONS / current, current_manifest,
+                                                       per_article, params, embedder, skipped):
+            return BuildSummary(version=current, articles=len(articles), chunks=len(chunks),
+                                unchanged=sorted(per_article), skipped=skipped,
+                                index_kind=current_manifest["index"]["kind"], published=False,
+                                seconds=time.perf_counter() - started)
 
         texts, sentences, sentence_texts = embedding_inputs(by_id, chunks)
         all_texts = texts + sentence_texts
@@ -303,6 +320,22 @@ def build_index(
             seconds=time.perf_counter() - started, embed_seconds=embed_seconds,
         )
         return summary
+
+
+def _serves_the_same(path: Path, manifest: dict[str, Any], per_article: dict[str, dict[str, Any]],
+                     params: ChunkParams, embedder: Embedder, skipped: list[str]) -> bool:
+    """The current version was built from these very articles, chunk settings and model, and loads."""
+    model = manifest.get("model", {})
+    if (manifest.get("articles") != per_article or manifest.get("chunker") != params.to_dict()
+            or manifest.get("skipped") != skipped
+            or (model.get("fingerprint"), model.get("runtime"), model.get("dim"))
+            != (embedder.fingerprint, embedder.runtime, embedder.dim)):
+        return False
+    try:
+        load_version(path)
+    except IndexUnavailable:
+        return False
+    return True
 
 
 def _validate(path: Path, embedder: Embedder, vectors: np.ndarray, texts: list[str]) -> None:

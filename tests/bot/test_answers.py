@@ -1,0 +1,165 @@
+"""The real discord.py client against a local Discord stand-in (tests/bot/fake_discord.py): answers
+and buttons.
+
+Each test starts the fake server and a ``KijiBot`` on the fake engine, sends interactions over the
+gateway as Discord would, and checks what the bot sent back over REST. Teardown checks that every
+acknowledgement came within 3 s, that nothing the bot sent broke a Discord limit, and that no task
+was left running.
+"""
+
+from __future__ import annotations
+
+from kiji.bot.client import AnswerCache
+from kiji.bot.embeds import unescape
+from kiji.bot.i18n import t
+from kiji.retrieval.engine import Engine
+from kiji.retrieval.models import ArticleInfo, AskResult, Quote
+from tests.helpers import (
+    OFF_TOPIC,
+    QUESTION_EN,
+    QUESTION_JA,
+    Harness,
+    assert_quotes_verbatim,
+    buttons,
+    custom_id,
+    embed_of,
+    reply,
+)
+
+# --- answering -----------------------------------------------------------------------------------
+
+async def test_login_sync_and_an_english_answer(harness: Harness, engine: Engine) -> None:
+    server = harness.server
+    paths = [(r.method, r.path) for r in server.requests]
+    assert paths[:3] == [("GET", "/users/@me"), ("GET", "/oauth2/applications/@me"),
+                         ("PUT", f"/applications/{server.app_id}/commands")]
+    commands = {c["name"]: c for c in server.commands[None]}
+    assert set(commands) == {"ask", "sources", "help"}
+    top_k = next(o for o in commands["ask"]["options"] if o["name"] == "top_k")
+    assert (top_k["min_value"], top_k["max_value"]) == (1, 5)
+    assert commands["ask"]["description_localizations"]["ja"]
+    assert commands["ask"]["contexts"] == [0, 1]
+
+    p = await harness.ask(QUESTION_EN)
+    assert p.callback == {"type": 5, "data": {"flags": 64}} and p.ephemeral
+    embed = embed_of(p)
+    assert embed["title"] == QUESTION_EN and embed["description"].startswith("According to")
+    assert len(embed["fields"]) == 3  # settings.top_k
+    assert all(" · chars " in f["name"] for f in embed["fields"])
+    assert_quotes_verbatim(embed, engine)
+    assert engine.version in embed["footer"]["text"] and embed["footer"]["text"].endswith(" ms")
+    labels = [b.get("label") or b["emoji"]["name"] for b in buttons(reply(p))]
+    assert labels == ["More sources", "👍", "👎"]
+
+
+async def test_japanese_question_in_a_japanese_client(harness: Harness, engine: Engine) -> None:
+    p = await harness.ask(QUESTION_JA, top_k=5, locale="ja")
+    embed = embed_of(p)
+    assert embed["description"].startswith("記事")
+    assert len(embed["fields"]) == 5 and all("文字目" in f["name"] for f in embed["fields"])
+    assert_quotes_verbatim(embed, engine)
+    assert "インデックス" in embed["footer"]["text"]
+    assert buttons(reply(p))[0]["label"] == "その他の出典"
+
+
+async def test_public_answer_is_visible_to_the_channel(harness: Harness) -> None:
+    p = await harness.ask(QUESTION_EN, public=True, top_k=1)
+    assert p.callback is not None and p.callback["type"] == 5 and not p.ephemeral
+    assert len(embed_of(p)["fields"]) == 1
+
+
+async def test_a_question_the_articles_do_not_cover(harness: Harness, fake_engine: Engine) -> None:
+    assert not fake_engine.ask(OFF_TOPIC).answered, "pick another off-topic question"
+    p = await harness.ask(OFF_TOPIC)
+    embed = embed_of(p)
+    assert unescape(embed["description"]) == t("not_covered", "en") and "fields" not in embed
+    assert [b["emoji"]["name"] for b in buttons(reply(p))] == ["👍", "👎"]  # no "More sources"
+    p = await harness.ask("自転車のパンクの直し方は?")
+    assert unescape(embed_of(p)["description"]) == t("not_covered", "ja")
+
+
+async def test_direct_message_interaction(harness: Harness, engine: Engine) -> None:
+    payload = harness.server.slash("ask", {"question": QUESTION_EN}, guild_id=None, user_id=777)
+    assert "user" in payload and "member" not in payload
+    p = await harness.send(payload)
+    assert_quotes_verbatim(embed_of(p), engine)
+    p = await harness.send(harness.server.slash("help", guild_id=None, locale="ja"))
+    assert "質問" in embed_of(p)["description"]
+
+
+async def test_a_maximal_answer_is_accepted(harness: Harness) -> None:
+    long_quote = ("とても長い*引用*" * 400)[:3000]
+    quotes = [Quote(article_id=f"a{i}", title="タイトル" * 100, text=long_quote, start=0, end=3000,
+                    score=1.0, chunk_id=i) for i in range(10)]
+    harness.engine.results["max"] = AskResult(
+        question="max", language="ja", answered=True, answer="答" * 9000, quotes=quotes[:5],
+        more_quotes=quotes[5:], index_version="v" * 500, took_ms=1.0)
+    p = await harness.ask("max", top_k=5)
+    assert len(embed_of(p)["fields"]) == 5
+    more = await harness.send(harness.server.click(reply(p), custom_id(reply(p), "kiji:more:")))
+    assert len(embed_of(more)["fields"]) == 5  # the fake server rejects anything over a limit
+
+
+# --- buttons -------------------------------------------------------------------------------------
+
+async def test_more_sources_pages_through_further_quotes(harness: Harness, engine: Engine) -> None:
+    p = await harness.ask(QUESTION_JA, top_k=2, locale="ja")
+    first = assert_quotes_verbatim(embed_of(p), engine)
+    more = await harness.send(harness.server.click(reply(p), custom_id(reply(p), "kiji:more:"), locale="ja"))
+    assert more.callback is not None and more.callback["type"] == 4 and more.ephemeral
+    embed = embed_of(more)
+    assert [f["name"].split(".")[0] for f in embed["fields"]] == ["3", "4"]
+    second = assert_quotes_verbatim(embed, engine)
+    assert not set(first) & set(second)
+    again = await harness.send(harness.server.click(reply(more), custom_id(reply(more), "kiji:more:")))
+    assert [f["name"].split(".")[0] for f in embed_of(again)["fields"]] == ["5", "6"]
+
+
+async def test_feedback_votes_are_stored_and_replaced(harness: Harness) -> None:
+    p = await harness.ask(QUESTION_EN)
+    message = reply(p)
+    up, down = custom_id(message, "kiji:vote:up:"), custom_id(message, "kiji:vote:down:")
+    answer_id = up.rsplit(":", 1)[1]
+    first = await harness.send(harness.server.click(message, up, user_id=1))
+    assert reply(first)["content"] == t("vote_saved", "en") and first.ephemeral
+    second = await harness.send(harness.server.click(message, down, user_id=1, locale="ja"))
+    assert reply(second)["content"] == t("vote_replaced", "ja")
+    await harness.send(harness.server.click(message, up, user_id=2))
+    rows = harness.bot.feedback.rows(answer_id)
+    assert [r.vote for r in rows] == ["down", "up"]
+    assert rows[0].question == QUESTION_EN and rows[0].language == "en" and rows[0].answered
+    result = harness.bot.answers.get(answer_id).result  # type: ignore[union-attr]
+    assert rows[0].quote_ids == [f"{q.article_id}:{q.start}-{q.end}" for q in result.quotes]
+    assert "1" not in {r.user_hash for r in rows} and len(rows[0].user_hash) == 64
+
+
+async def test_buttons_on_an_answer_the_bot_no_longer_holds(harness: Harness) -> None:
+    p = await harness.ask(QUESTION_EN)
+    harness.bot.answers = AnswerCache()  # as after a restart
+    for prefix in ("kiji:more:", "kiji:vote:up:"):
+        press = await harness.send(harness.server.click(reply(p), custom_id(reply(p), prefix)))
+        assert reply(press)["content"] == t("expired", "en") and press.ephemeral
+    assert harness.bot.feedback.rows() == []
+
+
+async def test_sources_lists_and_pages(harness: Harness, engine: Engine) -> None:
+    p = await harness.send(harness.server.slash("sources"))
+    embed = embed_of(p)
+    assert p.ephemeral and reply(p)["components"] == []
+    for article in engine.articles():
+        assert article.id in embed["description"] and f"{article.chunks} chunks" in embed["description"]
+    harness.engine.articles_list = [
+        ArticleInfo(id=f"id{i:02d}", title=f"Article {i}", chunks=i, source="s", chars=1) for i in range(25)]
+    p = await harness.send(harness.server.slash("sources", {"page": 2}, locale="ja"))
+    assert "2/3" in embed_of(p)["footer"]["text"] and "id10" in embed_of(p)["description"]
+    nxt = await harness.send(harness.server.click(reply(p), custom_id(reply(p), "kiji:src:n:")))
+    assert nxt.callback is not None and nxt.callback["type"] == 7
+    assert "3/3" in embed_of(nxt)["footer"]["text"] and "id24" in embed_of(nxt)["description"]
+    assert [b.get("disabled", False) for b in buttons(reply(nxt))] == [False, True]
+
+
+async def test_help_follows_the_locale(harness: Harness) -> None:
+    en = await harness.send(harness.server.slash("help"))
+    ja = await harness.send(harness.server.slash("help", locale="ja"))
+    assert "/ask" in embed_of(en)["description"] and "question" in embed_of(en)["description"]
+    assert "質問" in embed_of(ja)["description"] and en.ephemeral and ja.ephemeral
