@@ -7,6 +7,7 @@ ENV PYTHONUNBUFFERED=1 \
     PIP_NO_CACHE_DIR=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1 \
     HF_HUB_OFFLINE=1 \
+    KIJI_HOME=/app \
     KIJI_HOST=0.0.0.0 \
     KIJI_PORT=8000
 
@@ -16,13 +17,15 @@ WORKDIR /app
 # CPU-only torch first, from the CPU wheel index: PyPI's default torch wheel is the CUDA build.
 RUN pip install torch==2.13.0 --index-url https://download.pytorch.org/whl/cpu
 
-COPY pyproject.toml README.md ./
-COPY kiji ./kiji
-COPY corpus ./corpus
-COPY retrieval ./retrieval
-COPY api ./api
-COPY bot ./bot
-RUN pip install -e .
+# A plain (non-editable) install: kiji and the shipped corpus go to site-packages as package kiji;
+# models/ and var/ live under KIJI_HOME=/app.
+COPY pyproject.toml README.md /src/
+COPY kiji /src/kiji
+COPY corpus /src/corpus
+COPY retrieval /src/retrieval
+COPY api /src/api
+COPY bot /src/bot
+RUN pip install /src && rm -rf /src
 
 # Model preparation (~3 GB peak RAM, ~1.3 GB on disk with the ONNX exports) and the index.
 RUN kiji model prepare && kiji index build && chown -R kiji:kiji /app/var

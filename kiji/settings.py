@@ -1,7 +1,9 @@
 """The one settings object read by the CLI, the API and the Discord bot.
 
 Values come from the environment (``KIJI_*``, plus ``DISCORD_TOKEN``) or a ``.env`` file, and are
-validated when read so a bad deployment fails at start-up rather than on the first question.
+validated when read so a bad deployment fails at start-up rather than on the first question. Data
+paths default under ``KIJI_HOME`` (``models/``, ``var/``); the corpus defaults to the shipped one.
+Only the edges and the composition root (``kiji.runtime``) read settings: the core gets values.
 """
 
 from __future__ import annotations

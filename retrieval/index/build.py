@@ -5,7 +5,6 @@ from __future__ import annotations
 import fcntl
 import os
 import shutil
-import sqlite3
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -20,6 +19,7 @@ from kiji.corpus.articles import Article, load_corpus, text_hash
 from kiji.corpus.chunker import Chunk, ChunkParams, chunk_article
 from kiji.errors import BuildError, BuildLocked, IndexUnavailable
 from kiji.retrieval.embedding.embedder import Embedder
+from kiji.retrieval.index.embedding_cache import EmbeddingCache
 from kiji.retrieval.index.store import (
     FORMAT_VERSION,
     VERSIONS,
@@ -58,37 +58,6 @@ def texts_to_embed(corpus: list[Path], params: ChunkParams) -> list[str]:
     chunks = [c for a in articles for c in chunk_article(a, params)]
     texts, _, sentence_texts = embedding_inputs({a.id: a for a in articles}, chunks)
     return list(dict.fromkeys(texts + sentence_texts))
-
-
-class EmbeddingCache:
-    """Passage vectors by (model fingerprint, text hash), so unchanged chunks are never re-embedded."""
-
-    def __init__(self, path: Path, dim: int) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self.dim = dim
-        self._db = sqlite3.connect(path)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("CREATE TABLE IF NOT EXISTS vec (h TEXT PRIMARY KEY, v BLOB NOT NULL)")
-
-    def get_many(self, hashes: list[str]) -> dict[str, np.ndarray]:
-        found: dict[str, np.ndarray] = {}
-        for i in range(0, len(hashes), 500):
-            part = hashes[i : i + 500]
-            rows = self._db.execute(
-                f"SELECT h, v FROM vec WHERE h IN ({','.join('?' * len(part))})", part).fetchall()
-            for h, blob in rows:
-                vec = np.frombuffer(blob, dtype=np.float32)
-                if vec.shape == (self.dim,):
-                    found[h] = vec
-        return found
-
-    def put_many(self, items: list[tuple[str, np.ndarray]]) -> None:
-        with self._db:
-            self._db.executemany("INSERT OR REPLACE INTO vec VALUES (?, ?)",
-                                 [(h, np.asarray(v, dtype=np.float32).tobytes()) for h, v in items])
-
-    def close(self) -> None:
-        self._db.close()
 
 
 @dataclass
