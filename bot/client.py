@@ -25,7 +25,7 @@ from discord import app_commands
 from discord.gateway import DiscordWebSocket
 from discord.http import Route
 
-from kiji.bot.feedback import FeedbackStore
+from kiji.feedback import FeedbackStore
 from kiji.bot.i18n import KijiTranslator
 from kiji.bot.replies import report_error
 from kiji.errors import IndexMissing

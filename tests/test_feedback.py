@@ -7,7 +7,7 @@ import sqlite3
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from kiji.bot.feedback import FeedbackStore
+from kiji.feedback import FeedbackStore
 
 VOTE = dict(question="DeepSeekとは?", quote_ids=["a:1-5", "b:10-20"], language="ja", answered=True,
             index_version="v1")

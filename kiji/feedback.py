@@ -1,9 +1,12 @@
 """👍/👎 feedback on answers, kept in a local SQLite file (``settings.feedback_db``).
 
-One row per (answer, user): a second vote from the same user on the same answer replaces the first.
-Users are stored only as ``sha256(salt + user id)``. The salt is random, made on first use and kept
-in the database's ``meta`` table unless one is passed in, so hashes stay comparable across restarts
-without the raw id ever being written. Questions are written only when someone votes.
+Shared by the edges that collect votes (the Discord bot and the web page's ``POST /v1/feedback``),
+so both write the same table. One row per (answer, user): a second vote from the same user on the
+same answer replaces the first. Users are stored only as ``sha256(salt + user id)``; a Discord user
+id is an int, a web voter a string such as ``web:<random id>`` (the two can never collide). The salt
+is random, made on first use and kept in the database's ``meta`` table unless one is passed in, so
+hashes stay comparable across restarts without the raw id ever being written. Questions are written
+only when someone votes.
 
 Calls are blocking and short; the bot runs them with ``asyncio.to_thread``. Each call opens its own
 connection, so the store is safe to use from any thread.
@@ -79,11 +82,11 @@ class FeedbackStore:
         finally:
             db.close()
 
-    def user_hash(self, user_id: int) -> str:
+    def user_hash(self, user_id: int | str) -> str:
         return hashlib.sha256(f"{self._salt}:{user_id}".encode()).hexdigest()
 
-    def vote(self, *, answer_id: str, user_id: int, vote: Vote, question: str, quote_ids: Sequence[str],
-             language: str, answered: bool, index_version: str) -> bool:
+    def vote(self, *, answer_id: str, user_id: int | str, vote: Vote, question: str,
+             quote_ids: Sequence[str], language: str, answered: bool, index_version: str) -> bool:
         """Record a vote; True when it replaced this user's earlier vote on the same answer."""
         user = self.user_hash(user_id)
         now = time.time()
