@@ -63,7 +63,8 @@ async def ask(interaction: discord.Interaction[KijiBot], question: str,
     result = await bot.ask(text, k)
     answer_id = bot.answers.put(result, k)
     view = answer_view(answer_id, result, lang)
-    await interaction.edit_original_response(embed=answer_embed(result, lang), view=view)
+    embed = answer_embed(result, lang, reader_base=bot.settings.public_url)
+    await interaction.edit_original_response(embed=embed, view=view)
     release(view)
     interaction.extras.pop(THINKING, None)
     # No question text in logs: it may be personal, and feedback keeps what maintainers need.

@@ -12,7 +12,10 @@ every string is fitted here by construction:
 * Markdown characters are escaped with a backslash so Discord renders the article's characters as
   they are (``*`` stays ``*``, ``[a](b)`` is not turned into a link); ``unescape`` inverts it;
 * the 6,000-character total is shared out: field names and the footer first, then the quotes (the
-  evidence), and the answer text (which repeats the quotes in short) gives way first.
+  evidence), and the description gives way first;
+* the description carries the short answer only (which articles hold it, with the numbers of their
+  fields; a generated answer's own text), never the quotes again: the fields show them;
+* with a public base URL (``KIJI_PUBLIC_URL``) every quote links to the web reader at its span.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ import math
 import re
 import unicodedata
 from collections.abc import Sequence
+from urllib.parse import quote as urlquote
 
 import discord
 
@@ -145,22 +149,42 @@ def quote_id(quote: Quote) -> str:
     return f"{quote.article_id}:{quote.start}-{quote.end}"
 
 
-def quote_value(quote: Quote, limit: int = FIELD_VALUE_MAX) -> str:
+def reader_url(base: str, quote: Quote) -> str:
+    """The web reader with ``quote`` highlighted: ``{base}/articles/{id}?start=..&end=..#quote``."""
+    return f"{base}/articles/{urlquote(quote.article_id, safe='')}?start={quote.start}&end={quote.end}#quote"
+
+
+def _link_line(quote: Quote, reader_base: str | None, lang: Lang) -> str:
+    if reader_base:
+        # Masked links work in field values; the URL is ours (a quoted id), so it holds no ")".
+        return f"[{t('reader_link', lang)}]({reader_url(reader_base, quote)})"
+    if quote.url and dlen(quote.url) <= 300:
+        return quote.url
+    return ""
+
+
+def quote_value(quote: Quote, limit: int = FIELD_VALUE_MAX, *, reader_base: str | None = None,
+                lang: Lang = "en") -> str:
     """``「quote」`` (escaped), cut inside the brackets with the ellipsis outside when too long;
-    the article's URL on a second line when there is room."""
+    on a second line, when there is room, a link to the reader at the quote (with
+    ``reader_base``), else the article's URL."""
     suffix = ""
-    if quote.url and dlen(quote.url) <= 300 and limit >= dlen(quote.url) + 60:
-        suffix = "\n" + quote.url
+    link = _link_line(quote, reader_base, lang)
+    if link and dlen(link) <= 400 and limit >= dlen(link) + 60:
+        suffix = "\n" + link
     body = fit(quote.text, limit - dlen(suffix), prefix="「", closing="」")
     return body + suffix
+
+
+_LINK_LINE = re.compile(r"(?:https?://\S+|\[[^\]\n]*\]\(https?://[^)\s]+\))")
 
 
 def quote_text(value: str) -> tuple[str, bool]:
     """The article text inside a field value written by ``quote_value``, and whether it was cut."""
     body = value
     head, sep, tail = value.rpartition("\n")
-    if sep and tail.startswith("http") and (head.endswith("」") or head.endswith("」" + ELLIPSIS)):
-        body = head  # drop the URL line quote_value appends
+    if sep and _LINK_LINE.fullmatch(tail) and (head.endswith("」") or head.endswith("」" + ELLIPSIS)):
+        body = head  # drop the link line quote_value appends
     cut = body.endswith("」" + ELLIPSIS)
     if cut:
         body = body[: -len(ELLIPSIS)]
@@ -189,20 +213,22 @@ def _water_fill(sizes: Sequence[int], total: int) -> int:
 
 
 def _quotes_embed(title: str, description: str | None, quotes: Sequence[Quote], *, first_number: int,
-                  footer: str, lang: Lang, colour: discord.Colour) -> discord.Embed:
+                  footer: str, lang: Lang, colour: discord.Colour,
+                  reader_base: str | None = None) -> discord.Embed:
     quotes = list(quotes)[:min(QUOTES_PER_EMBED, FIELDS_MAX)]
     title = fit(title, TITLE_MAX)
     footer = fit(footer, FOOTER_MAX, markdown=False)
     names = [quote_name(first_number + i, q, lang) for i, q in enumerate(quotes)]
     available = TOTAL_MAX - dlen(title) - dlen(footer) - sum(dlen(n) for n in names)
     desc_natural = dlen(fit(description, DESCRIPTION_MAX)) if description else 0
-    values = [quote_value(q) for q in quotes]
+    values = [quote_value(q, reader_base=reader_base, lang=lang) for q in quotes]
     sizes = [dlen(v) for v in values]
     if desc_natural + sum(sizes) > available:
         # Quotes keep priority; the answer (a summary of the same quotes) shrinks to its floor first.
         desc_budget = max(min(desc_natural, DESCRIPTION_FLOOR), available - sum(sizes))
         cap = _water_fill(sizes, available - desc_budget)
-        values = [quote_value(q, max(cap, 16)) if s > cap else v for q, v, s in zip(quotes, values, sizes, strict=True)]
+        values = [quote_value(q, max(cap, 16), reader_base=reader_base, lang=lang) if s > cap else v
+                  for q, v, s in zip(quotes, values, sizes, strict=True)]
         desc_budget = available - sum(dlen(v) for v in values)
     else:
         desc_budget = DESCRIPTION_MAX
@@ -215,26 +241,63 @@ def _quotes_embed(title: str, description: str | None, quotes: Sequence[Quote], 
     return embed
 
 
-def answer_embed(result: AskResult, lang: Lang) -> discord.Embed:
-    """The reply to /ask: the question as title, the answer, one field per quote, a footer.
+#: Article titles in the short answer are cut here: the fields show them whole.
+SHORT_TITLE_MAX = 80
+
+
+def short_answer(result: AskResult) -> str:
+    """The embed's description, in the answer's language, without repeating the quotes.
+
+    A generated answer (``answer_mode == "generated"``, the LLM answers) is already short and
+    cites [n]; the extractive answer is the quotes themselves, so the description names the
+    articles that hold the answer with the numbers of their quote fields instead.
+    """
+    lang = result.language
+    if not result.answered or not result.quotes:
+        return result.answer or t("not_covered", lang)
+    if getattr(result, "answer_mode", None) == "generated":
+        return result.answer
+    refs: dict[str, list[int]] = {}
+    titles: dict[str, str] = {}
+    for number, quote in enumerate(result.quotes, start=1):
+        refs.setdefault(quote.article_id, []).append(number)
+        titles.setdefault(quote.article_id, fit(quote.title, SHORT_TITLE_MAX, markdown=False))
+
+    def numbers(article_id: str) -> str:
+        return "[" + ", ".join(str(n) for n in refs[article_id]) + "]"
+
+    if len(refs) == 1:
+        (only,) = refs
+        text = t("found_in_one", lang, title=titles[only], refs=numbers(only))
+    else:
+        items = t("found_joiner", lang).join(t("found_item", lang, title=titles[a], refs=numbers(a))
+                                             for a in refs)
+        text = t("found_in_many", lang, count=len(refs), items=items)
+    if result.sources_differ:
+        text += "\n" + t("sources_differ", lang)
+    return text
+
+
+def answer_embed(result: AskResult, lang: Lang, *, reader_base: str | None = None) -> discord.Embed:
+    """The reply to /ask: the question as title, the short answer, one field per quote, a footer.
 
     ``lang`` (the interaction locale) is for fixed strings; the answer is in the question's language.
+    ``reader_base`` (``KIJI_PUBLIC_URL``) links each quote to the web reader.
     """
     footer = t("footer", lang, version=result.index_version, ms=_ms(result.took_ms))
-    if not result.answered:
-        text = result.answer or t("not_covered", result.language)
-        return _quotes_embed(result.question, text, [], first_number=1, footer=footer, lang=lang,
-                             colour=NOT_ANSWERED_COLOR)
-    return _quotes_embed(result.question, result.answer, result.quotes, first_number=1, footer=footer,
-                         lang=lang, colour=COLOR)
+    colour = COLOR if result.answered else NOT_ANSWERED_COLOR
+    quotes = result.quotes if result.answered else []
+    return _quotes_embed(result.question, short_answer(result), quotes, first_number=1, footer=footer,
+                         lang=lang, colour=colour, reader_base=reader_base)
 
 
 def more_sources_embed(question: str, quotes: Sequence[Quote], *, first_number: int, index_version: str,
-                       lang: Lang) -> discord.Embed:
+                       lang: Lang, reader_base: str | None = None) -> discord.Embed:
     """One page of further quotes for the same question (numbering continues the answer's)."""
     footer = t("footer_version", lang, version=index_version)
     return _quotes_embed(f"{t('more_title', lang)}: {question}", None, quotes,
-                         first_number=first_number, footer=footer, lang=lang, colour=COLOR)
+                         first_number=first_number, footer=footer, lang=lang, colour=COLOR,
+                         reader_base=reader_base)
 
 
 def _ms(took_ms: float) -> str:

@@ -28,6 +28,14 @@ STRINGS: dict[str, dict[Lang, str]] = {
     # The engine already words "not covered" in both languages; one text, not two copies.
     "not_covered": dict(NOT_FOUND),
     "location": {"en": "chars {start}–{end}", "ja": "{start}〜{end}文字目"},
+    # The embed's description names where the answer is; the fields below carry the quotes.
+    "found_in_one": {"en": "Found in “{title}” {refs}.", "ja": "記事「{title}」{refs}に書かれています。"},
+    "found_in_many": {"en": "Found in {count} articles: {items}.", "ja": "{count}件の記事に書かれています: {items}"},
+    "found_item": {"en": "“{title}” {refs}", "ja": "「{title}」{refs}"},
+    "found_joiner": {"en": ", ", "ja": "、"},
+    "sources_differ": {"en": "Note that the sources give different figures.",
+                       "ja": "なお、記事によって数字が異なります。"},
+    "reader_link": {"en": "Read it in the article", "ja": "記事の中で読む"},
     "footer": {"en": "index {version} · {ms} ms", "ja": "インデックス {version} · {ms} ms"},
     "footer_version": {"en": "index {version}", "ja": "インデックス {version}"},
     "more_title": {"en": "More sources", "ja": "その他の出典"},

@@ -136,7 +136,8 @@ async def show_more(interaction: discord.Interaction[KijiBot], answer_id: str, o
         await send_private(interaction, t("no_more", lang))
         return
     embed = more_sources_embed(result.question, page, first_number=len(result.quotes) + offset + 1,
-                               index_version=result.index_version, lang=lang)
+                               index_version=result.index_version, lang=lang,
+                               reader_base=interaction.client.settings.public_url)
     extra: dict[str, Any] = {}
     next_offset = offset + len(page)
     if next_offset < len(result.more_quotes):

@@ -107,6 +107,9 @@ class Settings(BaseSettings):
     #: One log line per request (uvicorn's access log); metrics cover traffic without it.
     access_log: bool = True
     watch_interval_s: float = Field(2.0, gt=0, le=3600)
+    #: Where people reach the web page (e.g. https://kiji.example.org); the bot links quotes to
+    #: its reader. Unset: no links.
+    public_url: str | None = None
 
     # --- Discord bot ------------------------------------------------------------------------
     discord_token: SecretStr | None = Field(
@@ -124,6 +127,19 @@ class Settings(BaseSettings):
     @classmethod
     def _lists(cls, value: object) -> object:
         return _split_list(value)
+
+    @field_validator("public_url", mode="before")
+    @classmethod
+    def _public_url(cls, value: object) -> object:
+        if isinstance(value, str):
+            value = value.strip().rstrip("/")
+            if not value:
+                return None
+            # No spaces, brackets or quotes: the URL goes into Markdown links and HTML as it is.
+            if not value.lower().startswith(("http://", "https://")) or any(
+                    c.isspace() or c in "()[]<>\"'`" for c in value):
+                raise ValueError("KIJI_PUBLIC_URL must be an http:// or https:// URL, e.g. https://kiji.example.org")
+        return value
 
     @model_validator(mode="after")
     def _chunk_bounds(self) -> Settings:

@@ -9,8 +9,12 @@ was left running.
 
 from __future__ import annotations
 
+import re
+from collections.abc import Awaitable, Callable
+from typing import Any
+
 from kiji.bot.client import AnswerCache
-from kiji.bot.embeds import unescape
+from kiji.bot.embeds import quote_text, unescape
 from kiji.bot.i18n import t
 from kiji.retrieval.engine import Engine
 from kiji.retrieval.models import ArticleInfo, AskResult, Quote
@@ -25,6 +29,16 @@ from tests.helpers import (
     embed_of,
     reply,
 )
+
+def assert_description_does_not_repeat_quotes(embed: dict[str, Any]) -> None:
+    """The description is the short answer; the quotes appear once, in the fields."""
+    description = unescape(embed["description"])
+    for field in embed["fields"]:
+        text, _ = quote_text(field["value"])
+        assert text[:15] not in description, (text, description)
+    refs = re.findall(r"\d+", " ".join(re.findall(r"\[[\d, ]+\]", description)))
+    assert sorted(map(int, refs)) == list(range(1, len(embed["fields"]) + 1))
+
 
 # --- answering -----------------------------------------------------------------------------------
 
@@ -43,10 +57,12 @@ async def test_login_sync_and_an_english_answer(harness: Harness, engine: Engine
     p = await harness.ask(QUESTION_EN)
     assert p.callback == {"type": 5, "data": {"flags": 64}} and p.ephemeral
     embed = embed_of(p)
-    assert embed["title"] == QUESTION_EN and embed["description"].startswith("According to")
+    assert embed["title"] == QUESTION_EN and embed["description"].startswith("Found in ")
     assert len(embed["fields"]) == 3  # settings.top_k
     assert all(" · chars " in f["name"] for f in embed["fields"])
     assert_quotes_verbatim(embed, engine)
+    assert_description_does_not_repeat_quotes(embed)
+    assert all("/articles/" not in f["value"] for f in embed["fields"])  # no KIJI_PUBLIC_URL: no links
     assert engine.version in embed["footer"]["text"] and embed["footer"]["text"].endswith(" ms")
     labels = [b.get("label") or b["emoji"]["name"] for b in buttons(reply(p))]
     assert labels == ["More sources", "👍", "👎"]
@@ -55,11 +71,29 @@ async def test_login_sync_and_an_english_answer(harness: Harness, engine: Engine
 async def test_japanese_question_in_a_japanese_client(harness: Harness, engine: Engine) -> None:
     p = await harness.ask(QUESTION_JA, top_k=5, locale="ja")
     embed = embed_of(p)
-    assert embed["description"].startswith("記事")
+    assert re.match(r"(記事「|\d+件の記事に書かれています: 「)", embed["description"])
     assert len(embed["fields"]) == 5 and all("文字目" in f["name"] for f in embed["fields"])
     assert_quotes_verbatim(embed, engine)
+    assert_description_does_not_repeat_quotes(embed)
     assert "インデックス" in embed["footer"]["text"]
     assert buttons(reply(p))[0]["label"] == "その他の出典"
+
+
+async def test_quotes_link_to_the_web_reader_with_a_public_url(
+        make_harness: Callable[..., Awaitable[Harness]], engine: Engine) -> None:
+    harness = await make_harness(public_url="https://kiji.example.org/")
+    p = await harness.ask(QUESTION_EN, top_k=5)
+    embed = embed_of(p)
+    located = assert_quotes_verbatim(embed, engine)
+    for field, (article_id, start) in zip(embed["fields"], located, strict=True):
+        link = re.search(r"\n\[Read it in the article\]\((\S+)\)$", field["value"])
+        assert link, field["value"]
+        text, _ = quote_text(field["value"])
+        # The link opens the reader at exactly this quote's span.
+        assert link.group(1) == (f"https://kiji.example.org/articles/{article_id}"
+                                 f"?start={start}&end={start + len(text)}#quote")
+    more = await harness.send(harness.server.click(reply(p), custom_id(reply(p), "kiji:more:")))
+    assert all("](https://kiji.example.org/articles/" in f["value"] for f in embed_of(more)["fields"])
 
 
 async def test_public_answer_is_visible_to_the_channel(harness: Harness) -> None:

@@ -3,6 +3,8 @@ Discord limit, and quotes stay verbatim (cut only at the end, ellipsis outside t
 
 from __future__ import annotations
 
+import re
+
 import discord
 import pytest
 from hypothesis import given, settings
@@ -19,6 +21,8 @@ from kiji.bot.embeds import (
     more_sources_embed,
     quote_text,
     quote_value,
+    reader_url,
+    short_answer,
     sources_embed,
     unescape,
     violations,
@@ -178,10 +182,80 @@ def test_maximal_answers_stay_within_every_limit(n_quotes: int, quote_chars: int
         _assert_verbatim(more, result.more_quotes[:5])
 
 
+class _Generated(AskResult):
+    """An answer written by a language model (the LLM answers issue adds ``answer_mode``)."""
+
+    answer_mode: str = "generated"
+
+
 def test_the_answer_text_gives_way_before_the_quotes() -> None:
-    embed = answer_embed(_maximal(5, 5000), "en")
+    result = _Generated(**_maximal(5, 5000).model_dump(exclude={"more_quotes"}), more_quotes=[])
+    embed = answer_embed(result, "en")
+    assert violations(embed) == []
+    assert unescape(embed.description or "").startswith("答え_答え_")  # the generated text itself
     assert dlen(embed.description or "") >= embeds.DESCRIPTION_FLOOR
     assert all(dlen(f.value or "") > 500 for f in embed.fields)
+
+
+# --- the short answer and reader links -----------------------------------------------------------
+
+def test_description_names_the_sources_and_never_repeats_a_quote(engine: Engine) -> None:
+    for question in ("NVIDIAは時間外取引で何%下落しましたか?", "What is DeepSeek?", "DeepSeekとは何ですか?"):
+        result = engine.ask(question, top_k=5)
+        assert result.answered
+        description = unescape(answer_embed(result, "en").description or "")
+        assert description == short_answer(result)
+        for quote in result.quotes:
+            assert quote.text not in description and quote.text[:20] not in description
+        numbers = [int(n) for n in re.findall(r"\d+", "".join(re.findall(r"\[[\d, ]+\]", description)))]
+        assert sorted(numbers) == list(range(1, len(result.quotes) + 1))  # every field is referred to
+        for quote in result.quotes:
+            assert quote.title[:30] in description
+        articles = len({q.article_id for q in result.quotes})
+        start = {("ja", True): "記事「", ("ja", False): f"{articles}件の記事に書かれています: 「",
+                 ("en", True): "Found in “", ("en", False): f"Found in {articles} articles: “"}
+        assert description.startswith(start[(result.language, articles == 1)])
+
+
+def test_description_keeps_the_sources_differ_note() -> None:
+    quotes = [Quote(article_id=a, title=f"T{a}", text=f"{a} fell {p}%", start=0, end=8, score=1.0, chunk_id=0)
+              for a, p in (("a", 4), ("b", 5), ("a", 6))]
+    result = AskResult(question="q", language="en", answered=True, answer="x", quotes=quotes,
+                       sources_differ=True, index_version="v")
+    assert short_answer(result) == ("Found in 2 articles: “Ta” [1, 3], “Tb” [2].\n"
+                                    "Note that the sources give different figures.")
+    result_ja = result.model_copy(update={"language": "ja", "sources_differ": False, "quotes": quotes[:1]})
+    assert short_answer(result_ja) == "記事「Ta」[1]に書かれています。"
+
+
+def test_every_quote_links_to_the_reader_at_its_span(engine: Engine) -> None:
+    base = "https://kiji.example.org/sub"
+    result = engine.ask("DeepSeekとは何ですか?", top_k=5)
+    for lang in ("ja", "en"):
+        embed = answer_embed(result, lang, reader_base=base)  # type: ignore[arg-type]
+        assert violations(embed) == []
+        _assert_verbatim(embed, result.quotes, engine)
+        for field, quote in zip(embed.fields, result.quotes):
+            url = f"{base}/articles/{quote.article_id}?start={quote.start}&end={quote.end}#quote"
+            assert reader_url(base, quote) == url
+            assert (field.value or "").endswith(f"\n[{t('reader_link', lang)}]({url})")  # type: ignore
+        more = more_sources_embed(result.question, result.more_quotes[:2], first_number=6,
+                                  index_version=result.index_version, lang=lang,  # type: ignore[arg-type]
+                                  reader_base=base)
+        assert all("](" + base + "/articles/" in (f.value or "") for f in more.fields)
+    # No setting, no reader links (the article's own URL, if any, as before).
+    assert all("/articles/" not in (f.value or "") for f in answer_embed(result, "en").fields)
+
+
+def test_reader_links_quote_odd_ids_and_fit_maximal_answers() -> None:
+    odd = Quote(article_id="記事.a-b_1", title="T", text="x", start=3, end=4, score=1.0, chunk_id=0)
+    assert reader_url("http://h", odd) == "http://h/articles/%E8%A8%98%E4%BA%8B.a-b_1?start=3&end=4#quote"
+    for n_quotes, quote_chars in ((5, 5000), (5, 10), (1, 3000)):
+        result = _maximal(n_quotes, quote_chars)
+        embed = answer_embed(result, "ja", reader_base="https://kiji.example.org")
+        assert violations(embed) == [] and len(embed.fields) == n_quotes
+        _assert_verbatim(embed, result.quotes)
+        assert all("(https://kiji.example.org/articles/art" in (f.value or "") for f in embed.fields)
 
 
 # --- /sources and /help --------------------------------------------------------------------------
