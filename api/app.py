@@ -23,10 +23,12 @@ from fastapi.middleware.cors import CORSMiddleware
 
 from kiji.api.deps import AppState, cpu_slots
 from kiji.api.errors import UnexpectedErrorMiddleware, install_error_handlers
+from kiji.api.feedback import build_feedback_router
 from kiji.api.metrics import Metrics, MetricsMiddleware
 from kiji.api.rate_limit import TokenBucketLimiter
 from kiji.api.routes import admin_router, build_v1_router, ops_router
 from kiji.api.security import BodyLimitMiddleware, admin_enabled
+from kiji.api.web import install_web
 from kiji.retrieval.embedding.embedder import Embedder
 from kiji.retrieval.engine import Engine
 from kiji.settings import Settings
@@ -101,9 +103,11 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
     app.state.kiji = None
     install_error_handlers(app)
     app.include_router(build_v1_router(settings))
+    app.include_router(build_feedback_router(settings))
     if admin_enabled(settings):
         app.include_router(admin_router)
     app.include_router(ops_router)
+    install_web(app, settings)  # the page at / and its static files
     # add_middleware wraps: the last added is the outermost.
     app.add_middleware(BodyLimitMiddleware, max_bytes=max_body_size(settings))
     app.add_middleware(UnexpectedErrorMiddleware)

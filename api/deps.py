@@ -9,6 +9,7 @@ one index version finishes on it even if a reload lands meanwhile.
 from __future__ import annotations
 
 import os
+import threading
 from dataclasses import dataclass, field
 from typing import Annotated
 
@@ -18,6 +19,7 @@ from fastapi import Depends, Request
 from kiji.api.metrics import Metrics
 from kiji.api.rate_limit import TokenBucketLimiter
 from kiji.errors import IndexUnavailable, KijiError
+from kiji.feedback import FeedbackStore
 from kiji.retrieval.engine import Engine
 from kiji.settings import Settings
 from kiji.watcher import IndexWatcher
@@ -46,6 +48,18 @@ class AppState:
     cpu_limiter: anyio.CapacityLimiter = field(default_factory=lambda: anyio.CapacityLimiter(1))
     #: Per-client request budget for /v1; ``None`` when rate limiting is off.
     rate_limiter: TokenBucketLimiter | None = None
+    # --- 👍/👎 from the web page: the bot's store, opened on the first vote (blocking: call it
+    # from a worker thread) ---
+    _feedback: FeedbackStore | None = None
+    _feedback_lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def feedback_store(self) -> FeedbackStore:
+        with self._feedback_lock:
+            if self._feedback is None:
+                salt = self.settings.feedback_salt
+                self._feedback = FeedbackStore(self.settings.feedback_db,
+                                               salt=salt.get_secret_value() if salt else None)
+            return self._feedback
 
     @property
     def engine(self) -> Engine | None:

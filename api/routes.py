@@ -73,6 +73,19 @@ class ArticleDetail(ArticleInfo):
     index_version: str
 
 
+class ArticleChunk(BaseModel):
+    chunk_id: int
+    start: int
+    end: int
+    text: str = Field(description="``article.text[start:end]``")
+
+
+class ArticleChunks(BaseModel):
+    article_id: str
+    index_version: str
+    chunks: list[ArticleChunk] = Field(description="in article order; neighbours overlap by a sentence")
+
+
 class Health(BaseModel):
     status: Literal["ok"] = "ok"
 
@@ -157,6 +170,19 @@ def build_v1_router(settings: Settings) -> APIRouter:
         return ArticleDetail(id=found.id, title=found.title, chunks=chunks, source=found.source,
                              url=found.url, published=found.published, chars=len(found.text),
                              sha256=found.sha256, text=found.text, index_version=engine.version)
+
+    @router.get("/articles/{article_id}/chunks", response_model=ArticleChunks,
+                responses=error_responses(404), summary="The passages an article is searched by")
+    async def article_chunks(
+        article_id: Annotated[str, Path(description="an id from /v1/articles")],
+        engine: EngineDep, state: StateDep,
+    ) -> ArticleChunks:
+        found = engine.article(article_id)
+        rows = await compute(state, lambda: [(i, c) for i, c in enumerate(engine.index.chunks)
+                                             if c.article_id == found.id])
+        return ArticleChunks(article_id=found.id, index_version=engine.version,
+                             chunks=[ArticleChunk(chunk_id=i, start=c.start, end=c.end, text=c.text)
+                                     for i, c in rows])
 
     return router
 

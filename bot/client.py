@@ -25,10 +25,10 @@ from discord import app_commands
 from discord.gateway import DiscordWebSocket
 from discord.http import Route
 
-from kiji.feedback import FeedbackStore
 from kiji.bot.i18n import KijiTranslator
 from kiji.bot.replies import report_error
 from kiji.errors import IndexMissing
+from kiji.feedback import FeedbackStore
 from kiji.retrieval.models import ArticleInfo, AskResult
 from kiji.settings import Settings
 from kiji.watcher import IndexWatcher

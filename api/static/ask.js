@@ -1,0 +1,158 @@
+/* kiji web page, the ask page: question box, answer, quotes, feedback. */
+"use strict";
+(function () {
+  const { config, t, el, httpUrl, api, apiKey, describeError, openKeyPanel } = window.kiji;
+  const form = document.getElementById("ask-form");
+  const input = document.getElementById("q");
+  const status = document.getElementById("status");
+  const answer = document.getElementById("answer");
+  const details = document.getElementById("details");
+  let current = 0; // the latest question asked; answers to earlier ones are dropped
+
+  function readerUrl(quote, question) {
+    const params = new URLSearchParams({ start: quote.start, end: quote.end, q: question });
+    return "/articles/" + encodeURIComponent(quote.article_id) + "?" + params + "#quote";
+  }
+
+  function quoteList(quotes, question, name) {
+    const list = el("ol", { class: "quotes " + name });
+    quotes.forEach((quote, i) => {
+      const titleId = name + "-title-" + i;
+      const metaId = name + "-meta-" + i;
+      const original = httpUrl(quote.url);
+      list.append(el("li", {},
+        el("p", { class: "quote-title", id: titleId, text: quote.title }),
+        el("blockquote", {},
+          el("a", { class: "quote-link", href: readerUrl(quote, question),
+                    "aria-describedby": titleId + " " + metaId, text: quote.text })),
+        el("p", { class: "quote-meta", id: metaId },
+          t("location", { start: quote.start, end: quote.end }) + " · " +
+          t("score", { score: Number(quote.score).toFixed(3) }),
+          original ? " · " : null,
+          original ? el("a", { href: original, rel: "noopener noreferrer", text: t("original") }) : null)));
+    });
+    return list;
+  }
+
+  function voterId() {
+    // A random id per browser, so a second vote on the same answer replaces the first. Only its
+    // salted hash is stored.
+    const name = "kiji-voter";
+    let id = null;
+    try { id = localStorage.getItem(name); } catch (e) { id = null; }
+    if (!id || !/^[A-Za-z0-9_-]{8,64}$/.test(id)) {
+      const bytes = new Uint8Array(16);
+      crypto.getRandomValues(bytes);
+      id = Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
+      try { localStorage.setItem(name, id); } catch (e) { /* a new id next time */ }
+    }
+    return id;
+  }
+
+  function feedbackBox(result, question, shown) {
+    const note = el("p", { class: "vote-status", role: "status" });
+    const box = el("fieldset", { class: "votes" }, el("legend", { text: t("feedback_label") }));
+    for (const [vote, emoji] of [["up", "👍"], ["down", "👎"]]) {
+      const button = el("button", { type: "button", class: "vote", "data-vote": vote, "aria-pressed": "false" },
+        el("span", { "aria-hidden": "true", text: emoji }), " " + t("vote_" + vote));
+      button.addEventListener("click", async () => {
+        const body = {
+          question, vote, voter: voterId(), language: result.language, answered: result.answered,
+          index_version: result.index_version,
+          quote_ids: shown.map((q) => q.article_id + ":" + q.start + "-" + q.end),
+        };
+        try {
+          const saved = await api("/v1/feedback", { method: "POST", body: JSON.stringify(body) });
+          for (const b of box.querySelectorAll("button")) b.setAttribute("aria-pressed", String(b === button));
+          note.textContent = t(saved.replaced ? "vote_replaced" : "vote_saved");
+        } catch (err) {
+          note.textContent = t("vote_failed", { message: describeError(err) });
+        }
+      });
+      box.append(button);
+    }
+    return el("div", {}, box, note);
+  }
+
+  /** The answer's own words. A streamed answer (issue 14) would call this with each partial text. */
+  function showAnswerText(text) {
+    let node = answer.querySelector(".answer-text");
+    if (!node) answer.prepend(node = el("p", { class: "answer-text" }));
+    node.textContent = text;
+  }
+
+  function render(result, question) {
+    status.textContent = "";
+    answer.replaceChildren();
+    details.replaceChildren();
+    if (result.answered) {
+      showAnswerText(result.answer);
+      if (result.sources_differ) answer.append(el("p", { class: "notice differ", text: t("sources_differ") }));
+    } else {
+      answer.append(el("div", { class: "notice declined" },
+        el("strong", { text: t("declined_heading") }), el("span", { text: t("declined_text") })));
+    }
+    const shown = [];
+    if (result.quotes.length) {
+      details.append(el("h2", { text: t("quotes_heading") }), el("p", { class: "hint", text: t("quotes_help") }),
+        quoteList(result.quotes, question, "answer"));
+      shown.push(...result.quotes);
+    }
+    // `related` (the closest passages, sent with declines) is optional in the API response.
+    const related = Array.isArray(result.related) ? result.related : [];
+    if (related.length) {
+      details.append(el("h2", { text: t("related_heading") }), quoteList(related, question, "related"));
+      shown.push(...related);
+    }
+    details.append(el("div", { class: "after" },
+      feedbackBox(result, question, shown),
+      el("a", { href: "/?" + new URLSearchParams({ q: question }), text: t("permalink") }),
+      el("p", { class: "meta", text: t("answer_meta", { version: result.index_version,
+                                                        ms: Math.round(result.took_ms) }) })));
+  }
+
+  function clear(message) {
+    status.textContent = message || "";
+    answer.replaceChildren();
+    details.replaceChildren();
+  }
+
+  async function ask(question) {
+    const asked = ++current;
+    if (!question.trim()) {
+      clear(t("empty_question"));
+      input.focus();
+      return;
+    }
+    if (config.needs_key && !apiKey()) {
+      clear(t("need_key"));
+      openKeyPanel();
+      return;
+    }
+    clear(t("asking"));
+    try {
+      // Streaming answers (a language model, issue 14) plug in here: ask with "stream": true, pass
+      // each partial text to showAnswerText() as it arrives, then render() the verified final
+      // object exactly as below. Without streaming the final object is all there is.
+      const result = await api("/v1/ask", { method: "POST", body: JSON.stringify({ question }) });
+      if (asked === current) render(result, question);
+    } catch (err) {
+      if (asked === current) clear(describeError(err));
+    }
+  }
+
+  form.addEventListener("submit", (event) => {
+    event.preventDefault();
+    const question = input.value;
+    const url = question.trim() ? "/?" + new URLSearchParams({ q: question }) : "/";
+    if (location.pathname + location.search !== url) history.pushState(null, "", url);
+    ask(question);
+  });
+  window.addEventListener("popstate", () => {
+    const question = new URLSearchParams(location.search).get("q") || "";
+    input.value = question;
+    if (question.trim()) ask(question); else clear();
+  });
+  document.addEventListener("kiji:key", () => { if (input.value.trim()) ask(input.value); });
+  if (config.q) ask(config.q);
+})();
