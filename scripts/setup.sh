@@ -6,6 +6,25 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+# Headless Chromium for the browser tests: Debian's package, driven by Playwright (whose own
+# browser download cannot work offline and is never used). A Japanese font keeps failure
+# screenshots legible. Skipped when chromium is already there, so reruns stay quick.
+if ! command -v chromium >/dev/null 2>&1; then
+  SUDO=""
+  [ "$(id -u)" -eq 0 ] || SUDO="$(command -v sudo || true)"
+  if [ "$(id -u)" -ne 0 ] && [ -z "$SUDO" ]; then
+    echo "warning: chromium is missing and this user cannot install it: the browser tests will fail" >&2
+  else
+    echo "==> installing chromium (browser tests)" >&2
+    export DEBIAN_FRONTEND=noninteractive
+    # A fresh machine may have no (or stale) package lists: update only when the install fails.
+    if ! $SUDO apt-get install -y -q chromium fonts-ipafont-gothic >/dev/null 2>&1; then
+      $SUDO apt-get update -q >/dev/null
+      $SUDO apt-get install -y -q chromium fonts-ipafont-gothic >/dev/null
+    fi
+  fi
+fi
+
 TORCH_VERSION=2.13.0
 PYTHON="${PYTHON:-$(command -v python3.11 || command -v python3)}"
 if [ ! -x .venv/bin/python ]; then

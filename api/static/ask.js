@@ -1,7 +1,7 @@
 /* kiji web page, the ask page: question box, answer, quotes, feedback. */
 "use strict";
 (function () {
-  const { config, t, el, httpUrl, api, apiKey, describeError, openKeyPanel } = window.kiji;
+  const { config, t, el, httpUrl, api, apiKey, describeError, openKeyPanel, syncLangLinks } = window.kiji;
   const form = document.getElementById("ask-form");
   const input = document.getElementById("q");
   const status = document.getElementById("status");
@@ -146,11 +146,13 @@
     const question = input.value;
     const url = question.trim() ? "/?" + new URLSearchParams({ q: question }) : "/";
     if (location.pathname + location.search !== url) history.pushState(null, "", url);
+    syncLangLinks();
     ask(question);
   });
   window.addEventListener("popstate", () => {
     const question = new URLSearchParams(location.search).get("q") || "";
     input.value = question;
+    syncLangLinks();
     if (question.trim()) ask(question); else clear();
   });
   document.addEventListener("kiji:key", () => { if (input.value.trim()) ask(input.value); });

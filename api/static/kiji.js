@@ -128,6 +128,10 @@
       if (!value) return;
       try { sessionStorage.setItem(KEY, value); } catch (e) { /* storage off: nothing to keep */ }
       status.textContent = t("key_saved");
+      // Out of the way once given; keyboard users continue at the question box (or the panel).
+      const panel = document.getElementById("key-panel");
+      panel.open = false;
+      (document.getElementById("q") || panel.querySelector("summary")).focus();
       document.dispatchEvent(new CustomEvent("kiji:key"));
     });
     document.getElementById("key-forget").addEventListener("click", () => {
@@ -137,7 +141,16 @@
     });
   }
 
+  /** After the URL changed in place (a question asked), keep the language links on this URL. */
+  function syncLangLinks() {
+    for (const link of document.querySelectorAll("nav.langs a[hreflang]")) {
+      const params = new URLSearchParams(location.search);
+      params.set("lang", link.getAttribute("hreflang"));
+      link.setAttribute("href", location.pathname + "?" + params);
+    }
+  }
+
   window.kiji = { config, t, el, httpUrl, codePointLength, sliceCodePoints, api, apiKey,
-                  describeError, openKeyPanel };
+                  describeError, openKeyPanel, syncLangLinks };
   initKeyPanel();
 })();
