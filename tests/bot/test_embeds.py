@@ -235,7 +235,7 @@ def test_every_quote_links_to_the_reader_at_its_span(engine: Engine) -> None:
         embed = answer_embed(result, lang, reader_base=base)  # type: ignore[arg-type]
         assert violations(embed) == []
         _assert_verbatim(embed, result.quotes, engine)
-        for field, quote in zip(embed.fields, result.quotes):
+        for field, quote in zip(embed.fields, result.quotes, strict=True):
             url = f"{base}/articles/{quote.article_id}?start={quote.start}&end={quote.end}#quote"
             assert reader_url(base, quote) == url
             assert (field.value or "").endswith(f"\n[{t('reader_link', lang)}]({url})")  # type: ignore

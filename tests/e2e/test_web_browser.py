@@ -25,13 +25,14 @@ from typing import Any
 import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, Request, Route, expect, sync_playwright
 
+from kiji.corpus.shipped import SHIPPED_CORPUS_DIR
 from kiji.feedback import FeedbackStore
-from kiji.settings import DEFAULT_CORPUS_DIR, PROJECT_ROOT
 
 pytestmark = [pytest.mark.model, pytest.mark.browser]
 
 CHROMIUM = os.environ.get("KIJI_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
 API_KEY = "browser-test-key-1"
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = PROJECT_ROOT / "var" / "browser-artifacts"
 README_SCREENSHOT = PROJECT_ROOT / "docs" / "web-page.png"
 README_READER_SCREENSHOT = PROJECT_ROOT / "docs" / "web-reader.png"
@@ -92,7 +93,7 @@ def server(real_model_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> It
     root = tmp_path_factory.mktemp("web")
     corpus = root / "corpus"
     corpus.mkdir()
-    for article in DEFAULT_CORPUS_DIR.iterdir():
+    for article in SHIPPED_CORPUS_DIR.iterdir():
         shutil.copy(article, corpus / article.name)
     (corpus / "hostile.jsonl").write_text("\n".join(json.dumps(r, ensure_ascii=False) for r in HOSTILE) + "\n",
                                           encoding="utf-8")
@@ -219,7 +220,7 @@ def quote_cards(page: Page, section: str = "answer") -> list[dict[str, str]]:
 def assert_cards_match(page: Page, quotes: list[dict[str, Any]], section: str = "answer") -> None:
     cards = quote_cards(page, section)
     assert len(cards) == len(quotes) > 0
-    for card, quote in zip(cards, quotes):
+    for card, quote in zip(cards, quotes, strict=True):
         assert card["title"] == quote["title"] and card["text"] == quote["text"]
         assert f"{quote['score']:.3f}" in card["meta"]
         assert str(quote["start"]) in card["meta"] and str(quote["end"]) in card["meta"]
@@ -517,5 +518,5 @@ def test_code_point_offsets_in_javascript(tab: Tab) -> None:
                       "expected": [text[:start], text[start:end], text[end:]], "length": len(text)})
     results = page.evaluate("""cases => cases.map(c => ({
         parts: kiji.sliceCodePoints(c.text, c.start, c.end), length: kiji.codePointLength(c.text)}))""", cases)
-    for case, result in zip(cases, results):
+    for case, result in zip(cases, results, strict=True):
         assert result["parts"] == case["expected"] and result["length"] == case["length"], case
