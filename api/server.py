@@ -14,7 +14,7 @@ from kiji.settings import Settings
 _WORKER_FIELDS = ("corpus_dir", "index_dir", "embedding_model", "embedding_runtime", "embed_threads",
                   "faiss_threads", "top_k", "max_question_chars", "api_keys", "admin_token",
                   "rate_limit_per_minute", "cors_origins", "watch_index", "watch_interval_s",
-                  "min_similarity", "index_mmap")
+                  "min_similarity", "index_mmap", "feedback_db", "feedback_salt")
 
 
 def _env_value(value: object) -> str | None:

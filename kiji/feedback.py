@@ -64,12 +64,11 @@ class FeedbackStore:
         with self._connect() as db:
             db.executescript(_SCHEMA)
             if salt is None:
-                row = db.execute("SELECT value FROM meta WHERE key = 'salt'").fetchone()
-                if row is None:
-                    salt = secrets.token_hex(32)
-                    db.execute("INSERT INTO meta (key, value) VALUES ('salt', ?)", (salt,))
-                else:
-                    salt = str(row[0])
+                # INSERT OR IGNORE, then read back: two processes opening a new store at once (the
+                # bot and the API, or API workers) agree on the one salt that was written first.
+                db.execute("INSERT OR IGNORE INTO meta (key, value) VALUES ('salt', ?)",
+                           (secrets.token_hex(32),))
+                salt = str(db.execute("SELECT value FROM meta WHERE key = 'salt'").fetchone()[0])
         self._salt = salt
 
     @contextmanager

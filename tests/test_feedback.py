@@ -54,3 +54,20 @@ def test_concurrent_votes_from_threads(tmp_path: Path) -> None:
         list(pool.map(lambda i: store.vote(answer_id="ans", user_id=i % 10, vote="up" if i % 2 else "down",
                                            **VOTE), range(100)))
     assert len(store.rows("ans")) == 10
+
+
+def test_stores_opened_at_once_agree_on_one_salt(tmp_path: Path) -> None:
+    # The bot and the API (or several API workers) may open a new store at the same moment.
+    path = tmp_path / "new.sqlite3"
+    with ThreadPoolExecutor(8) as pool:
+        stores = list(pool.map(lambda _: FeedbackStore(path), range(8)))
+    assert len({s.user_hash(1) for s in stores}) == 1
+    assert FeedbackStore(path).user_hash(1) == stores[0].user_hash(1)
+
+
+def test_web_voters_and_discord_users_never_share_a_hash(tmp_path: Path) -> None:
+    store = FeedbackStore(tmp_path / "fb.sqlite3")
+    assert store.user_hash(42) != store.user_hash("web:42")
+    store.vote(answer_id="ans1", user_id=42, vote="up", **VOTE)
+    assert store.vote(answer_id="ans1", user_id="web:42", vote="down", **VOTE) is False
+    assert sorted(r.vote for r in store.rows("ans1")) == ["down", "up"]
