@@ -70,7 +70,7 @@ class WebPages:
         response.headers.update(PAGE_HEADERS)
         if switch in LANGS:
             response.set_cookie(LANG_COOKIE, lang, max_age=365 * 24 * 3600, samesite="lax", httponly=True)
-        return response  # type: ignore[no-any-return]
+        return response
 
 
 def _switch_url(request: Request, lang: Lang) -> str:

@@ -127,10 +127,10 @@ def choose_lang(switch: str | None, cookie: str | None, accept_language: str | N
     """The page language for a request (see the module docstring for the order)."""
     for explicit in (switch, cookie):
         if explicit in LANGS:
-            return explicit  # type: ignore[return-value]
+            return explicit
     for quality, _, primary in _parse_accept_language(accept_language or ""):
         if quality <= 0:
             continue
         if primary in LANGS:
-            return primary  # type: ignore[return-value]
+            return primary
     return "en"
