@@ -4,7 +4,6 @@ chunks and feedback endpoints, and the key and rate-limit rules they share with 
 
 from __future__ import annotations
 
-import contextlib
 import json
 import re
 from collections.abc import AsyncIterator
@@ -14,7 +13,6 @@ from typing import Any
 
 import httpx
 import pytest
-from fastapi import FastAPI
 from pydantic import ValidationError
 
 from kiji.api.app import create_app
@@ -24,22 +22,13 @@ from kiji.api.web_strings import STRINGS, choose_lang
 from kiji.feedback import FeedbackStore
 from kiji.retrieval.engine import Engine
 from kiji.settings import Settings
+from tests.helpers import make_settings, serve
 
 PAGE_BUDGET_BYTES = 100_000
 
 
 def settings_for(tmp_path: Path, fake_index_dir: Path, **overrides: Any) -> Settings:
-    values: dict[str, Any] = {"index_dir": fake_index_dir, "rate_limit_per_minute": 0, "watch_index": False,
-                              "embedding_runtime": "torch", "feedback_db": tmp_path / "feedback.sqlite3"}
-    return Settings(**{**values, **overrides})
-
-
-@contextlib.asynccontextmanager
-async def serve(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
-    async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
-        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
-            yield client
+    return make_settings(fake_index_dir, **{"feedback_db": tmp_path / "feedback.sqlite3", **overrides})
 
 
 @pytest.fixture()
