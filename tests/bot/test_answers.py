@@ -30,6 +30,7 @@ from tests.helpers import (
     reply,
 )
 
+
 def assert_description_does_not_repeat_quotes(embed: dict[str, Any]) -> None:
     """The description is the short answer; the quotes appear once, in the fields."""
     description = unescape(embed["description"])
