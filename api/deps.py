@@ -19,6 +19,7 @@ from kiji.api.metrics import Metrics
 from kiji.api.rate_limit import TokenBucketLimiter
 from kiji.errors import IndexUnavailable, KijiError
 from kiji.retrieval.engine import Engine
+from kiji.retrieval.generation.answerer import Generator
 from kiji.settings import Settings
 from kiji.watcher import IndexWatcher
 
@@ -46,6 +47,8 @@ class AppState:
     cpu_limiter: anyio.CapacityLimiter = field(default_factory=lambda: anyio.CapacityLimiter(1))
     #: Per-client request budget for /v1; ``None`` when rate limiting is off.
     rate_limiter: TokenBucketLimiter | None = None
+    #: The optional language model that writes answers from the quotes (None: extractive only).
+    generator: Generator | None = None
 
     @property
     def engine(self) -> Engine | None:

@@ -220,13 +220,30 @@ def answer_embed(result: AskResult, lang: Lang) -> discord.Embed:
 
     ``lang`` (the interaction locale) is for fixed strings; the answer is in the question's language.
     """
-    footer = t("footer", lang, version=result.index_version, ms=_ms(result.took_ms))
+    footer = t("footer", lang, version=result.index_version, ms=_ms(result.took_ms)) + _how_written(result, lang)
     if not result.answered:
         text = result.answer or t("not_covered", result.language)
         return _quotes_embed(result.question, text, [], first_number=1, footer=footer, lang=lang,
                              colour=NOT_ANSWERED_COLOR)
     return _quotes_embed(result.question, result.answer, result.quotes, first_number=1, footer=footer,
                          lang=lang, colour=COLOR)
+
+
+def draft_embed(result: AskResult, text: str, lang: Lang) -> discord.Embed:
+    """The reply while a language model writes the answer: its text so far (not yet checked, and
+    labelled so in the footer) above the same quotes the final answer will show."""
+    return _quotes_embed(result.question, text + " …", result.quotes, first_number=1,
+                         footer=t("writing", lang), lang=lang, colour=COLOR)
+
+
+def _how_written(result: AskResult, lang: Lang) -> str:
+    """With a model configured: a footer note on who wrote the answer (nothing otherwise)."""
+    mode = getattr(result, "answer_mode", None)
+    if mode == "generated" and result.answered:
+        return " · " + t("generated_note", lang)
+    if mode == "extractive" and getattr(result, "fallback_reason", None) not in (None, "declined"):
+        return " · " + t("fallback_note", lang)
+    return ""
 
 
 def more_sources_embed(question: str, quotes: Sequence[Quote], *, first_number: int, index_version: str,
