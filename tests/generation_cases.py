@@ -18,10 +18,10 @@ from pathlib import Path
 from typing import Any
 
 from kiji.corpus.shipped import SHIPPED_CORPUS_DIR
-from kiji.retrieval.embedder import FakeEmbedder
+from kiji.retrieval.embedding.embedder import FakeEmbedder
 from kiji.retrieval.engine import Engine
+from kiji.retrieval.index.store import load_current
 from kiji.retrieval.models import AskResult
-from kiji.retrieval.store import load_current
 from tests.fake_llm import Reply
 from tests.helpers import FAKE_TUNING, build_fake_index, small_corpus
 

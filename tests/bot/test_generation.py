@@ -14,6 +14,7 @@ import pytest
 
 from kiji.bot import live
 from kiji.bot.client import KijiBot
+from kiji.bot.commands import register
 from kiji.bot.embeds import answer_embed, unescape
 from kiji.bot.i18n import t
 from kiji.bot.main import read_token, run
@@ -72,6 +73,7 @@ async def start_bot(engine: Engine, llm: FakeLLM,
         settings = settings_for(server, llm, tmp_path, case)
         bot = KijiBot(engine=engine, settings=settings, generator=load_generator(settings),
                       guild_ready_timeout=0.01)
+        register(bot)
         task = asyncio.create_task(bot.start(read_token(settings)))
         running.append((server, bot, task))
         await asyncio.wait_for(bot.wait_until_ready(), 10)
