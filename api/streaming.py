@@ -19,10 +19,14 @@ from kiji.retrieval.generation.answerer import Generator
 from kiji.retrieval.models import AskResult
 
 MEDIA_TYPE = "text/event-stream"
-#: For OpenAPI: /v1/ask answers JSON, or an event stream when asked to.
-ASK_STREAM_RESPONSE = {200: {"content": {MEDIA_TYPE: {"schema": {
-    "type": "string", "description": "`event: token` (data {\"text\"}) … then one `event: final` "
-                                     "(data: the answer object)"}}}}}
+#: For OpenAPI: /v1/ask answers JSON, or an event stream when asked to (``schema`` describes one event).
+ASK_STREAM_RESPONSE: dict[int | str, dict[str, object]] = {200: {"content": {MEDIA_TYPE: {"schema": {
+    "type": "object", "required": ["event", "data"],
+    "properties": {
+        "event": {"type": "string", "enum": ["token", "final"]},
+        "data": {"type": "string", "contentMediaType": "application/json",
+                 "description": 'token: {"text": "..."} (provisional); final: the answer object'},
+    }}}}}}
 
 
 def sse(event: str, data: str) -> bytes:
