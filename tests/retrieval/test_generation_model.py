@@ -5,6 +5,7 @@ and the model server's status."""
 from __future__ import annotations
 
 import json
+import logging
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -92,10 +93,14 @@ async def test_each_case(case: Case, streaming: bool, engine: Engine, llm: FakeL
 
 
 async def test_the_request_carries_the_model_settings_and_the_key_only_as_a_header(
-        engine: Engine, llm: FakeLLM) -> None:
+        engine: Engine, llm: FakeLLM, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.DEBUG)  # the openai and HTTP clients' own debug logs included
     llm.handler = GOOD_EN
     llm.requests.clear()
     final, _ = await run(generator_for(llm, max_tokens=77), engine, Q_EN, False)
+    llm.reply(Reply(status=401))
+    failed, _ = await run(generator_for(llm), engine, Q_EN, True)
+    assert failed.fallback_detail == "HTTP 401" and caplog.text and API_KEY not in caplog.text
     seen = llm.completions[0]
     assert seen.body["model"] == llm.model and seen.body["max_tokens"] == 77
     assert seen.headers["Authorization"] == f"Bearer {API_KEY}"
