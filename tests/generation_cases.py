@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from kiji.corpus.shipped import SHIPPED_CORPUS_DIR
-from kiji.retrieval.embedding.embedder import FakeEmbedder
+from kiji.retrieval.embedding.fake import FakeEmbedder
 from kiji.retrieval.engine import Engine
 from kiji.retrieval.index.store import load_current
 from kiji.retrieval.models import AskResult

@@ -15,7 +15,7 @@ import logging
 import time
 from collections.abc import AsyncGenerator
 
-from kiji.retrieval.answer.quotes import NOT_FOUND
+from kiji.retrieval.answer.compose import NOT_FOUND
 from kiji.retrieval.generation import result as reasons
 from kiji.retrieval.generation.client import ChatClient, Completion, GenerationError, ModelStatus
 from kiji.retrieval.generation.config import LLMConfig

@@ -7,7 +7,7 @@ import asyncio
 import contextlib
 import json
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +18,7 @@ import uvicorn
 from kiji.api.app import create_app
 from kiji.retrieval.engine import Engine
 from kiji.settings import Settings
-from tests.fake_llm import FakeLLM, Reply, ThreadedLLM, unused_port
+from tests.fake_llm import FakeLLM, Reply, unused_port
 from tests.generation_cases import (
     API_KEY,
     CASE_IDS,
@@ -27,21 +27,15 @@ from tests.generation_cases import (
     Q_EN,
     Q_JA,
     Case,
-    build_engine,
     check_shown,
     expected_text,
 )
 
 
-@pytest.fixture(scope="module")
-def engine(tmp_path_factory: pytest.TempPathFactory) -> Engine:
-    return build_engine(tmp_path_factory.mktemp("generation-api"))
-
-
-@pytest.fixture(scope="module")
-def llm() -> Iterator[FakeLLM]:
-    with ThreadedLLM() as server:
-        yield server
+@pytest.fixture()
+def engine(generation_engine: Engine) -> Engine:
+    """The shipped corpus plus the planted article (tests/conftest.py), built once per session."""
+    return generation_engine
 
 
 def settings_for(engine: Engine, llm: FakeLLM | None, case: Case | None = None, **extra: Any) -> Settings:

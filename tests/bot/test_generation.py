@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +22,7 @@ from kiji.retrieval.engine import Engine
 from kiji.runtime import load_generator
 from kiji.settings import Settings
 from tests.bot.fake_discord import FakeDiscord, Pending
-from tests.fake_llm import FakeLLM, Reply, ThreadedLLM, unused_port
+from tests.fake_llm import FakeLLM, Reply, unused_port
 from tests.generation_cases import (
     API_KEY,
     CASE_IDS,
@@ -32,24 +32,16 @@ from tests.generation_cases import (
     Q_EN,
     Q_JA,
     Case,
-    build_engine,
     expected_text,
 )
 
 TOKEN = "fake-token-for-generation-tests"
 
 
-@pytest.fixture(scope="module")
-def engine(tmp_path_factory: pytest.TempPathFactory) -> Engine:
-    engine = build_engine(tmp_path_factory.mktemp("generation-bot"))
-    engine.ask(Q_EN)  # lazy tables load here, not inside a timed wait
-    return engine
-
-
-@pytest.fixture(scope="module")
-def llm() -> Iterator[FakeLLM]:
-    with ThreadedLLM() as server:
-        yield server
+@pytest.fixture()
+def engine(generation_engine: Engine) -> Engine:
+    """The shipped corpus plus the planted article (tests/conftest.py), built once per session."""
+    return generation_engine
 
 
 def settings_for(server: FakeDiscord, llm: FakeLLM, tmp_path: Path, case: Case | None = None) -> Settings:

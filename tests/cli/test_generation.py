@@ -6,7 +6,6 @@ from __future__ import annotations
 import io
 import json
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -15,7 +14,7 @@ from kiji import cli
 from kiji.retrieval.engine import Engine
 from kiji.retrieval.generation.result import GeneratedAskResult
 from kiji.retrieval.models import AskResult
-from tests.fake_llm import FakeLLM, Reply, ThreadedLLM, unused_port
+from tests.fake_llm import FakeLLM, Reply, unused_port
 from tests.generation_cases import (
     API_KEY,
     CASE_IDS,
@@ -25,7 +24,6 @@ from tests.generation_cases import (
     Q_EN,
     Q_JA,
     Case,
-    build_engine,
     check_shown,
     cite,
     expected_text,
@@ -35,15 +33,10 @@ from tests.generation_cases import (
 OFF_TOPIC = "What is the recipe for Okonomiyaki?"
 
 
-@pytest.fixture(scope="module")
-def engine(tmp_path_factory: pytest.TempPathFactory) -> Engine:
-    return build_engine(tmp_path_factory.mktemp("generation-cli"))
-
-
-@pytest.fixture(scope="module")
-def llm() -> Iterator[FakeLLM]:
-    with ThreadedLLM() as server:
-        yield server
+@pytest.fixture()
+def engine(generation_engine: Engine) -> Engine:
+    """The shipped corpus plus the planted article (tests/conftest.py), built once per session."""
+    return generation_engine
 
 
 @pytest.fixture()

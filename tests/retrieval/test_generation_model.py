@@ -7,7 +7,6 @@ from __future__ import annotations
 import json
 import logging
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -17,7 +16,7 @@ from kiji.retrieval.generation.answerer import Generator
 from kiji.retrieval.generation.config import LLMConfig
 from kiji.retrieval.generation.prompt import NO_ANSWER
 from kiji.retrieval.generation.result import GeneratedAskResult
-from tests.fake_llm import FakeLLM, Reply, ThreadedLLM, unused_port
+from tests.fake_llm import FakeLLM, Reply, unused_port
 from tests.generation_cases import (
     API_KEY,
     CASE_IDS,
@@ -28,21 +27,15 @@ from tests.generation_cases import (
     Q_INJECTED,
     Q_JA,
     Case,
-    build_engine,
     check_shown,
     expected_text,
 )
 
 
-@pytest.fixture(scope="module")
-def engine(tmp_path_factory: pytest.TempPathFactory) -> Engine:
-    return build_engine(tmp_path_factory.mktemp("generation"))
-
-
-@pytest.fixture(scope="module")
-def llm() -> Iterator[FakeLLM]:
-    with ThreadedLLM() as server:
-        yield server
+@pytest.fixture()
+def engine(generation_engine: Engine) -> Engine:
+    """The shipped corpus plus the planted article (tests/conftest.py), built once per session."""
+    return generation_engine
 
 
 def generator_for(llm: FakeLLM, case: Case | None = None, **overrides: object) -> Generator:
