@@ -63,7 +63,8 @@ def format_summary(summary: dict[str, Any]) -> str:
               f"   fell back {pct(summary['fallen_back'])}")]
     for reason, value in summary["fallback_reasons"].items():
         lines.append(f"    {reason:<26}{pct(value)}")
-    lines.append(f"  of {summary['checked']} answers checked: citations valid {pct(summary['citation_validity'])}"
+    lines.append(f"  of {summary['checked']} answers checked:"
+                 f" citations valid {pct(summary['citation_validity'])}"
                  f"   quotes verbatim {pct(summary['quotes_verbatim'])}"
                  f"   figures supported {pct(summary['figures_supported'])}"
                  f"   right language {pct(summary['right_language'])}")

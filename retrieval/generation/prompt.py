@@ -70,8 +70,8 @@ def build_messages(question: str, language: Language, passages: Sequence[Passage
                    sources_differ: bool = False) -> list[dict[str, str]]:
     name = LANGUAGE_NAMES[language]
     system = SYSTEM.format(language=name, no_answer=NO_ANSWER, differ=DIFFER if sources_differ else "")
-    blocks = [f'<passage n="{p.n}">\n<title>{defuse(p.title)}</title>\n<text>{defuse(p.text)}</text>\n</passage>'
-              for p in passages]
+    blocks = [f'<passage n="{p.n}">\n<title>{defuse(p.title)}</title>\n'
+              f"<text>{defuse(p.text)}</text>\n</passage>" for p in passages]
     user = (f"<question>\n{defuse(question)}\n</question>\n\n<passages>\n" + "\n".join(blocks)
             + f"\n</passages>\n\nAnswer the question in {name} from passages 1-{len(passages)}, "
             f"citing them as [n], or reply {NO_ANSWER}.")

@@ -181,11 +181,13 @@ def verify(answer: str, passages: Sequence[Passage], language: Language) -> Veri
         for s, e in spans:
             inner = body[s:e].strip()
             if not any(inner in p.text or inner in p.title for p in sources):
-                check.failures.append(Failure(reasons.QUOTE_NOT_VERBATIM, f"「{inner[:80]}」 is not in {where}"))
+                check.failures.append(Failure(reasons.QUOTE_NOT_VERBATIM,
+                                              f"「{inner[:80]}」 is not in {where}"))
         pool = [f for p in sources for f in figures(p.text) + figures(p.title)]
         for fig in figures(_LIST_MARK.sub("", _without(body, spans))):
             if not supported(fig, pool):
-                check.failures.append(Failure(reasons.FIGURE_NOT_IN_PASSAGES, f"{fig.text} is not in {where}"))
+                check.failures.append(Failure(reasons.FIGURE_NOT_IN_PASSAGES,
+                                              f"{fig.text} is not in {where}"))
         spoken.append(_without(body, spans))
     if not check.cited:
         check.failures.append(Failure(reasons.NO_CITATIONS, "no sentence cites a given passage"))
@@ -193,5 +195,6 @@ def verify(answer: str, passages: Sequence[Passage], language: Language) -> Veri
     for p in passages:
         words = words.replace(p.title, " ")
     if (found := answer_language(words)) != language:
-        check.failures.append(Failure(reasons.WRONG_LANGUAGE, f"the answer is in {found}, the question in {language}"))
+        check.failures.append(Failure(reasons.WRONG_LANGUAGE,
+                                      f"the answer is in {found}, the question in {language}"))
     return check

@@ -39,8 +39,10 @@ def engine(generation_engine: Engine) -> Engine:
 
 
 def settings_for(engine: Engine, llm: FakeLLM | None, case: Case | None = None, **extra: Any) -> Settings:
+    # llm_* explicitly unset: a model configured in the developer's environment must not leak in.
     values: dict[str, Any] = {"index_dir": engine.index.path.parent.parent, "rate_limit_per_minute": 0,
-                              "watch_index": False, "embedding_runtime": "torch"}
+                              "watch_index": False, "embedding_runtime": "torch",
+                              "llm_base_url": None, "llm_model": None}
     if llm is not None:
         absent = case is not None and case.absent
         values.update(llm_base_url=f"http://127.0.0.1:{unused_port()}/v1" if absent else llm.base_url,
@@ -163,4 +165,5 @@ async def test_readyz_reports_the_model_server_without_failing(engine: Engine, l
             r = await client.get("/readyz")
     finally:
         llm.model_list_status = 200
-    assert r.status_code == 200 and r.json()["llm"]["state"] == "error" and r.json()["llm"]["detail"] == "HTTP 503"
+    assert r.status_code == 200
+    assert r.json()["llm"]["state"] == "error" and r.json()["llm"]["detail"] == "HTTP 503"

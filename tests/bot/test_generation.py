@@ -36,6 +36,7 @@ from tests.generation_cases import (
 )
 
 TOKEN = "fake-token-for-generation-tests"
+StartBot = Callable[..., Awaitable[FakeDiscord]]
 
 
 @pytest.fixture()
@@ -55,8 +56,7 @@ def settings_for(server: FakeDiscord, llm: FakeLLM, tmp_path: Path, case: Case |
 
 
 @pytest.fixture()
-async def start_bot(engine: Engine, llm: FakeLLM,
-                    tmp_path: Path) -> AsyncIterator[Callable[..., Awaitable[FakeDiscord]]]:
+async def start_bot(engine: Engine, llm: FakeLLM, tmp_path: Path) -> AsyncIterator[StartBot]:
     running: list[tuple[FakeDiscord, KijiBot, asyncio.Task[None]]] = []
 
     async def start(case: Case | None = None) -> FakeDiscord:
@@ -93,6 +93,13 @@ def final_edit(p: Pending) -> dict[str, Any] | None:
     return done[-1] if done else None
 
 
+def final_embed(p: Pending) -> dict[str, Any]:
+    final = final_edit(p)
+    assert final is not None and len(final["embeds"]) == 1
+    embed: dict[str, Any] = final["embeds"][0]
+    return embed
+
+
 async def ask(server: FakeDiscord, question: str, **who: Any) -> Pending:
     p = await server.interact(server.slash("ask", {"question": question}, **who))
     await server.wait_until(lambda: final_edit(p), timeout=20)
@@ -105,16 +112,14 @@ def edit_times(server: FakeDiscord, p: Pending) -> list[float]:
 
 
 @pytest.mark.parametrize("case", CASES, ids=CASE_IDS)
-async def test_each_case(case: Case, start_bot, engine: Engine, llm: FakeLLM,  # type: ignore[no-untyped-def]
+async def test_each_case(case: Case, start_bot: StartBot, engine: Engine, llm: FakeLLM,
                          monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(live, "EDIT_INTERVAL_S", 0.05)
     llm.handler = case.script
     llm.requests.clear()
     server = await start_bot(case)
     p = await ask(server, case.question)
-    final = final_edit(p)
-    assert final is not None and len(final["embeds"]) == 1
-    embed = final["embeds"][0]
+    embed = final_embed(p)
     extractive = engine.ask(case.question)
     # The same quote fields as without a model, verbatim, whatever happened to the answer text.
     assert embed["fields"] == answer_embed(extractive, "en").to_dict()["fields"]
@@ -125,10 +130,10 @@ async def test_each_case(case: Case, start_bot, engine: Engine, llm: FakeLLM,  #
     else:
         assert unescape(embed["description"]) == extractive.answer
         assert embed["footer"]["text"].endswith(t("fallback_note", "en"))
-    assert p.edits[-1] is final  # nothing overwrote the final answer
+    assert p.edits[-1] is final_edit(p)  # nothing overwrote the final answer
 
 
-async def test_drafts_are_throttled_and_labelled(start_bot, llm: FakeLLM) -> None:  # type: ignore[no-untyped-def]
+async def test_drafts_are_throttled_and_labelled(start_bot: StartBot, llm: FakeLLM) -> None:
     # About 3 s of trickling text: a draft edit at most once a second, then the final one.
     llm.handler = lambda body: Reply(text=GOOD_EN(body).text, chunk_chars=4, chunk_delay_s=0.12)
     server = await start_bot()
@@ -144,11 +149,11 @@ async def test_drafts_are_throttled_and_labelled(start_bot, llm: FakeLLM) -> Non
     assert len(times) == len(p.edits)
     gaps = [b - a for a, b in itertools.pairwise(times)]
     assert min(gaps) >= live.EDIT_INTERVAL_S - 0.05, gaps
-    assert unescape(final_edit(p)["embeds"][0]["description"]) == GOOD_EN(llm.completions[-1].body).text  # type: ignore[index]
+    assert unescape(final_embed(p)["description"]) == GOOD_EN(llm.completions[-1].body).text
 
 
-async def test_a_draft_that_fails_verification_is_replaced(start_bot, engine: Engine,  # type: ignore[no-untyped-def]
-                                                           llm: FakeLLM, monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_a_draft_that_fails_verification_is_replaced(
+        start_bot: StartBot, engine: Engine, llm: FakeLLM, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(live, "EDIT_INTERVAL_S", 0.05)
     llm.handler = lambda body: Reply(text=GOOD_JA(body).text.replace("11%", "17%"), chunk_chars=3,
                                      chunk_delay_s=0.03)
@@ -156,13 +161,13 @@ async def test_a_draft_that_fails_verification_is_replaced(start_bot, engine: En
     p = await ask(server, Q_JA, locale="ja")
     drafts = [e for e in p.edits if not e.get("components")]
     assert drafts and any("17%" in d["embeds"][0]["description"] for d in drafts)
-    final = final_edit(p)["embeds"][0]  # type: ignore[index]
+    final = final_embed(p)
     assert "17%" not in final["description"] and unescape(final["description"]) == engine.ask(Q_JA).answer
     assert final["footer"]["text"].endswith(t("fallback_note", "ja"))
 
 
-async def test_the_bot_built_by_run_uses_the_configured_model(engine: Engine, llm: FakeLLM,  # type: ignore[no-untyped-def]
-                                                              tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_the_bot_built_by_run_uses_the_configured_model(
+        engine: Engine, llm: FakeLLM, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(live, "EDIT_INTERVAL_S", 0.05)
     ready = asyncio.Event()
     on_ready = KijiBot.on_ready
@@ -184,4 +189,4 @@ async def test_the_bot_built_by_run_uses_the_configured_model(engine: Engine, ll
         with pytest.raises(asyncio.CancelledError):
             await task
         await server.stop()
-    assert final_edit(p)["embeds"][0]["footer"]["text"].endswith(t("generated_note", "en"))  # type: ignore[index]
+    assert final_embed(p)["footer"]["text"].endswith(t("generated_note", "en"))

@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 import json
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -31,6 +32,8 @@ from tests.generation_cases import (
 )
 
 OFF_TOPIC = "What is the recipe for Okonomiyaki?"
+#: Points the CLI at the scripted model (for a case, or plainly with a timeout).
+Configure = Callable[..., None]
 
 
 @pytest.fixture()
@@ -40,7 +43,7 @@ def engine(generation_engine: Engine) -> Engine:
 
 
 @pytest.fixture()
-def configure(monkeypatch: pytest.MonkeyPatch, engine: Engine, llm: FakeLLM):  # type: ignore[no-untyped-def]
+def configure(monkeypatch: pytest.MonkeyPatch, engine: Engine, llm: FakeLLM) -> Configure:
     """Point the CLI at the engine and, through the environment, at the scripted model."""
     monkeypatch.setattr(cli, "_engine", lambda settings: engine)
     llm.requests.clear()
@@ -58,7 +61,7 @@ def configure(monkeypatch: pytest.MonkeyPatch, engine: Engine, llm: FakeLLM):  #
 
 
 @pytest.mark.parametrize("case", CASES, ids=CASE_IDS)
-def test_ask_json_each_case(case: Case, configure, engine: Engine, llm: FakeLLM,  # type: ignore[no-untyped-def]
+def test_ask_json_each_case(case: Case, configure: Configure, engine: Engine, llm: FakeLLM,
                             capsys: pytest.CaptureFixture[str]) -> None:
     configure(case)
     assert cli.main(["ask", "--json", case.question]) == 0
@@ -68,7 +71,7 @@ def test_ask_json_each_case(case: Case, configure, engine: Engine, llm: FakeLLM,
     assert API_KEY not in out + err
 
 
-def test_human_output_of_a_generated_answer(configure, engine: Engine, llm: FakeLLM,  # type: ignore[no-untyped-def]
+def test_human_output_of_a_generated_answer(configure: Configure, engine: Engine, llm: FakeLLM,
                                             capsys: pytest.CaptureFixture[str]) -> None:
     configure()
     llm.handler = GOOD_EN
@@ -81,8 +84,8 @@ def test_human_output_of_a_generated_answer(configure, engine: Engine, llm: Fake
     assert "answer written by the language model, checked against the quotes" in err
 
 
-def test_human_output_when_the_model_answer_is_rejected(configure, engine: Engine,  # type: ignore[no-untyped-def]
-                                                        llm: FakeLLM, capsys: pytest.CaptureFixture[str]) -> None:
+def test_human_output_when_the_model_answer_is_rejected(
+        configure: Configure, engine: Engine, llm: FakeLLM, capsys: pytest.CaptureFixture[str]) -> None:
     configure()
     llm.handler = lambda body: Reply(text=f"NVIDIAは時間外取引で17%下落しています[{cite(body, '11%')}]。")
     assert cli.main(["ask", Q_JA]) == 0
@@ -91,7 +94,7 @@ def test_human_output_when_the_model_answer_is_rejected(configure, engine: Engin
     assert "17%" not in out and "the model's was not used: figure_not_in_passages" in err
 
 
-def test_batch_mode_answers_each_line_with_the_model(configure, engine: Engine, llm: FakeLLM,  # type: ignore[no-untyped-def]
+def test_batch_mode_answers_each_line_with_the_model(configure: Configure, engine: Engine, llm: FakeLLM,
                                                      monkeypatch: pytest.MonkeyPatch,
                                                      capsys: pytest.CaptureFixture[str]) -> None:
     configure()
@@ -105,7 +108,7 @@ def test_batch_mode_answers_each_line_with_the_model(configure, engine: Engine, 
     assert len(llm.completions) == 2  # one connection, one request per answered question
 
 
-def test_eval_reports_generation(configure, llm: FakeLLM, tmp_path: Path,  # type: ignore[no-untyped-def]
+def test_eval_reports_generation(configure: Configure, llm: FakeLLM, tmp_path: Path,
                                  capsys: pytest.CaptureFixture[str]) -> None:
     items = [
         {"id": "ja", "lang": "ja", "question": Q_JA, "answerable": True, "kind": "fact",
@@ -121,7 +124,8 @@ def test_eval_reports_generation(configure, llm: FakeLLM, tmp_path: Path,  # typ
     assert plain_env == 0 and "generation" not in plain
     configure()
     # The Japanese answer is good; the English one cites a passage that was not given.
-    llm.handler = lambda body: GOOD_JA(body) if question_in(body) == Q_JA else Reply(text="NVIDIA fell 11% [9].")
+    llm.handler = lambda body: (GOOD_JA(body) if question_in(body) == Q_JA
+                                else Reply(text="NVIDIA fell 11% [9]."))
     assert cli.main(["eval", "--json", str(path)]) == 0
     report = json.loads(capsys.readouterr().out)
     gen = report["generation"]
@@ -138,8 +142,8 @@ def test_eval_reports_generation(configure, llm: FakeLLM, tmp_path: Path,  # typ
     assert f"generation (model {llm.model}): asked 2 of 3" in table and "citation_out_of_range" in table
 
 
-def test_without_model_settings_the_output_is_unchanged(monkeypatch: pytest.MonkeyPatch, engine: Engine,
-                                                        capsys: pytest.CaptureFixture[str]) -> None:
+def test_without_model_settings_the_output_is_unchanged(
+        monkeypatch: pytest.MonkeyPatch, engine: Engine, capsys: pytest.CaptureFixture[str]) -> None:
     monkeypatch.setattr(cli, "_engine", lambda settings: engine)
     for name in ("KIJI_LLM_BASE_URL", "KIJI_LLM_MODEL", "KIJI_LLM_API_KEY"):
         monkeypatch.delenv(name, raising=False)
@@ -147,7 +151,8 @@ def test_without_model_settings_the_output_is_unchanged(monkeypatch: pytest.Monk
     shown = json.loads(capsys.readouterr().out)
     expected = json.loads(engine.ask(Q_JA).model_dump_json())
     shown.pop("took_ms"), expected.pop("took_ms")
-    assert shown == expected and not set(shown) & set(GeneratedAskResult.model_fields) - set(AskResult.model_fields)
+    added = set(GeneratedAskResult.model_fields) - set(AskResult.model_fields)
+    assert shown == expected and not set(shown) & added
 
 
 @pytest.mark.parametrize(("env", "message"), [
@@ -156,8 +161,9 @@ def test_without_model_settings_the_output_is_unchanged(monkeypatch: pytest.Monk
     ({"KIJI_LLM_BASE_URL": "ftp://user:hunter2@host/v1", "KIJI_LLM_MODEL": "m"}, "http:// or https://"),
     ({"KIJI_LLM_BASE_URL": "http://x/v1", "KIJI_LLM_MODEL": "m", "KIJI_LLM_TIMEOUT_S": "0"}, "llm_timeout_s"),
 ])
-def test_bad_model_settings_stop_with_a_message(env: dict[str, str], message: str, monkeypatch: pytest.MonkeyPatch,
-                                                capsys: pytest.CaptureFixture[str]) -> None:
+def test_bad_model_settings_stop_with_a_message(
+        env: dict[str, str], message: str, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
     for name, value in env.items():
         monkeypatch.setenv(name, value)
     assert cli.main(["ask", Q_JA]) == 2

@@ -120,7 +120,8 @@ async def test_a_planted_instruction_stays_inside_its_passage(engine: Engine, ll
 async def test_more_answers_only_ever_lower_answered(engine: Engine, llm: FakeLLM) -> None:
     llm.handler = lambda body: Reply(text=NO_ANSWER)
     final, _ = await run(generator_for(llm), engine, Q_JA, True)
-    assert final.model_declined and not final.answered and final.quotes == [] and final.answer_mode == "generated"
+    assert final.model_declined and not final.answered and final.quotes == []
+    assert final.answer_mode == "generated"
     assert final.answer == "記事の中に、この質問に答える記述は見つかりませんでした。"
     # kiji's own decline is never raised by the model: it is not even asked.
     declined = engine.ask("What is the recipe for Okonomiyaki?")
@@ -149,7 +150,8 @@ async def test_other_server_misbehaviour_falls_back(reply: Reply, reason: str, m
 
 async def test_a_slow_trickle_is_cut_at_the_timeout_not_per_chunk(engine: Engine, llm: FakeLLM) -> None:
     # Each chunk arrives within httpx's read timeout; the whole answer would take 4 s.
-    llm.reply(Reply(text="NVIDIA fell 11% in after-hours trading [1]. " * 2, chunk_chars=2, chunk_delay_s=0.1))
+    llm.reply(Reply(text="NVIDIA fell 11% in after-hours trading [1]. " * 2, chunk_chars=2,
+                    chunk_delay_s=0.1))
     started = time.monotonic()
     final, tokens = await run(generator_for(llm, timeout_s=1.0), engine, Q_EN, True)
     assert time.monotonic() - started < 2.0 and tokens
