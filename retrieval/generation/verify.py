@@ -35,6 +35,7 @@ _THINK = re.compile(r"<think>.*?(?:</think>|$)", re.DOTALL | re.IGNORECASE)
 _PAIRS = {"「": "」", "『": "』", "“": "”"}
 _HIRAGANA = re.compile(r"[\u3040-\u309f]")
 _LATIN = re.compile(r"[A-Za-z]")
+_LETTER = re.compile(r"[A-Za-z\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff]")
 _LIST_MARK = re.compile(r"^\s*(?:\d+[.)]|[-*•・])\s+")
 _DECLINE = re.compile(
     r"(\b(passages?|articles?|sources?|context|text)\b[^.]{0,60}\b(do(es)? not|don't|doesn't|never)\b"
@@ -194,7 +195,8 @@ def verify(answer: str, passages: Sequence[Passage], language: Language) -> Veri
     words = " ".join(spoken)
     for p in passages:
         words = words.replace(p.title, " ")
-    if (found := answer_language(words)) != language:
+    # An answer that is all quotation has no words of its own to judge.
+    if _LETTER.search(words) and (found := answer_language(words)) != language:
         check.failures.append(Failure(reasons.WRONG_LANGUAGE,
                                       f"the answer is in {found}, the question in {language}"))
     return check

@@ -126,6 +126,7 @@ def test_quotations_and_titles_do_not_decide_the_language() -> None:
     assert reasons("According to NVIDIAとMicrosoftの株価が本日1月27日に暴落, the article says "
                    "「NVIDIAは時間外取引で11%下落しています。」[1]", "en") == []
     assert answer_language("DeepSeekはNVIDIAのH800を使った") == "ja"
+    assert reasons("「NVIDIAは時間外取引で11%下落しています。」[1]", "ja") == []  # all quotation
 
 
 @pytest.mark.parametrize("answer", [NO_ANSWER, "The passages do not say how much it cost.",
