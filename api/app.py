@@ -31,6 +31,7 @@ from kiji.api.security import BodyLimitMiddleware, admin_enabled
 from kiji.api.web import install_web
 from kiji.retrieval.embedding.embedder import Embedder
 from kiji.retrieval.engine import Engine
+from kiji.runtime import load_generator
 from kiji.settings import Settings
 from kiji.watcher import IndexWatcher, warm
 
@@ -86,6 +87,7 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         state = await start_state(settings, metrics, engine=engine, embedder=embedder,
                                   warm_up=do_warm)
+        state.generator = load_generator(settings)
         app.state.kiji = state
         watching = asyncio.create_task(state.watcher.run(), name="kiji-index-watch") \
             if settings.watch_index else None
@@ -96,6 +98,8 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
                 watching.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await watching
+            if state.generator is not None:
+                await state.generator.aclose()
             app.state.kiji = None
 
     app = FastAPI(title="kiji", version="1", description=DESCRIPTION, lifespan=lifespan,

@@ -21,6 +21,7 @@ from kiji.api.rate_limit import TokenBucketLimiter
 from kiji.errors import IndexUnavailable, KijiError
 from kiji.feedback import FeedbackStore
 from kiji.retrieval.engine import Engine
+from kiji.retrieval.generation.answerer import Generator
 from kiji.settings import Settings
 from kiji.watcher import IndexWatcher
 
@@ -60,6 +61,8 @@ class AppState:
                 self._feedback = FeedbackStore(self.settings.feedback_db,
                                                salt=salt.get_secret_value() if salt else None)
             return self._feedback
+    #: The optional language model that writes answers from the quotes (None: extractive only).
+    generator: Generator | None = None
 
     @property
     def engine(self) -> Engine | None:

@@ -16,13 +16,15 @@ from typing import Annotated, Literal, TypeVar
 import anyio
 from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictBool, field_validator
 from pydantic_core import PydanticCustomError
 
 from kiji.api.deps import AppState, EngineDep, StateDep
 from kiji.api.errors import error_response, error_responses
 from kiji.api.security import require_admin, v1_guard
+from kiji.api.streaming import ASK_STREAM_RESPONSE, event_stream
 from kiji.errors import IndexMissing, InvalidInput
+from kiji.retrieval.generation.result import AnswerMode, Citation
 from kiji.retrieval.models import ArticleInfo, AskResult, Passage
 from kiji.retrieval.validation import MAX_SEARCH_K, MAX_TOP_K, NOT_BLANK_PATTERN, is_blank
 from kiji.settings import Settings
@@ -55,6 +57,17 @@ def _json_integer(value: object) -> object:
 
 
 # --- response models ---------------------------------------------------------------------------
+
+class AskResponse(AskResult):
+    """The answer object. The generation fields are present only when a language model is configured."""
+
+    answer_mode: AnswerMode | None = Field(None, description="which path wrote `answer` (model configured)")
+    fallback_reason: str | None = Field(None, description="why the answer is extractive, as a code")
+    fallback_detail: str | None = None
+    model_declined: bool | None = Field(None, description="the model said the quotes do not answer")
+    citations: list[Citation] | None = Field(None, description="[n] markers in a generated answer → quotes[n-1]")
+    unsourced: list[str] | None = Field(None, description="sentences of a generated answer that cite no quote")
+
 
 class SearchResponse(BaseModel):
     query: str
@@ -90,6 +103,15 @@ class Health(BaseModel):
     status: Literal["ok"] = "ok"
 
 
+class ModelServer(BaseModel):
+    """The language model server's state; informational: it never makes kiji unready."""
+
+    state: Literal["ok", "unreachable", "error"]
+    model: str
+    detail: str | None = None
+    listed: bool | None = Field(None, description="whether the server lists the configured model")
+
+
 class Ready(BaseModel):
     status: Literal["ready"] = "ready"
     index_version: str
@@ -97,6 +119,7 @@ class Ready(BaseModel):
     chunks: int
     model: str
     runtime: str
+    llm: ModelServer | None = Field(None, description="present when a language model is configured")
 
 
 class ReloadResponse(BaseModel):
@@ -123,6 +146,7 @@ def build_v1_router(settings: Settings) -> APIRouter:
                                   description=f"quotes to return (default {settings.top_k})")
         language: Literal["ja", "en"] | None = Field(
             None, description="answer language; detected from the question when omitted")
+        stream: StrictBool = Field(False, description="answer as server-sent events (text/event-stream)")
 
         @field_validator("question")
         @classmethod
@@ -134,10 +158,15 @@ def build_v1_router(settings: Settings) -> APIRouter:
     router = APIRouter(prefix="/v1", tags=["v1"], dependencies=[Depends(v1_guard(settings))],
                        responses=error_responses(*((401,) if settings.api_keys else ()), 422, 429, 503))
 
-    @router.post("/ask", response_model=AskResult, summary="Answer a question with verbatim quotes")
+    @router.post("/ask", response_model=AskResponse, responses=ASK_STREAM_RESPONSE,
+                 summary="Answer a question with verbatim quotes")
     async def ask(body: AskRequest, engine: EngineDep, state: StateDep) -> Response:
         result = await compute(state, engine.ask, body.question, top_k=body.top_k,
                                language=body.language)
+        if body.stream:
+            return event_stream(result, state.generator)
+        if state.generator is not None:
+            result = await state.generator.answer(result)
         # Serialised straight from the engine's model: FastAPI would validate it a second time.
         return Response(result.model_dump_json(), media_type="application/json")
 
@@ -219,18 +248,24 @@ async def healthz() -> Health:
     return Health()
 
 
-@ops_router.get("/readyz", response_model=Ready, responses=error_responses(503),
+@ops_router.get("/readyz", response_model=Ready, response_model_exclude_none=True,
+                responses=error_responses(503),
                 summary="200 when a model and an index are loaded, else 503 naming why")
 async def readyz(state: StateDep) -> Ready | JSONResponse:
     engine = state.engine
     if engine is None:
         reason = state.unavailable or IndexMissing("no index is loaded")
         return error_response(503, reason.code, str(reason))
+    llm = None
+    if state.generator is not None:
+        # Answers fall back to extractive when the model server is down, so kiji stays ready.
+        status = await state.generator.status()
+        llm = ModelServer(state=status.state, model=status.model, detail=status.detail, listed=status.listed)
     return Ready(index_version=engine.version, articles=len(engine.index.articles),
                  chunks=len(engine.index.chunks),
                  # The folder name, not the path: no need to show the deployment's layout.
                  model=PurePath(engine.embedder.model_id).name or engine.embedder.model_id,
-                 runtime=engine.embedder.runtime)
+                 runtime=engine.embedder.runtime, llm=llm)
 
 
 @ops_router.get("/metrics", response_class=Response, summary="Prometheus metrics",

@@ -29,6 +29,7 @@ from kiji.bot.i18n import KijiTranslator
 from kiji.bot.replies import report_error
 from kiji.errors import IndexMissing
 from kiji.feedback import FeedbackStore
+from kiji.retrieval.generation.answerer import Generator
 from kiji.retrieval.models import ArticleInfo, AskResult
 from kiji.settings import Settings
 from kiji.watcher import IndexWatcher
@@ -130,7 +131,7 @@ class KijiBot(discord.Client):
 
     def __init__(self, *, settings: Settings, engine: EngineLike | None = None,
                  watcher: IndexWatcher | None = None, feedback: FeedbackStore | None = None,
-                 **options: Any) -> None:
+                 generator: Generator | None = None, **options: Any) -> None:
         if (engine is None) == (watcher is None):
             raise TypeError("KijiBot needs an engine or an index watcher (one of them)")
         # Slash commands and buttons arrive whatever the intents; guilds keeps channel data sane.
@@ -142,6 +143,8 @@ class KijiBot(discord.Client):
         self._engine = engine
         self.watcher = watcher
         self.settings = settings
+        #: The optional language model that writes answers from the quotes (None: extractive only).
+        self.generator = generator
         self.tree = KijiTree(self)
         self.answers = AnswerCache()
         self.cooldown = UserCooldown(settings.discord_cooldown_s)

@@ -16,6 +16,7 @@ from discord import app_commands
 from kiji.bot.client import KijiBot
 from kiji.bot.embeds import QUOTES_PER_EMBED, answer_embed, help_embed, page_count, sources_embed
 from kiji.bot.i18n import cmd, lang_of, t
+from kiji.bot.live import write_answer
 from kiji.bot.replies import THINKING, defer
 from kiji.bot.views import DYNAMIC_ITEMS, answer_view, release, sources_view
 from kiji.errors import RateLimited
@@ -61,6 +62,8 @@ async def ask(interaction: discord.Interaction[KijiBot], question: str,
     await defer(interaction, ephemeral=not public)
     k = top_k or min(bot.settings.top_k, QUOTES_PER_EMBED)
     result = await bot.ask(text, k)
+    if bot.generator is not None:
+        result = await write_answer(interaction, bot.generator, result, lang)
     answer_id = bot.answers.put(result, k)
     view = answer_view(answer_id, result, lang)
     embed = answer_embed(result, lang, reader_base=bot.settings.public_url)
@@ -68,8 +71,9 @@ async def ask(interaction: discord.Interaction[KijiBot], question: str,
     release(view)
     interaction.extras.pop(THINKING, None)
     # No question text in logs: it may be personal, and feedback keeps what maintainers need.
-    log.info("answered interaction %s: answered=%s quotes=%d lang=%s took=%.0fms", interaction.id,
-             result.answered, len(result.quotes), result.language, result.took_ms)
+    log.info("answered interaction %s: answered=%s quotes=%d lang=%s took=%.0fms mode=%s", interaction.id,
+             result.answered, len(result.quotes), result.language, result.took_ms,
+             getattr(result, "answer_mode", "extractive"))
 
 
 @contexts

@@ -284,11 +284,28 @@ def answer_embed(result: AskResult, lang: Lang, *, reader_base: str | None = Non
     ``lang`` (the interaction locale) is for fixed strings; the answer is in the question's language.
     ``reader_base`` (``KIJI_PUBLIC_URL``) links each quote to the web reader.
     """
-    footer = t("footer", lang, version=result.index_version, ms=_ms(result.took_ms))
+    footer = t("footer", lang, version=result.index_version, ms=_ms(result.took_ms)) + _how_written(result, lang)
     colour = COLOR if result.answered else NOT_ANSWERED_COLOR
     quotes = result.quotes if result.answered else []
     return _quotes_embed(result.question, short_answer(result), quotes, first_number=1, footer=footer,
                          lang=lang, colour=colour, reader_base=reader_base)
+
+
+def draft_embed(result: AskResult, text: str, lang: Lang) -> discord.Embed:
+    """The reply while a language model writes the answer: its text so far (not yet checked, and
+    labelled so in the footer) above the same quotes the final answer will show."""
+    return _quotes_embed(result.question, text + " …", result.quotes, first_number=1,
+                         footer=t("writing", lang), lang=lang, colour=COLOR)
+
+
+def _how_written(result: AskResult, lang: Lang) -> str:
+    """With a model configured: a footer note on who wrote the answer (nothing otherwise)."""
+    mode = getattr(result, "answer_mode", None)
+    if mode == "generated" and result.answered:
+        return " · " + t("generated_note", lang)
+    if mode == "extractive" and getattr(result, "fallback_reason", None) not in (None, "declined"):
+        return " · " + t("fallback_note", lang)
+    return ""
 
 
 def more_sources_embed(question: str, quotes: Sequence[Quote], *, first_number: int, index_version: str,

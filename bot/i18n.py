@@ -38,6 +38,13 @@ STRINGS: dict[str, dict[Lang, str]] = {
     "reader_link": {"en": "Read it in the article", "ja": "記事の中で読む"},
     "footer": {"en": "index {version} · {ms} ms", "ja": "インデックス {version} · {ms} ms"},
     "footer_version": {"en": "index {version}", "ja": "インデックス {version}"},
+    # --- answers written by a language model (only when one is configured) ---------------------
+    "writing": {"en": "Writing the answer from these quotes… (not yet checked)",
+                "ja": "引用をもとに回答を作成中…(未検証)"},
+    "generated_note": {"en": "written by a language model, checked against the quotes",
+                       "ja": "言語モデルが作成し、引用と照合済み"},
+    "fallback_note": {"en": "the model's answer could not be verified, so the quotes speak for themselves",
+                      "ja": "モデルの回答を検証できなかったため、引用をそのまま示しています"},
     "more_title": {"en": "More sources", "ja": "その他の出典"},
     "no_more": {"en": "There are no more sources for this question.",
                 "ja": "この質問について、これ以上の出典はありません。"},

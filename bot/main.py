@@ -16,7 +16,7 @@ import discord
 from kiji.bot.client import EngineLike, KijiBot
 from kiji.bot.commands import register
 from kiji.errors import InvalidInput, KijiError
-from kiji.runtime import load_engine
+from kiji.runtime import load_engine, load_generator
 from kiji.settings import Settings
 from kiji.watcher import IndexWatcher
 
@@ -40,14 +40,20 @@ async def run(settings: Settings, engine: EngineLike | None = None, *,
     """Run the bot until it is closed, answering with ``engine`` or the engine ``watcher`` serves;
     ``options`` go to ``discord.Client`` (tests pass timeouts)."""
     token = read_token(settings)
-    async with KijiBot(engine=engine, watcher=watcher, settings=settings, **options) as bot:
-        register(bot)
-        try:
-            await bot.start(token)
-        except discord.LoginFailure:
-            raise KijiError("Discord rejected the bot token (check DISCORD_TOKEN)") from None
-        except discord.PrivilegedIntentsRequired:
-            raise KijiError("Discord refused the requested gateway intents") from None
+    generator = load_generator(settings)
+    try:
+        async with KijiBot(engine=engine, watcher=watcher, settings=settings, generator=generator,
+                           **options) as bot:
+            register(bot)
+            try:
+                await bot.start(token)
+            except discord.LoginFailure:
+                raise KijiError("Discord rejected the bot token (check DISCORD_TOKEN)") from None
+            except discord.PrivilegedIntentsRequired:
+                raise KijiError("Discord refused the requested gateway intents") from None
+    finally:
+        if generator is not None:
+            await generator.aclose()
 
 
 def main(settings: Settings) -> None:

@@ -22,7 +22,10 @@ from kiji.retrieval.validation import DEFAULT_TOP_K, MAX_TOP_K
 if TYPE_CHECKING:  # the commands import what they need when they run: `kiji --help` stays fast
     from kiji.retrieval.embedding.embedder import Embedder
     from kiji.retrieval.engine import Engine
+    from kiji.retrieval.evaluation import Item
+    from kiji.retrieval.generation.blocking import BlockingGenerator
     from kiji.retrieval.models import AskResult
+    from kiji.retrieval.search.candidates import Mode
     from kiji.settings import Settings
 
 EXIT_CODES: list[tuple[type[KijiError], int]] = [
@@ -228,7 +231,30 @@ def _print_human(result: AskResult) -> None:
         print(f"[{i}] {q.title}  ({q.article_id}, chars {q.start}-{q.end}, score {q.score:.3f})")
         for line in q.text.splitlines():
             print(f"    > {line}")
-    print(f"\n(index {result.index_version}, {result.took_ms:.0f} ms)", file=sys.stderr)
+    print(f"\n(index {result.index_version}, {result.took_ms:.0f} ms{_how_written(result)})", file=sys.stderr)
+
+
+def _how_written(result: AskResult) -> str:
+    """With a model configured: who wrote the answer, or why the model's answer was not used."""
+    from kiji.retrieval.generation.result import DECLINED, GeneratedAskResult
+
+    if not isinstance(result, GeneratedAskResult) or result.fallback_reason == DECLINED:
+        return ""
+    if result.model_declined:
+        return "; the language model found no answer in the quotes"
+    if result.answer_mode == "generated":
+        unsourced = f"; {len(result.unsourced)} sentence(s) cite no quote" if result.unsourced else ""
+        return "; answer written by the language model, checked against the quotes" + unsourced
+    return f"; extractive answer, the model's was not used: {result.fallback_reason}"
+
+
+def _generation(settings: Settings) -> BlockingGenerator | None:
+    """The optional model step as a plain call, or None when no model is configured."""
+    from kiji.retrieval.generation.blocking import BlockingGenerator
+    from kiji.runtime import load_generator
+
+    generator = load_generator(settings)
+    return BlockingGenerator(generator) if generator is not None else None
 
 
 def cmd_ask(args: argparse.Namespace) -> int:
@@ -238,14 +264,23 @@ def cmd_ask(args: argparse.Namespace) -> int:
     validate_top_k(args.top_k)
     if args.question != "-":
         validate_question(args.question, settings.max_question_chars)  # before loading anything
-        engine = _engine(settings)
-        result = engine.ask(args.question, top_k=args.top_k, language=args.language)
+    engine = _engine(settings)
+    write = _generation(settings)
+    try:
+        return _ask_all(args, engine, write or (lambda result: result))
+    finally:
+        if write is not None:
+            write.close()
+
+
+def _ask_all(args: argparse.Namespace, engine: Engine, write: Callable[[AskResult], AskResult]) -> int:
+    if args.question != "-":
+        result = write(engine.ask(args.question, top_k=args.top_k, language=args.language))
         if args.json:
             print(result.model_dump_json())
         else:
             _print_human(result)
         return 0
-    engine = _engine(settings)
     status = 0
     for line in sys.stdin:
         question = line.rstrip("\r\n")
@@ -260,6 +295,7 @@ def cmd_ask(args: argparse.Namespace) -> int:
             else:
                 _eprint(f"error: {exc}")
             continue
+        result = write(result)
         if args.json:
             print(result.model_dump_json(), flush=True)
         else:
@@ -269,23 +305,46 @@ def cmd_ask(args: argparse.Namespace) -> int:
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
-    from kiji.retrieval.evaluation import evaluate, format_table, load_items
+    from kiji.retrieval.evaluation import format_table, load_items
+    from kiji.retrieval.generation.evaluation import format_summary
     from kiji.retrieval.search.candidates import MODES
 
     settings = _settings(args)
     items = load_items(Path(args.path))
     engine = _engine(settings)
-    modes = list(MODES) if args.ablation else [args.mode]
+    write = _generation(settings)
     reports = {}
-    for mode in modes:
-        reports[mode or engine.mode] = evaluate(engine, items, mode=mode, top_k=args.top_k)
+    try:
+        for mode in list(MODES) if args.ablation else [args.mode]:
+            reports[mode or engine.mode] = _evaluate(engine, items, mode, args.top_k, write)
+    finally:
+        if write is not None:
+            write.close()
     if args.json:
         print(json.dumps(reports if args.ablation else next(iter(reports.values())), ensure_ascii=False, indent=2))
     else:
         for mode, report in reports.items():
             print(format_table(report, f"== mode: {mode} (index {engine.version}, runtime {engine.embedder.runtime})"))
+            if "generation" in report:
+                print(format_summary(report["generation"]))
             print()
     return 0
+
+
+def _evaluate(engine: Engine, items: list[Item], mode: Mode | None, top_k: int,
+              write: BlockingGenerator | None) -> dict[str, Any]:
+    from kiji.retrieval.evaluation import evaluate
+
+    if write is None:
+        return evaluate(engine, items, mode=mode, top_k=top_k)
+    from kiji.retrieval.generation.blocking import GeneratingEngine
+    from kiji.retrieval.generation.evaluation import GenerationStats
+
+    # With a model: the same figures on what a reader is shown, plus how generation went.
+    stats = GenerationStats(write.generator.model)
+    report = evaluate(GeneratingEngine(engine, write), items, mode=mode, top_k=top_k,  # type: ignore[arg-type]
+                      on_item=lambda _item, result: stats.add(result))
+    return {**report, "generation": stats.summary()}
 
 
 # --- serve / bot -------------------------------------------------------------------------------

@@ -15,6 +15,8 @@ from kiji.corpus.chunker import ChunkParams
 from kiji.retrieval.embedding.embedder import Embedder, EmbedderConfig
 from kiji.retrieval.embedding.embedder import load_embedder as _load_embedder
 from kiji.retrieval.engine import Engine, EngineConfig
+from kiji.retrieval.generation.answerer import Generator
+from kiji.retrieval.generation.config import LLMConfig
 from kiji.retrieval.index.store import LoadedIndex, load_current
 from kiji.retrieval.index.vector_index import set_faiss_threads
 from kiji.settings import Settings
@@ -61,3 +63,18 @@ def load_engine(settings: Settings, *, embedder: Embedder | None = None,
     """Load the current index version first (cheap, fails fast), then the model."""
     index = load_index(settings, index_dir)
     return make_engine(settings, index, embedder or load_embedder(settings))
+
+
+def llm_config(settings: Settings) -> LLMConfig | None:
+    """The language model settings as values; None when none is configured (extractive answers)."""
+    if not settings.llm_base_url or not settings.llm_model:
+        return None
+    return LLMConfig(base_url=settings.llm_base_url, model=settings.llm_model,
+                     api_key=settings.llm_api_key.get_secret_value() if settings.llm_api_key else None,
+                     timeout_s=settings.llm_timeout_s, max_tokens=settings.llm_max_tokens)
+
+
+def load_generator(settings: Settings) -> Generator | None:
+    """The optional generation step (no connection is made until it is first used)."""
+    config = llm_config(settings)
+    return Generator(config) if config is not None else None

@@ -95,6 +95,16 @@ class Settings(BaseSettings):
     min_similarity: float | None = Field(None, ge=-1.0, le=1.0)
     max_question_chars: int = Field(MAX_QUESTION_CHARS, ge=10, le=100_000)
 
+    # --- language model (optional) -----------------------------------------------------------
+    #: An OpenAI-compatible chat-completions server (e.g. http://127.0.0.1:11434/v1 for Ollama).
+    #: Unset: answers are extractive only, exactly as without this feature.
+    llm_base_url: str | None = None
+    llm_model: str | None = None
+    llm_api_key: SecretStr | None = None
+    #: The whole generation must finish within this; past it the extractive answer is shown.
+    llm_timeout_s: float = Field(20.0, gt=0, le=600)
+    llm_max_tokens: int = Field(512, ge=16, le=32_768)
+
     # --- HTTP API ---------------------------------------------------------------------------
     host: str = "127.0.0.1"
     port: int = Field(8000, ge=1, le=65535)
@@ -141,10 +151,32 @@ class Settings(BaseSettings):
                 raise ValueError("KIJI_PUBLIC_URL must be an http:// or https:// URL, e.g. https://kiji.example.org")
         return value
 
+    @field_validator("llm_base_url", "llm_model", mode="before")
+    @classmethod
+    def _blank_is_unset(cls, value: object) -> object:
+        return None if isinstance(value, str) and not value.strip() else value
+
+    @field_validator("llm_base_url")
+    @classmethod
+    def _http_url(cls, value: str | None) -> str | None:
+        # The value is not echoed: a URL may carry credentials (http://user:pass@host).
+        if value is not None and not value.strip().lower().startswith(("http://", "https://")):
+            raise ValueError("must be an http:// or https:// URL, e.g. http://127.0.0.1:11434/v1")
+        return value.strip() if value else value
+
     @model_validator(mode="after")
     def _chunk_bounds(self) -> Settings:
         if self.chunk_min_chars >= self.chunk_max_chars:
             raise ValueError("chunk_min_chars must be smaller than chunk_max_chars")
+        return self
+
+    @model_validator(mode="after")
+    def _llm_pair(self) -> Settings:
+        if self.llm_base_url and not self.llm_model:
+            raise ValueError("KIJI_LLM_BASE_URL is set but KIJI_LLM_MODEL is not: name the model to use")
+        if self.llm_model and not self.llm_base_url:
+            raise ValueError("KIJI_LLM_MODEL is set but KIJI_LLM_BASE_URL is not "
+                             "(for example http://127.0.0.1:11434/v1, or https://api.openai.com/v1)")
         return self
 
     @property

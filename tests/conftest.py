@@ -20,6 +20,9 @@ from kiji.retrieval.engine import Engine
 from kiji.retrieval.index.build import build_index
 from kiji.retrieval.index.store import load_current
 from kiji.settings import Settings
+from tests.fake_llm import FakeLLM, ThreadedLLM
+from tests.generation_cases import Q_EN
+from tests.generation_cases import build_engine as build_generation_engine
 from tests.helpers import FAKE_TUNING, build_fake_index, write_corpus
 
 
@@ -94,3 +97,19 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]):  
     report = yield
     setattr(item, f"report_{report.when}", report)
     return report
+
+# --- the optional language model (tests/*/test_generation*.py) ------------------------------------
+
+@pytest.fixture(scope="session")
+def llm() -> Iterator[FakeLLM]:
+    """The scripted OpenAI-compatible server, on its own thread; tests script it per case."""
+    with ThreadedLLM() as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def generation_engine(tmp_path_factory: pytest.TempPathFactory) -> Engine:
+    """The shipped corpus plus an article carrying a prompt injection, on the fake embedder."""
+    engine = build_generation_engine(tmp_path_factory.mktemp("generation"))
+    engine.ask(Q_EN)  # lazy tables load here, not inside a timed test
+    return engine
