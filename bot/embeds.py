@@ -223,8 +223,10 @@ def answer_embed(result: AskResult, lang: Lang) -> discord.Embed:
     footer = t("footer", lang, version=result.index_version, ms=_ms(result.took_ms))
     if not result.answered:
         text = result.answer or t("not_covered", result.language)
-        return _quotes_embed(result.question, text, [], first_number=1, footer=footer, lang=lang,
-                             colour=NOT_ANSWERED_COLOR)
+        if result.related:
+            text += "\n\n" + t("related", lang)
+        return _quotes_embed(result.question, text, result.related, first_number=1, footer=footer,
+                             lang=lang, colour=NOT_ANSWERED_COLOR)
     return _quotes_embed(result.question, result.answer, result.quotes, first_number=1, footer=footer,
                          lang=lang, colour=COLOR)
 

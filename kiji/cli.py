@@ -228,6 +228,13 @@ def _print_human(result: AskResult) -> None:
         print(f"[{i}] {q.title}  ({q.article_id}, chars {q.start}-{q.end}, score {q.score:.3f})")
         for line in q.text.splitlines():
             print(f"    > {line}")
+    if result.related:
+        print("\n" + ("関連しそうな箇所(質問に答えているとは限りません):" if result.language == "ja"
+                      else "Closest passages (they may not answer the question):"))
+    for q in result.related:
+        print(f"  - {q.title}  ({q.article_id}, chars {q.start}-{q.end})")
+        for line in q.text.splitlines():
+            print(f"    > {line}")
     print(f"\n(index {result.index_version}, {result.took_ms:.0f} ms)", file=sys.stderr)
 
 
@@ -268,23 +275,64 @@ def cmd_ask(args: argparse.Namespace) -> int:
     return status
 
 
+def _question_sets(args: argparse.Namespace, settings: Settings) -> list[tuple[str, list[Any], Engine]]:
+    """``QUESTIONS[@INDEX_DIR]`` specs → (name, items, engine); engines share one loaded model."""
+    from kiji.retrieval.evaluation import load_items
+    from kiji.retrieval.index.store import load_current
+
+    base = _engine(settings)
+    out = []
+    for spec in args.sets:
+        path, _, index_dir = spec.partition("@")
+        items = load_items(Path(path))
+        engine = base.with_index(load_current(Path(index_dir))) if index_dir else base
+        out.append((Path(path).parent.name if Path(path).stem == "questions" else Path(path).stem,
+                    items, engine))
+    return out
+
+
 def cmd_eval(args: argparse.Namespace) -> int:
-    from kiji.retrieval.evaluation import evaluate, format_table, load_items
+    from kiji.retrieval.answer.fitting import cross_validated
+    from kiji.retrieval.evaluation import collect_samples, evaluate, format_table
     from kiji.retrieval.search.candidates import MODES
 
     settings = _settings(args)
-    items = load_items(Path(args.path))
-    engine = _engine(settings)
+    sets = _question_sets(args, settings)
+    models = None
+    if args.cv:
+        samples = [s for name, items, engine in sets for s in collect_samples(engine, items, name)]
+        models = cross_validated(samples, args.cv)
     modes = list(MODES) if args.ablation else [args.mode]
-    reports = {}
-    for mode in modes:
-        reports[mode or engine.mode] = evaluate(engine, items, mode=mode, top_k=args.top_k)
+    reports: dict[str, Any] = {}
+    for name, items, engine in sets:
+        for mode in modes:
+            key = f"{name} {mode or engine.mode}" + (f" cv{args.cv}" if args.cv else "")
+            reports[key] = evaluate(engine, items, mode=mode, top_k=args.top_k, models=models, group=name)
     if args.json:
-        print(json.dumps(reports if args.ablation else next(iter(reports.values())), ensure_ascii=False, indent=2))
+        print(json.dumps(reports if len(reports) > 1 else next(iter(reports.values())),
+                         ensure_ascii=False, indent=2))
     else:
-        for mode, report in reports.items():
-            print(format_table(report, f"== mode: {mode} (index {engine.version}, runtime {engine.embedder.runtime})"))
+        for key, report in reports.items():
+            print(format_table(report, f"== {key} (runtime {sets[0][2].embedder.runtime})"))
             print()
+    return 0
+
+
+def cmd_fit(args: argparse.Namespace) -> int:
+    from kiji.retrieval.answer.fitting import fit
+    from kiji.retrieval.evaluation import collect_samples
+
+    settings = _settings(args)
+    samples = [s for name, items, engine in _question_sets(args, settings)
+               for s in collect_samples(engine, items, name)]
+    try:
+        model = fit(samples, target_answered=args.target)
+    except ValueError as exc:
+        raise InvalidInput(str(exc)) from None
+    model.save(Path(args.out))
+    print(f"answer model written to {args.out}: {len(samples)} questions, threshold {model.threshold:.3f}")
+    for title, linear in (("ranker", model.ranker), ("answer", model.answer)):
+        print(f"{title}: " + ", ".join(f"{n} {w:+.2f}" for n, w in linear.explain()))
     return 0
 
 
@@ -373,12 +421,23 @@ def build_parser() -> argparse.ArgumentParser:
 
     ev = sub.add_parser("eval", help="measure quality on a question file (dev.jsonl format)")
     paths(ev)
-    ev.add_argument("path")
+    ev.add_argument("sets", nargs="+", metavar="QUESTIONS[@INDEX_DIR]",
+                    help="question file(s), each optionally with the index version folder it asks about")
     ev.add_argument("--json", action="store_true")
+    ev.add_argument("--cv", type=int, default=0, metavar="K",
+                    help="k-fold cross-validation: each question answered by a model fitted without it")
     ev.add_argument("--top-k", type=_top_k, default=DEFAULT_TOP_K)
     ev.add_argument("--mode", choices=["dense", "lexical", "fused", "fused+bridge"], default=None)
     ev.add_argument("--ablation", action="store_true", help="run every retrieval mode")
     ev.set_defaults(func=cmd_eval)
+
+    ft = sub.add_parser("fit", help="fit the answer model (ranker and answer/decline) from question files")
+    paths(ft)
+    ft.add_argument("sets", nargs="+", metavar="QUESTIONS[@INDEX_DIR]")
+    ft.add_argument("--out", required=True, help="where to write the model (JSON)")
+    ft.add_argument("--target", type=float, default=0.93,
+                    help="share of answerable training questions to answer (sets the threshold)")
+    ft.set_defaults(func=cmd_fit)
 
     serve = sub.add_parser("serve", help="run the HTTP API")
     paths(serve)
