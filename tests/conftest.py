@@ -20,7 +20,7 @@ from kiji.retrieval.engine import Engine
 from kiji.retrieval.index.build import build_index
 from kiji.retrieval.index.store import load_current
 from kiji.settings import Settings
-from tests.helpers import FAKE_TUNING, build_fake_index, write_corpus
+from tests.helpers import FAKE_MODEL, build_fake_index, write_corpus
 
 
 @pytest.fixture(scope="session")
@@ -32,7 +32,7 @@ def fake_index_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="session")
 def fake_engine(fake_index_dir: Path) -> Engine:
-    return Engine(index=load_current(fake_index_dir), embedder=FakeEmbedder(), tuning=FAKE_TUNING)
+    return Engine(index=load_current(fake_index_dir), embedder=FakeEmbedder(), model=FAKE_MODEL)
 
 
 @pytest.fixture()

@@ -56,7 +56,7 @@ async def test_japanese_question_in_a_japanese_client(harness: Harness, engine: 
     p = await harness.ask(QUESTION_JA, top_k=5, locale="ja")
     embed = embed_of(p)
     assert embed["description"].startswith("記事")
-    assert len(embed["fields"]) == 5 and all("文字目" in f["name"] for f in embed["fields"])
+    assert 1 <= len(embed["fields"]) <= 5 and all("文字目" in f["name"] for f in embed["fields"])
     assert_quotes_verbatim(embed, engine)
     assert "インデックス" in embed["footer"]["text"]
     assert buttons(reply(p))[0]["label"] == "その他の出典"
