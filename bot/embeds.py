@@ -286,8 +286,12 @@ def answer_embed(result: AskResult, lang: Lang, *, reader_base: str | None = Non
     """
     footer = t("footer", lang, version=result.index_version, ms=_ms(result.took_ms)) + _how_written(result, lang)
     colour = COLOR if result.answered else NOT_ANSWERED_COLOR
-    quotes = result.quotes if result.answered else []
-    return _quotes_embed(result.question, short_answer(result), quotes, first_number=1, footer=footer,
+    # On a decline, the closest passages, labelled as passages that may not answer.
+    quotes = result.quotes if result.answered else result.related
+    text = short_answer(result)
+    if not result.answered and result.related:
+        text += "\n\n" + t("related", lang)
+    return _quotes_embed(result.question, text, quotes, first_number=1, footer=footer,
                          lang=lang, colour=colour, reader_base=reader_base)
 
 

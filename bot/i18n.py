@@ -27,6 +27,8 @@ STRINGS: dict[str, dict[Lang, str]] = {
     # --- answers -------------------------------------------------------------------------------
     # The engine already words "not covered" in both languages; one text, not two copies.
     "not_covered": dict(NOT_FOUND),
+    "related": {"en": "Closest passages — they may not answer the question:",
+                "ja": "関連しそうな箇所(質問に答えているとは限りません):"},
     "location": {"en": "chars {start}–{end}", "ja": "{start}〜{end}文字目"},
     # The embed's description names where the answer is; the fields below carry the quotes.
     "found_in_one": {"en": "Found in “{title}” {refs}.", "ja": "記事「{title}」{refs}に書かれています。"},

@@ -21,6 +21,7 @@ from kiji.retrieval.validation import DEFAULT_TOP_K, MAX_TOP_K
 
 if TYPE_CHECKING:  # the commands import what they need when they run: `kiji --help` stays fast
     from kiji.retrieval.embedding.embedder import Embedder
+    from kiji.retrieval.answer.model import AnswerModel
     from kiji.retrieval.engine import Engine
     from kiji.retrieval.evaluation import Item
     from kiji.retrieval.generation.blocking import BlockingGenerator
@@ -231,6 +232,13 @@ def _print_human(result: AskResult) -> None:
         print(f"[{i}] {q.title}  ({q.article_id}, chars {q.start}-{q.end}, score {q.score:.3f})")
         for line in q.text.splitlines():
             print(f"    > {line}")
+    if result.related:
+        print("\n" + ("関連しそうな箇所(質問に答えているとは限りません):" if result.language == "ja"
+                      else "Closest passages (they may not answer the question):"))
+    for q in result.related:
+        print(f"  - {q.title}  ({q.article_id}, chars {q.start}-{q.end})")
+        for line in q.text.splitlines():
+            print(f"    > {line}")
     print(f"\n(index {result.index_version}, {result.took_ms:.0f} ms{_how_written(result)})", file=sys.stderr)
 
 
@@ -304,27 +312,51 @@ def _ask_all(args: argparse.Namespace, engine: Engine, write: Callable[[AskResul
     return status
 
 
+def _question_sets(args: argparse.Namespace, settings: Settings) -> list[tuple[str, list[Any], Engine]]:
+    """``QUESTIONS[@INDEX_DIR]`` specs → (name, items, engine); engines share one loaded model."""
+    from kiji.retrieval.evaluation import load_items
+    from kiji.retrieval.index.store import load_current
+
+    base = _engine(settings)
+    out = []
+    for spec in args.sets:
+        path, _, index_dir = spec.partition("@")
+        items = load_items(Path(path))
+        engine = base.with_index(load_current(Path(index_dir))) if index_dir else base
+        out.append((Path(path).parent.name if Path(path).stem == "questions" else Path(path).stem,
+                    items, engine))
+    return out
+
+
 def cmd_eval(args: argparse.Namespace) -> int:
-    from kiji.retrieval.evaluation import format_table, load_items
+    from kiji.retrieval.answer.fitting import cross_validated
+    from kiji.retrieval.evaluation import collect_samples, format_table
     from kiji.retrieval.generation.evaluation import format_summary
     from kiji.retrieval.search.candidates import MODES
 
     settings = _settings(args)
-    items = load_items(Path(args.path))
-    engine = _engine(settings)
+    sets = _question_sets(args, settings)
+    models = None
+    if args.cv:
+        samples = [s for name, items, engine in sets for s in collect_samples(engine, items, name)]
+        models = cross_validated(samples, args.cv)
+    modes = list(MODES) if args.ablation else [args.mode]
     write = _generation(settings)
-    reports = {}
+    reports: dict[str, Any] = {}
     try:
-        for mode in list(MODES) if args.ablation else [args.mode]:
-            reports[mode or engine.mode] = _evaluate(engine, items, mode, args.top_k, write)
+        for name, items, engine in sets:
+            for mode in modes:
+                key = f"{name} {mode or engine.mode}" + (f" cv{args.cv}" if args.cv else "")
+                reports[key] = _evaluate(engine, items, mode, args.top_k, write, models, name)
     finally:
         if write is not None:
             write.close()
     if args.json:
-        print(json.dumps(reports if args.ablation else next(iter(reports.values())), ensure_ascii=False, indent=2))
+        print(json.dumps(reports if len(reports) > 1 else next(iter(reports.values())),
+                         ensure_ascii=False, indent=2))
     else:
-        for mode, report in reports.items():
-            print(format_table(report, f"== mode: {mode} (index {engine.version}, runtime {engine.embedder.runtime})"))
+        for key, report in reports.items():
+            print(format_table(report, f"== {key} (runtime {sets[0][2].embedder.runtime})"))
             if "generation" in report:
                 print(format_summary(report["generation"]))
             print()
@@ -332,11 +364,13 @@ def cmd_eval(args: argparse.Namespace) -> int:
 
 
 def _evaluate(engine: Engine, items: list[Item], mode: Mode | None, top_k: int,
-              write: BlockingGenerator | None) -> dict[str, Any]:
+              write: BlockingGenerator | None, models: dict[str, AnswerModel] | None = None,
+              group: str = "") -> dict[str, Any]:
     from kiji.retrieval.evaluation import evaluate
 
-    if write is None:
-        return evaluate(engine, items, mode=mode, top_k=top_k)
+    if write is None or models is not None:
+        # Cross-validation measures the answer model, not the language model: extractive answers.
+        return evaluate(engine, items, mode=mode, top_k=top_k, models=models, group=group)
     from kiji.retrieval.generation.blocking import GeneratingEngine
     from kiji.retrieval.generation.evaluation import GenerationStats
 
@@ -345,6 +379,24 @@ def _evaluate(engine: Engine, items: list[Item], mode: Mode | None, top_k: int,
     report = evaluate(GeneratingEngine(engine, write), items, mode=mode, top_k=top_k,  # type: ignore[arg-type]
                       on_item=lambda _item, result: stats.add(result))
     return {**report, "generation": stats.summary()}
+
+
+def cmd_fit(args: argparse.Namespace) -> int:
+    from kiji.retrieval.answer.fitting import fit
+    from kiji.retrieval.evaluation import collect_samples
+
+    settings = _settings(args)
+    samples = [s for name, items, engine in _question_sets(args, settings)
+               for s in collect_samples(engine, items, name)]
+    try:
+        model = fit(samples, target_answered=args.target)
+    except ValueError as exc:
+        raise InvalidInput(str(exc)) from None
+    model.save(Path(args.out))
+    print(f"answer model written to {args.out}: {len(samples)} questions, threshold {model.threshold:.3f}")
+    for title, linear in (("ranker", model.ranker), ("answer", model.answer)):
+        print(f"{title}: " + ", ".join(f"{n} {w:+.2f}" for n, w in linear.explain()))
+    return 0
 
 
 # --- serve / bot -------------------------------------------------------------------------------
@@ -432,12 +484,23 @@ def build_parser() -> argparse.ArgumentParser:
 
     ev = sub.add_parser("eval", help="measure quality on a question file (dev.jsonl format)")
     paths(ev)
-    ev.add_argument("path")
+    ev.add_argument("sets", nargs="+", metavar="QUESTIONS[@INDEX_DIR]",
+                    help="question file(s), each optionally with the index version folder it asks about")
     ev.add_argument("--json", action="store_true")
+    ev.add_argument("--cv", type=int, default=0, metavar="K",
+                    help="k-fold cross-validation: each question answered by a model fitted without it")
     ev.add_argument("--top-k", type=_top_k, default=DEFAULT_TOP_K)
     ev.add_argument("--mode", choices=["dense", "lexical", "fused", "fused+bridge"], default=None)
     ev.add_argument("--ablation", action="store_true", help="run every retrieval mode")
     ev.set_defaults(func=cmd_eval)
+
+    ft = sub.add_parser("fit", help="fit the answer model (ranker and answer/decline) from question files")
+    paths(ft)
+    ft.add_argument("sets", nargs="+", metavar="QUESTIONS[@INDEX_DIR]")
+    ft.add_argument("--out", required=True, help="where to write the model (JSON)")
+    ft.add_argument("--target", type=float, default=0.93,
+                    help="share of answerable training questions to answer (sets the threshold)")
+    ft.set_defaults(func=cmd_fit)
 
     serve = sub.add_parser("serve", help="run the HTTP API")
     paths(serve)

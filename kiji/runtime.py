@@ -12,6 +12,7 @@ import os
 from pathlib import Path
 
 from kiji.corpus.chunker import ChunkParams
+from kiji.retrieval.answer.model import AnswerModel
 from kiji.retrieval.embedding.embedder import Embedder, EmbedderConfig
 from kiji.retrieval.embedding.embedder import load_embedder as _load_embedder
 from kiji.retrieval.engine import Engine, EngineConfig
@@ -29,8 +30,9 @@ def embedder_config(settings: Settings, *, threads: int | None = None) -> Embedd
 
 
 def engine_config(settings: Settings) -> EngineConfig:
+    model = AnswerModel.load(settings.answer_model) if settings.answer_model else None
     return EngineConfig(max_question_chars=settings.max_question_chars, default_top_k=settings.top_k,
-                        min_similarity=settings.min_similarity)
+                        min_similarity=settings.min_similarity, answer_model=model)
 
 
 def chunk_params(settings: Settings) -> ChunkParams:

@@ -93,6 +93,8 @@ class Settings(BaseSettings):
     #: Cosine below which kiji declines; calibrated for the default model. Set it when you
     #: change KIJI_EMBEDDING_MODEL (similarities differ from model to model).
     min_similarity: float | None = Field(None, ge=-1.0, le=1.0)
+    #: A fitted answer model (``kiji fit``); unset: the one shipped with kiji.
+    answer_model: Path | None = None
     max_question_chars: int = Field(MAX_QUESTION_CHARS, ge=10, le=100_000)
 
     # --- language model (optional) -----------------------------------------------------------

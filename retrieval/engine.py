@@ -17,10 +17,12 @@ import numpy as np
 
 from kiji.corpus.articles import Article
 from kiji.errors import NotFound
-from kiji.retrieval.answer.compose import compose, sources_differ
-from kiji.retrieval.answer.decision import decide
-from kiji.retrieval.answer.quotes import asks_for_number, pick_quotes, score_sentences, verbatim
-from kiji.retrieval.answer.tuning import DEFAULT_TUNING, Tuning
+from kiji.retrieval.answer.compose import compose, help_answer, sources_differ
+from kiji.retrieval.answer.contentless import contentless_kind
+from kiji.retrieval.answer.model import AnswerModel
+from kiji.retrieval.answer.quotes import make_quotes, order_sentences, verbatim
+from kiji.retrieval.answer.signals import Candidates, SignalExtractor, question_signals
+from kiji.retrieval.answer.tuning import DEFAULT_TUNING, RetrievalTuning
 from kiji.retrieval.embedding.embedder import Embedder
 from kiji.retrieval.index.store import LoadedIndex, check_compatible
 from kiji.retrieval.language import detect_language
@@ -65,8 +67,11 @@ class EngineConfig:
 
     max_question_chars: int = MAX_QUESTION_CHARS
     default_top_k: int = DEFAULT_TOP_K
-    #: Cosine below which the engine declines; ``None`` keeps the default model's calibration.
+    #: An extra floor: decline when the best sentence's cosine is below it (``None``: the learned
+    #: answer model decides alone).
     min_similarity: float | None = None
+    #: The answer model; ``None`` is the shipped one.
+    answer_model: AnswerModel | None = None
 
 
 @dataclass
@@ -76,7 +81,9 @@ class Engine:
     max_question_chars: int = MAX_QUESTION_CHARS
     default_top_k: int = DEFAULT_TOP_K
     mode: Mode = "fused+bridge"
-    tuning: Tuning = DEFAULT_TUNING
+    tuning: RetrievalTuning = DEFAULT_TUNING
+    model: AnswerModel = field(default_factory=AnswerModel.load)
+    min_similarity: float | None = None
     lexical: LexicalSide | None = field(default=None)
 
     def __post_init__(self) -> None:
@@ -88,19 +95,21 @@ class Engine:
         self._chunks_of: dict[str, list[int]] = {}
         for i, chunk in enumerate(self.index.chunks):
             self._chunks_of.setdefault(chunk.article_id, []).append(i)
+        self._signals = SignalExtractor(self.index, self.lexical)
 
     @classmethod
     def configured(cls, config: EngineConfig, index: LoadedIndex, embedder: Embedder) -> Engine:
-        tuning = DEFAULT_TUNING
-        if config.min_similarity is not None:
-            tuning = dataclasses.replace(tuning, min_dense=config.min_similarity)
         return cls(index=index, embedder=embedder, max_question_chars=config.max_question_chars,
-                   default_top_k=config.default_top_k, tuning=tuning)
+                   default_top_k=config.default_top_k, min_similarity=config.min_similarity,
+                   model=config.answer_model or AnswerModel.load())
 
     def with_index(self, index: LoadedIndex) -> Engine:
         """A new engine on another index version, sharing the loaded model."""
-        return Engine(index=index, embedder=self.embedder, max_question_chars=self.max_question_chars,
-                      default_top_k=self.default_top_k, mode=self.mode, tuning=self.tuning)
+        return dataclasses.replace(self, index=index, lexical=None)
+
+    def with_model(self, model: AnswerModel) -> Engine:
+        """The same index and embedder, another answer model (cross-validation)."""
+        return dataclasses.replace(self, model=model)
 
     def warm_up(self) -> None:
         """Build what the first English or katakana question would otherwise wait for (the JMdict
@@ -158,27 +167,53 @@ class Engine:
                 extra.append(Candidate(ids[j], float(sims[j]), 0.0, floor))
         return candidates + extra
 
+    def candidates(self, question: str, language: Language, mode: Mode | None = None) -> Candidates:
+        """The candidate sentences of ``question`` with their signals (what the ranker reads)."""
+        mode = mode or self.mode
+        r = self._retrieve(question, language, self.tuning.candidate_chunks, mode)
+        specific = len(self.lexical.coverage.specific_terms(question)) \
+            if self.lexical is not None and mode != "dense" else 0
+        return self._signals.extract(question, r.candidates, r.qvec, r.terms, r.refs,
+                                     missing=len(r.missing), specific=specific)
+
     def ask(self, question: str, *, top_k: int | None = None, language: Language | None = None,
             mode: Mode | None = None) -> AskResult:
         started = time.perf_counter()
         text = validate_question(question, self.max_question_chars)
         top_k = validate_top_k(self.default_top_k if top_k is None else top_k)
         lang: Language = language or detect_language(text)
-        mode = mode or self.mode
-        r = self._retrieve(text, lang, 8, mode)
-        scored = score_sentences(self.index, r.candidates, r.qvec, r.terms, self.lexical, self.tuning,
-                                 r.refs, wants_figure=asks_for_number(text))
-        decision = decide(scored, self.tuning, r.missing)
-        quotes = pick_quotes(self.index, scored, top_k=top_k, tuning=self.tuning)
-        quotes = [q for q in quotes if verbatim(q, self.index)]
-        shown = quotes[:top_k] if decision.answered else []
-        differ = decision.answered and sources_differ(shown)
+        kind = contentless_kind(text)
+        if kind is not None:
+            return AskResult(question=question, language=lang, answered=False,
+                             answer=help_answer(lang, sorted(self._titles.values())), quotes=[],
+                             index_version=self.version, decision=f"contentless input ({kind})",
+                             confidence=0.0,
+                             took_ms=round((time.perf_counter() - started) * 1000, 2))
+        cands = self.candidates(text, lang, mode)
+        model = self.model
+        scores = model.ranker.score(cands.matrix) if cands.sentences else np.zeros(0)
+        probability = model.answer_probability(question_signals(cands.sentences, scores, cands.facts))
+        best_cosine = max((s.dense for s in cands.sentences), default=-1.0)
+        answered = probability >= model.threshold and bool(cands.sentences)
+        reason = f"answer probability {probability:.3f} (threshold {model.threshold:.3f})"
+        if answered and self.min_similarity is not None and best_cosine < self.min_similarity:
+            answered = False
+            reason += f"; best cosine {best_cosine:.3f} under KIJI_MIN_SIMILARITY"
+        order = order_sentences(cands.sentences, scores, model.source_margin)
+        considered = [q for q in make_quotes(self.index, cands.sentences, scores, order, limit=top_k + 10)
+                      if verbatim(q, self.index)]
+        # A relevance floor: a quote far below the best is not shown just to fill top_k.
+        floor = (considered[0].score - model.quote_margin) if considered else 0.0
+        relevant = [q for q in considered if q.score >= floor]
+        shown = relevant[:top_k] if answered else []
+        differ = answered and sources_differ(shown)
         return AskResult(
-            question=question, language=lang, answered=decision.answered,
-            answer=compose(lang, shown, answered=decision.answered, differ=differ),
-            quotes=shown, more_quotes=quotes[top_k:] if decision.answered else [],
+            question=question, language=lang, answered=answered,
+            answer=compose(lang, shown, answered=answered, differ=differ),
+            quotes=shown, more_quotes=relevant[top_k:] if answered else [],
+            related=[] if answered else relevant[:top_k],
             sources_differ=differ, index_version=self.version,
-            considered=quotes, decision=decision.reason,
+            considered=considered, decision=reason, confidence=round(probability, 4),
             took_ms=round((time.perf_counter() - started) * 1000, 2),
         )
 

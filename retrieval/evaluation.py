@@ -15,8 +15,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from kiji.errors import InvalidInput
+from kiji.retrieval.answer.fitting import Sample
+from kiji.retrieval.answer.model import AnswerModel
 from kiji.retrieval.engine import Engine
+from kiji.retrieval.language import detect_language
 from kiji.retrieval.models import AskResult, Quote
 from kiji.retrieval.search.candidates import Mode
 
@@ -72,23 +77,51 @@ def _first_hit(quotes: list[Quote], spans: list[tuple[str, int, int]]) -> int | 
     return None
 
 
+def collect_samples(engine: Engine, items: Iterable[Item], group: str) -> list[Sample]:
+    """Each question's candidate sentences with their signals and gold labels (for ``kiji fit``)."""
+    samples = []
+    for item in items:
+        text = item.question.strip()
+        if not text:
+            continue
+        cands = engine.candidates(text, detect_language(text))
+        spans = _gold_spans(engine, item)
+        labels = np.array([any(s.article_id == a and s.start < e and b < s.end for a, b, e in spans)
+                           for s in cands.sentences], dtype=bool)
+        samples.append(Sample(id=f"{group}:{item.id}", group=group, lang=item.lang, kind=item.kind,
+                              answerable=item.answerable, sentences=cands.sentences, matrix=cands.matrix,
+                              labels=labels, facts=cands.facts))
+    return samples
+
+
 def evaluate(engine: Engine, items: Iterable[Item], *, mode: Mode | None = None,
-             top_k: int = 3, on_item: Callable[[Item, AskResult], None] | None = None) -> dict[str, Any]:
+             top_k: int = 3, on_item: Callable[[Item, AskResult], None] | None = None,
+             models: dict[str, AnswerModel] | None = None, group: str = "") -> dict[str, Any]:
+    """Quality as a person sees it: a declined answerable question is a miss (``hit@3``);
+    ``rank@3`` ranks the quotes whether or not the engine answered. ``models`` maps an item id
+    (``group:id``) to the model to answer it with: the held-out model under cross-validation."""
     rows = []
     for item in items:
         started = time.perf_counter()
-        result = engine.ask(item.question, top_k=top_k, mode=mode)
+        eng = engine.with_model(models[f"{group}:{item.id}"]) if models else engine
+        result = eng.ask(item.question, top_k=top_k, mode=mode)
         ms = (time.perf_counter() - started) * 1000
         spans = _gold_spans(engine, item)
-        # hit@k measures retrieval, so it ranks the quotes whether or not the engine answered.
         rank = _first_hit(result.considered, spans) if item.answerable else None
+        shown = _first_hit(result.quotes, spans) if item.answerable else None
         haystack = result.answer + "\n" + "\n".join(q.text for q in result.quotes)
+        gold_articles = {a for a, _, _ in spans}
+        reached = {q.article_id for q in result.quotes[:3]
+                   if any(q.article_id == a and q.start < e and b < q.end for a, b, e in spans)}
         rows.append({
             "id": item.id, "lang": item.lang, "kind": item.kind, "answerable": item.answerable,
-            "answered": result.answered, "rank": rank,
+            "answered": result.answered, "rank": rank, "shown": shown,
             "keyword": any(k in haystack for k in item.keywords) if item.keywords else None,
             "verbatim": all(engine.index.articles[q.article_id].text[q.start:q.end] == q.text
-                            for q in result.considered),
+                            for q in result.considered + result.related),
+            "multi": len(reached) / len(gold_articles) if item.kind == "multi_source" and gold_articles
+            else None,
+            "qlen": [len(q.text) for q in result.quotes],
             "ms": ms,
         })
         if on_item:
@@ -103,14 +136,24 @@ def _metrics(rows: list[dict[str, Any]]) -> dict[str, Any]:
     def share(values: list[bool]) -> float | None:
         return round(sum(values) / len(values), 3) if values else None
 
+    junk = [r for r in un if r["kind"] == "decline_junk"]
+    adversarial = [r for r in un if r["kind"] == "decline_adversarial"]
+    other = [r for r in un if r not in junk and r not in adversarial]
+    multi = [r["multi"] for r in ans if r["multi"] is not None]
+    lengths = [n for r in rows for n in r["qlen"]]
     return {
         "n": len(rows), "answerable": len(ans), "unanswerable": len(un),
-        "hit@1": share([r["rank"] == 1 for r in ans]),
-        "hit@3": share([r["rank"] is not None and r["rank"] <= 3 for r in ans]),
+        "hit@1": share([r["shown"] == 1 for r in ans]),
+        "hit@3": share([r["shown"] is not None and r["shown"] <= 3 for r in ans]),
+        "rank@3": share([r["rank"] is not None and r["rank"] <= 3 for r in ans]),
         "mrr": round(sum(1 / r["rank"] for r in ans if r["rank"]) / len(ans), 3) if ans else None,
         "keyword_hit": share([bool(r["keyword"]) for r in ans if r["keyword"] is not None]),
         "answered_rate": share([r["answered"] for r in ans]),
-        "declined_rate": share([not r["answered"] for r in un]),
+        "declined_rate": share([not r["answered"] for r in other]),
+        "junk_declined": share([not r["answered"] for r in junk]),
+        "adversarial_declined": share([not r["answered"] for r in adversarial]),
+        "multi_source": round(sum(multi) / len(multi), 3) if multi else None,
+        "quote_chars": round(sum(lengths) / len(lengths), 1) if lengths else None,
         "verbatim": share([r["verbatim"] for r in rows]),
         "p50_ms": round(statistics.median(r["ms"] for r in rows), 1) if rows else None,
     }
@@ -126,12 +169,13 @@ def summarise(rows: list[dict[str, Any]]) -> dict[str, Any]:
         "overall": _metrics(rows),
         "by_language": {k: _metrics(v) for k, v in sorted(by_lang.items())},
         "by_kind": {k: _metrics(v) for k, v in sorted(by_kind.items())},
-        "misses": [r["id"] for r in rows if (r["answerable"] and (r["rank"] is None or r["rank"] > 3))
+        "misses": [r["id"] for r in rows if (r["answerable"] and (r["shown"] is None or r["shown"] > 3))
                    or (r["answerable"] != r["answered"])],
     }
 
 
-_COLUMNS = ("n", "hit@1", "hit@3", "mrr", "keyword_hit", "answered_rate", "declined_rate", "verbatim", "p50_ms")
+_COLUMNS = ("n", "hit@1", "hit@3", "rank@3", "keyword_hit", "answered_rate", "declined_rate",
+            "junk_declined", "adversarial_declined", "multi_source", "verbatim", "quote_chars", "p50_ms")
 
 
 def format_table(report: dict[str, Any], title: str = "") -> str:
@@ -139,10 +183,10 @@ def format_table(report: dict[str, Any], title: str = "") -> str:
         return "-" if v is None else (f"{v:.3f}" if isinstance(v, float) and v <= 1 else str(v))
 
     lines = [title] if title else []
-    lines.append(f"{'group':<34}" + "".join(f"{c:>14}" for c in _COLUMNS))
+    lines.append(f"{'group':<34}" + "".join(f"{c[:11]:>12}" for c in _COLUMNS))
     for name, m in [("overall", report["overall"]), *report["by_language"].items(),
                     *report["by_kind"].items()]:
-        lines.append(f"{name:<34}" + "".join(f"{fmt(m[c]):>14}" for c in _COLUMNS))
+        lines.append(f"{name:<34}" + "".join(f"{fmt(m[c]):>12}" for c in _COLUMNS))
     if report.get("misses"):
         lines.append("misses: " + ", ".join(report["misses"]))
     return "\n".join(lines)

@@ -33,7 +33,11 @@ class AskResult(BaseModel):
     #: Every quote considered, best first, whatever the decision (for evaluation and debugging).
     considered: list[Quote] = Field(default_factory=list, exclude=True)
     decision: str = Field("", exclude=True)
+    #: The answer model's probability that the articles answer the question.
+    confidence: float | None = Field(None, exclude=True)
     sources_differ: bool = False
+    #: On a decline, the closest passages (verbatim, like quotes), which may not answer the question.
+    related: list[Quote] = Field(default_factory=list)
     index_version: str
     took_ms: float = 0.0
 

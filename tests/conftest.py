@@ -23,7 +23,7 @@ from kiji.settings import Settings
 from tests.fake_llm import FakeLLM, ThreadedLLM
 from tests.generation_cases import Q_EN
 from tests.generation_cases import build_engine as build_generation_engine
-from tests.helpers import FAKE_TUNING, build_fake_index, write_corpus
+from tests.helpers import FAKE_MODEL, build_fake_index, write_corpus
 
 
 @pytest.fixture(scope="session")
@@ -35,7 +35,7 @@ def fake_index_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="session")
 def fake_engine(fake_index_dir: Path) -> Engine:
-    return Engine(index=load_current(fake_index_dir), embedder=FakeEmbedder(), tuning=FAKE_TUNING)
+    return Engine(index=load_current(fake_index_dir), embedder=FakeEmbedder(), model=FAKE_MODEL)
 
 
 @pytest.fixture()

@@ -23,7 +23,7 @@ from kiji.retrieval.engine import Engine
 from kiji.retrieval.index.store import load_current
 from kiji.retrieval.models import AskResult
 from tests.fake_llm import Reply
-from tests.helpers import FAKE_TUNING, build_fake_index, small_corpus
+from tests.helpers import FAKE_MODEL, build_fake_index, small_corpus
 
 Q_JA = "NVIDIAは時間外取引で何%下落しましたか?"
 Q_EN = "How much did NVIDIA fall?"
@@ -110,7 +110,7 @@ def build_engine(tmp: Path) -> Engine:
     (corpus / "900_kiwami.txt").write_text(INJECTED_ARTICLE, encoding="utf-8")
     index_dir = tmp / "index"
     build_fake_index(index_dir, corpus)
-    return Engine(index=load_current(index_dir), embedder=FakeEmbedder(), tuning=FAKE_TUNING)
+    return Engine(index=load_current(index_dir), embedder=FakeEmbedder(), model=FAKE_MODEL)
 
 
 def expected_text(case: Case, body: dict[str, Any]) -> str:

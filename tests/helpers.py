@@ -23,7 +23,8 @@ from kiji.bot.embeds import quote_text, unescape
 from kiji.corpus.articles import load_corpus
 from kiji.corpus.chunker import ChunkParams, chunk_article
 from kiji.corpus.shipped import SHIPPED_CORPUS_DIR
-from kiji.retrieval.answer.tuning import Tuning
+from kiji.retrieval.answer.model import AnswerModel, Linear
+from kiji.retrieval.answer.signals import QUESTION_SIGNALS
 from kiji.retrieval.embedding.embedder import Progress
 from kiji.retrieval.embedding.fake import FakeEmbedder
 from kiji.retrieval.engine import Engine
@@ -36,8 +37,15 @@ from tests.bot.fake_discord import FakeDiscord, Pending
 #: The checkout the tests run from.
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
-#: The fake embedder's cosines live far below a real model's, so it gets its own threshold.
-FAKE_TUNING = Tuning(min_dense=0.12, missing_term_dense=0.6)
+
+#: The fake embedder's similarities are nothing like a real model's, so it gets its own decision: the
+#: shipped ranker, and answer when the best sentence stands 3.7 sds above the question's background
+#: (on the shipped corpus: answerable questions ≥ 4.0, off-topic ones ≤ 3.4).
+FAKE_MODEL = dataclasses.replace(
+    AnswerModel.load(),
+    answer=Linear(QUESTION_SIGNALS, (0.0,) * len(QUESTION_SIGNALS), (1.0,) * len(QUESTION_SIGNALS),
+                  tuple(1.0 if n == "best_z" else 0.0 for n in QUESTION_SIGNALS), -3.7),
+    threshold=0.5)
 
 
 def build_fake_index(index_dir: Path, corpus: Path = SHIPPED_CORPUS_DIR,

@@ -57,3 +57,16 @@ def compose(language: Language, quotes: list[Quote], *, answered: bool, differ: 
         lines.append("なお、記事によって数字が異なります。" if language == "ja"
                      else "Note that the sources give different figures.")
     return "\n".join(lines)
+
+
+def help_answer(language: Language, titles: list[str]) -> str:
+    """What kiji answers, with example questions drawn from the articles at hand (for input that
+    asks nothing: a greeting, emoji, an instruction to the bot)."""
+    examples = titles[:3]
+    if language == "ja":
+        lines = ["記事の内容についての質問に、記事からの引用で答えます。例えば:"]
+        lines += [f"・「{_clip(t, 60)}」には何が書かれていますか?" for t in examples]
+    else:
+        lines = ["I answer questions about the articles, quoting them. For example:"]
+        lines += [f"- What does “{_clip(t, 60)}” say?" for t in examples]
+    return "\n".join(lines)

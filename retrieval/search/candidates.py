@@ -30,6 +30,8 @@ class QueryTerms:
 
     weights: dict[str, float]
     unknown: tuple[str, ...]
+    #: Distinct tokens of the question itself (before any translation).
+    n_tokens: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,6 +74,7 @@ class LexicalSide:
         for tok in self.tokenizer.tokens(question):
             weights[tok] = max(weights.get(tok, 0.0), 1.0)
         unknown = tuple(t for t in weights if t not in self.vocabulary)
+        n_tokens = len(weights)
         if bridge:
             for term, weight in self.bridge.expand(question).items():
                 weights[term] = max(weights.get(term, 0.0), weight)
@@ -82,7 +85,7 @@ class LexicalSide:
                 if latin:
                     weights[latin] = max(weights.get(latin, 0.0), 0.8)
         return QueryTerms(weights={t: w for t, w in weights.items() if t in self.vocabulary},
-                          unknown=unknown)
+                          unknown=unknown, n_tokens=n_tokens)
 
     def idf(self, term: str) -> float:
         return float(self.bm25.idf(term))

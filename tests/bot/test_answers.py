@@ -73,7 +73,7 @@ async def test_japanese_question_in_a_japanese_client(harness: Harness, engine: 
     p = await harness.ask(QUESTION_JA, top_k=5, locale="ja")
     embed = embed_of(p)
     assert re.match(r"(記事「|\d+件の記事に書かれています: 「)", embed["description"])
-    assert len(embed["fields"]) == 5 and all("文字目" in f["name"] for f in embed["fields"])
+    assert 1 <= len(embed["fields"]) <= 5 and all("文字目" in f["name"] for f in embed["fields"])
     assert_quotes_verbatim(embed, engine)
     assert_description_does_not_repeat_quotes(embed)
     assert "インデックス" in embed["footer"]["text"]

@@ -11,13 +11,13 @@ from kiji.retrieval.engine import Engine
 from kiji.retrieval.index.store import VERSIONS, current_version, load_current, publish
 from kiji.settings import Settings
 from kiji.watcher import IndexWatcher
-from tests.helpers import FAKE_TUNING, build_fake_index, small_corpus
+from tests.helpers import FAKE_MODEL, build_fake_index, small_corpus
 
 
 async def test_new_version_is_served_and_a_damaged_one_refused(tmp_path: Path) -> None:
     index_dir = tmp_path / "index"
     embedder = build_fake_index(index_dir, corpus=small_corpus(tmp_path, "a", 2))
-    engine = Engine(index=load_current(index_dir), embedder=embedder, tuning=FAKE_TUNING)
+    engine = Engine(index=load_current(index_dir), embedder=embedder, model=FAKE_MODEL)
     settings = Settings(index_dir=index_dir, feedback_db=tmp_path / "fb.sqlite3", watch_index=False)
     bot = KijiBot(watcher=IndexWatcher(settings, engine=engine, warm_up=False), settings=settings)
     assert bot.watcher is not None
@@ -47,7 +47,7 @@ async def test_new_version_is_served_and_a_damaged_one_refused(tmp_path: Path) -
 async def test_fake_embedder_is_shared_not_reloaded(tmp_path: Path) -> None:
     index_dir = tmp_path / "index"
     embedder = build_fake_index(index_dir, corpus=small_corpus(tmp_path, "a", 1))
-    engine = Engine(index=load_current(index_dir), embedder=embedder)
+    engine = Engine(index=load_current(index_dir), embedder=embedder, model=FAKE_MODEL)
     build_fake_index(index_dir, corpus=small_corpus(tmp_path, "b", 2), embedder=FakeEmbedder())
     watcher = IndexWatcher(Settings(index_dir=index_dir), engine=engine, warm_up=False)
     assert (await watcher.check()).outcome == "reloaded"

@@ -3,12 +3,12 @@ terms, fusion and diversity, quote choice, abstention and the answer text."""
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 from kiji.retrieval.answer.compose import compose, sources_differ
-from kiji.retrieval.answer.decision import decide
-from kiji.retrieval.answer.quotes import Scored, asks_for_number, pick_quotes
-from kiji.retrieval.answer.tuning import Tuning
+from kiji.retrieval.answer.quotes import make_quotes, order_sentences
+from kiji.retrieval.answer.signals import Sentence, asks_for_number
 from kiji.retrieval.engine import Engine
 from kiji.retrieval.language import detect_language
 from kiji.retrieval.lexical.coverage import CoverageChecker
@@ -121,20 +121,6 @@ def test_number_questions(q: str, expected: bool) -> None:
     assert asks_for_number(q) is expected
 
 
-def _scored(dense: float, coverage: float = 0.5) -> Scored:
-    return Scored(0, 0, "a", 0, 1, 1.0, dense, coverage)
-
-
-def test_decide_rules() -> None:
-    t = Tuning(min_dense=0.8, missing_term_dense=0.9)
-    assert decide([], t).answered is False
-    assert decide([_scored(0.79)], t).answered is False
-    assert decide([_scored(0.85)], t).answered is True
-    refused = decide([_scored(0.85)], t, missing=["Navy"])
-    assert refused.answered is False and "Navy" in refused.reason
-    assert decide([_scored(0.95)], t, missing=["Navy"]).answered is True
-
-
 def test_diversify_caps_one_article(fake_engine: Engine) -> None:
     index = fake_engine.index
     by_article: dict[str, list[int]] = {}
@@ -150,7 +136,7 @@ def test_diversify_caps_one_article(fake_engine: Engine) -> None:
     assert len(diversify(index, ranked[:6], 5, per_article=2)) == 5
 
 
-def test_pick_quotes_prefers_other_sources_close_to_the_best(fake_engine: Engine) -> None:
+def test_other_sources_close_to_the_best_come_second(fake_engine: Engine) -> None:
     index = fake_engine.index
     sentences = index.sentences
     # sentences long enough to be quoted alone (short ones are extended by their neighbour)
@@ -158,17 +144,20 @@ def test_pick_quotes_prefers_other_sources_close_to_the_best(fake_engine: Engine
     a_rows = [i for i in long_rows if sentences[i][0] == sentences[long_rows[0]][0]][:3]
     b_row = next(i for i in long_rows if sentences[i][0] != sentences[a_rows[0]][0])
 
-    def row(i: int, score: float) -> Scored:
+    def row(i: int) -> Sentence:
         aid, s, e = sentences[i]
         chunk_id = next(n for n, c in enumerate(index.chunks) if (s, e) in c.sentences and c.article_id == aid)
-        return Scored(i, chunk_id, aid, s, e, score, 0.9, 0.5)
+        return Sentence(i, chunk_id, aid, s, e, 0.9, False, 0.5, 0.5)
 
-    scored = [row(a_rows[0], 1.0), row(a_rows[1], 0.98), row(a_rows[2], 0.97), row(b_row, 0.9)]
-    quotes = pick_quotes(index, scored, top_k=3, extra=0, tuning=Tuning(diversity_ratio=0.85))
+    rows = [row(a_rows[0]), row(a_rows[1]), row(a_rows[2]), row(b_row)]
+    scores = np.array([5.0, 4.8, 4.7, 3.0])
+    order = order_sentences(rows, scores, source_margin=2.5)
+    quotes = make_quotes(index, rows, scores, order, limit=3)
     assert quotes[0].article_id == sentences[a_rows[0]][0]
-    assert quotes[1].article_id == sentences[b_row][0]  # another source, within 85% of the best
-    quotes = pick_quotes(index, scored, top_k=3, extra=0, tuning=Tuning(diversity_ratio=0.95))
-    assert [q.article_id for q in quotes[:3]].count(sentences[a_rows[0]][0]) == 3
+    assert quotes[1].article_id == sentences[b_row][0]  # another source, within the margin
+    order = order_sentences(rows, scores, source_margin=1.0)
+    quotes = make_quotes(index, rows, scores, order, limit=3)
+    assert [q.article_id for q in quotes].count(sentences[a_rows[0]][0]) == 3
     for q in quotes:
         assert index.articles[q.article_id].text[q.start:q.end] == q.text
 

@@ -1,0 +1,115 @@
+"""The learned answer model: a linear sentence ranker and a logistic answer/decline model.
+
+Both are small and readable: one weight per named signal (``signals.py``), applied to standardised
+values. The ranker's score orders the candidate sentences; the answer model turns the question's
+signals into a probability that the articles answer it, and kiji answers when that probability
+reaches ``threshold``. ``kiji fit`` writes the file; ``answer_model.json`` beside this module is the
+shipped one. The file names its signals, so a model fitted on other signals is refused, not misread.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import asdict, dataclass
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from kiji.errors import InvalidInput
+from kiji.retrieval.answer.signals import QUESTION_SIGNALS, SENTENCE_SIGNALS
+
+FORMAT = "kiji-answer-model/1"
+
+
+@dataclass(frozen=True)
+class Linear:
+    """``score = ((x - mean) / scale) · weights + bias``."""
+
+    names: tuple[str, ...]
+    mean: tuple[float, ...]
+    scale: tuple[float, ...]
+    weights: tuple[float, ...]
+    bias: float = 0.0
+
+    def __post_init__(self) -> None:
+        n = len(self.names)
+        if not (len(self.mean) == len(self.scale) == len(self.weights) == n):
+            raise ValueError("a linear model needs one mean, scale and weight per signal")
+        object.__setattr__(self, "_m", np.array(self.mean))
+        object.__setattr__(self, "_s", np.array(self.scale))
+        object.__setattr__(self, "_w", np.array(self.weights))
+
+    def score(self, x: np.ndarray) -> np.ndarray:
+        return ((x - self._m) / self._s) @ self._w + self.bias  # type: ignore[attr-defined]
+
+    def explain(self) -> list[tuple[str, float]]:
+        """Signals by the size of their standardised weight."""
+        return sorted(zip(self.names, self.weights, strict=True), key=lambda kv: -abs(kv[1]))
+
+
+def _linear(data: dict[str, Any]) -> Linear:
+    return Linear(names=tuple(str(n) for n in data["names"]), mean=tuple(map(float, data["mean"])),
+                  scale=tuple(map(float, data["scale"])), weights=tuple(map(float, data["weights"])),
+                  bias=float(data.get("bias", 0.0)))
+
+
+@dataclass(frozen=True)
+class AnswerModel:
+    ranker: Linear
+    answer: Linear
+    #: Probability at or above which kiji answers (chosen for a target answered share).
+    threshold: float
+    #: Quotes after the first are shown only while their ranker score is within this of the best.
+    quote_margin: float
+    #: Another article's best sentence is moved up to second place when within this of the best.
+    source_margin: float
+    fitted_on: dict[str, Any]
+
+    def answer_probability(self, question_row: np.ndarray) -> float:
+        z = float(self.answer.score(question_row))
+        return 1.0 / (1.0 + math.exp(-max(-30.0, min(30.0, z))))
+
+    def to_json(self) -> str:
+        body = {"format": FORMAT, **asdict(self)}
+        return json.dumps(body, ensure_ascii=False, indent=1) + "\n"
+
+    def save(self, path: Path) -> None:
+        tmp = path.with_suffix(path.suffix + ".tmp")
+        tmp.write_text(self.to_json(), encoding="utf-8")
+        tmp.replace(path)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> AnswerModel:
+        if data.get("format") != FORMAT:
+            raise InvalidInput(f"not a kiji answer model (format {data.get('format')!r}, expected {FORMAT})")
+        try:
+            ranker, answer = (_linear(data["ranker"]), _linear(data["answer"]))
+            model = cls(ranker=ranker, answer=answer, threshold=float(data["threshold"]),
+                        quote_margin=float(data["quote_margin"]), source_margin=float(data["source_margin"]),
+                        fitted_on=dict(data.get("fitted_on") or {}))
+        except (KeyError, TypeError, ValueError) as exc:
+            raise InvalidInput(f"answer model is malformed: {exc}") from None
+        if ranker.names != SENTENCE_SIGNALS or answer.names != QUESTION_SIGNALS:
+            raise InvalidInput("answer model was fitted on other signals than this kiji computes; "
+                               "refit it with `kiji fit`")
+        return model
+
+    @classmethod
+    def load(cls, path: Path | None = None) -> AnswerModel:
+        """The model at ``path``, or the shipped one."""
+        try:
+            if path is None:
+                text = resources.files(__package__).joinpath("answer_model.json").read_text("utf-8")
+            else:
+                text = Path(path).read_text(encoding="utf-8")
+            data = json.loads(text)
+        except OSError as exc:
+            raise InvalidInput(f"cannot read the answer model {path}: {exc.strerror}") from None
+        except (json.JSONDecodeError, UnicodeDecodeError):
+            raise InvalidInput(f"the answer model {path} is not valid JSON") from None
+        if not isinstance(data, dict):
+            raise InvalidInput(f"the answer model {path} is not a JSON object")
+        return cls.from_dict(data)

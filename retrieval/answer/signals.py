@@ -1,0 +1,233 @@
+"""The named signals the learned ranker and the answer/decline model read.
+
+Every candidate sentence (the sentences of the retrieved chunks) gets one row of ``SENTENCE_SIGNALS``;
+the question as a whole gets one row of ``QUESTION_SIGNALS``, computed from the sentences as the ranker
+ordered them. Scores are expressed relative to something of the same question — the best candidate,
+or the question's similarity to the corpus as a whole (its *background*) — because raw cosines of a
+small multilingual model differ from corpus to corpus: on the shipped articles an answerable question's
+best sentence sits at cosine 0.86, on JSQuAD at 0.91, and an out-of-corpus one at 0.84 on both.
+The background turns that into "how far above everything else in this corpus", which carries over.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import numpy as np
+
+from kiji.retrieval.index.store import LoadedIndex
+from kiji.retrieval.search.candidates import Candidate, LexicalSide, QueryTerms
+
+SENTENCE_SIGNALS: tuple[str, ...] = (
+    "dense_gap",        # sentence cosine − the best candidate sentence's cosine
+    "dense_z",          # sentence cosine against the question's background (z-score)
+    "chunk_dense_gap",  # its chunk's cosine − the best chunk's
+    "chunk_bm25",       # its chunk's BM25 / the best chunk's BM25
+    "coverage",         # idf-weighted share of the confident question terms the sentence holds
+    "coverage_loose",   # the same with loose dictionary translations counted
+    "neighbour_gap",    # best cosine of the sentences before/after it − the best candidate's
+    "is_headline",      # the sentence is the article's title (embedded with every chunk)
+    "is_first",         # first sentence of its article
+    "position",         # relative position in its article (0 = start, 1 = end)
+    "log_length",       # log of its length in characters
+    "title_named",      # the question names its article by title
+    "figure_match",     # the question asks for a number/date and the sentence holds one
+    "chunk_rank",       # 1 / (1 + rank of its chunk in retrieval)
+    "dense_rank",       # 1 / (1 + rank of the sentence by cosine)
+    "dense_scaled",     # cosine min-max scaled over the candidates
+    "chunk_fused",      # its chunk's fused retrieval score / the best
+)
+
+QUESTION_SIGNALS: tuple[str, ...] = (
+    "best_z",            # best sentence cosine against the background (z-score)
+    "best_over_q99",     # best cosine − the background's 99th percentile, in background sds
+    "top_coverage",      # coverage of the top-ranked sentence
+    "top3_coverage",     # best coverage among the top three
+    "top3_coverage_loose",
+    "missing_share",     # share of the question's specific terms (names, codes) the corpus lacks
+    "any_missing",
+    "unknown_share",     # share of the question's tokens the corpus vocabulary lacks
+    "answer_type_ok",    # a number/date question finds a figure in the top three (1 when not asked)
+    "top_score",         # the ranker's score of the top sentence
+    "top_margin",        # … minus the second's
+    "specific_terms",    # how many specific terms the question has
+    "background_mean",   # the question's mean cosine to the corpus
+    "background_sd",
+    "best_cosine",
+)
+
+_NUMBER_QUESTION = re.compile(
+    r"(いくら|いくつ|何[%％年月日人台倍兆億万個回ドル円割位]|何パーセント|どれ(くらい|ぐらい|だけ)|何年|いつ|"
+    r"\bhow (much|many|long|far|big|old)\b|\bwhen\b|\bwhat (year|date|percentage)\b|\bsince when\b)",
+    re.IGNORECASE)
+_DIGIT = re.compile(r"[0-9０-９一二三四五六七八九十百千万億兆]")
+
+
+def asks_for_number(question: str) -> bool:
+    return bool(_NUMBER_QUESTION.search(question))
+
+
+@dataclass(frozen=True, slots=True)
+class Sentence:
+    """A candidate sentence: where it is, and the chunk it was found through."""
+
+    sentence_id: int
+    chunk_id: int
+    article_id: str
+    start: int
+    end: int
+    dense: float
+    has_figure: bool
+    coverage: float
+    coverage_loose: float
+
+
+@dataclass(frozen=True, slots=True)
+class Background:
+    """The question's cosine to (a sample of) every sentence of the corpus."""
+
+    mean: float
+    sd: float
+    q99: float
+
+    @classmethod
+    def of(cls, cosines: np.ndarray) -> Background:
+        if cosines.size == 0:
+            return cls(0.0, 1.0, 0.0)
+        return cls(float(cosines.mean()), float(cosines.std()) or 1e-6, float(np.quantile(cosines, 0.99)))
+
+
+@dataclass(frozen=True, slots=True)
+class QuestionFacts:
+    """What the question-level signals need beyond the ranked sentences."""
+
+    background: Background
+    missing: int
+    specific: int
+    unknown_share: float
+    wants_figure: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Candidates:
+    sentences: list[Sentence]
+    #: One row of ``SENTENCE_SIGNALS`` per sentence.
+    matrix: np.ndarray
+    facts: QuestionFacts
+
+
+def _neighbours(index: LoadedIndex) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per sentence id: previous and next sentence of the same article (−1 at the ends), position."""
+    n = len(index.sentences)
+    prev = np.full(n, -1)
+    nxt = np.full(n, -1)
+    pos = np.zeros(n)
+    by_article: dict[str, list[tuple[int, int]]] = {}
+    for sid, (aid, s, _e) in enumerate(index.sentences):
+        by_article.setdefault(aid, []).append((s, sid))
+    for items in by_article.values():
+        items.sort()
+        for k, (_s, sid) in enumerate(items):
+            prev[sid] = items[k - 1][1] if k else -1
+            nxt[sid] = items[k + 1][1] if k + 1 < len(items) else -1
+            pos[sid] = k / max(1, len(items) - 1)
+    return prev, nxt, pos
+
+
+class SignalExtractor:
+    """Built once per index version (neighbour tables, a background sample)."""
+
+    #: Sentences the background is measured on: 4,096 rows cost ~0.2 ms a question and estimate
+    #: the mean and the 99th percentile within 0.005 of the full corpus on JSQuAD (3,300 sentences).
+    BACKGROUND_SAMPLE = 4096
+
+    def __init__(self, index: LoadedIndex, lexical: LexicalSide | None) -> None:
+        self.index = index
+        self.lexical = lexical
+        self.prev, self.next, self.position = _neighbours(index)
+        n = len(index.sentences)
+        rows = np.arange(n)
+        if n > self.BACKGROUND_SAMPLE:
+            rows = np.sort(np.random.default_rng(0).choice(n, self.BACKGROUND_SAMPLE, replace=False))
+        self.background_vectors = np.ascontiguousarray(index.sentence_vectors[rows])
+
+    def extract(self, question: str, candidates: list[Candidate], qvec: np.ndarray,
+                terms: QueryTerms | None, refs: Mapping[str, float], *, missing: int,
+                specific: int) -> Candidates:
+        index = self.index
+        lexical = self.lexical
+        wants = asks_for_number(question)
+        background = Background.of(self.background_vectors @ qvec)
+        weights = terms.weights if terms and lexical else {}
+        strong = {t: w * lexical.idf(t) for t, w in weights.items() if w >= 0.6} if lexical else {}
+        loose = {t: w * lexical.idf(t) for t, w in weights.items()} if lexical else {}
+        strong_total = sum(strong.values())
+        loose_total = sum(loose.values())
+        unknown_share = len(terms.unknown) / max(1, terms.n_tokens) if terms else 0.0
+        facts = QuestionFacts(background, missing, specific, unknown_share, wants)
+        if not candidates:
+            return Candidates([], np.zeros((0, len(SENTENCE_SIGNALS))), facts)
+        # Each sentence once, with the best-scoring chunk it appears in (chunks overlap by a sentence).
+        rows: dict[int, tuple[Candidate, int, int, int]] = {}
+        for rank, cand in enumerate(candidates):
+            chunk = index.chunks[cand.chunk_id]
+            for s, e in chunk.sentences:
+                sid = index.sentence_ids[(chunk.article_id, s, e)]
+                if sid not in rows or rows[sid][0].fused < cand.fused:
+                    rows[sid] = (cand, s, e, rank)
+        sids = np.array(list(rows))
+        around = np.concatenate([sids, self.prev[sids], self.next[sids]])
+        cos = index.sentence_vectors[np.maximum(around, 0)] @ qvec  # one product for all
+        n = len(sids)
+        dense, prev_cos, next_cos = cos[:n], cos[n:2 * n], cos[2 * n:]
+        prev_cos = np.where(self.prev[sids] >= 0, prev_cos, -1.0)
+        next_cos = np.where(self.next[sids] >= 0, next_cos, -1.0)
+        best = float(dense.max())
+        lo = float(dense.min())
+        span = best - lo if best - lo > 1e-6 else 1.0
+        best_chunk = max(c.dense for c in candidates)
+        best_bm25 = max(c.lexical for c in candidates) or 1.0
+        best_fused = max(c.fused for c in candidates) or 1.0
+        dense_rank = np.empty(n)
+        dense_rank[np.argsort(-dense)] = np.arange(n)
+        sentences: list[Sentence] = []
+        matrix = np.empty((n, len(SENTENCE_SIGNALS)))
+        for i, sid in enumerate(sids.tolist()):
+            cand, s, e, rank = rows[sid]
+            aid = index.chunks[cand.chunk_id].article_id
+            article = index.articles[aid]
+            text = article.text[s:e]
+            toks = lexical.sentence_tokens[sid] if lexical else frozenset()
+            cov = sum(w for t, w in strong.items() if t in toks) / strong_total if strong_total else 0.0
+            cov_l = sum(w for t, w in loose.items() if t in toks) / loose_total if loose_total else 0.0
+            figure = bool(_DIGIT.search(text))
+            d = float(dense[i])
+            matrix[i] = (
+                d - best, (d - background.mean) / background.sd, cand.dense - best_chunk,
+                cand.lexical / best_bm25, cov, cov_l, max(prev_cos[i], next_cos[i], d) - best,
+                float(text.strip() == article.title), float(self.prev[sid] < 0), self.position[sid],
+                math.log(max(5, len(text))), refs.get(aid, 0.0), float(wants and figure),
+                1.0 / (1 + rank), 1.0 / (1 + dense_rank[i]), (d - lo) / span, cand.fused / best_fused)
+            sentences.append(Sentence(sid, cand.chunk_id, aid, s, e, d, figure, cov, cov_l))
+        return Candidates(sentences, matrix, facts)
+
+
+def question_signals(sentences: list[Sentence], scores: np.ndarray, facts: QuestionFacts) -> np.ndarray:
+    """One row of ``QUESTION_SIGNALS`` from the sentences and the ranker's scores of them."""
+    bg = facts.background
+    if not sentences:
+        return np.array([-5.0, -5.0, 0, 0, 0, 1.0 if facts.missing else 0.0, float(facts.missing > 0),
+                         facts.unknown_share, 0.0, -10.0, 0.0, float(facts.specific), bg.mean, bg.sd, 0.0])
+    order = np.argsort(-scores)
+    top = [sentences[i] for i in order[:3]]
+    best = max(s.dense for s in sentences)
+    margin = float(scores[order[0]] - scores[order[1]]) if len(order) > 1 else 5.0
+    return np.array([
+        (best - bg.mean) / bg.sd, (best - bg.q99) / bg.sd, top[0].coverage,
+        max(s.coverage for s in top), max(s.coverage_loose for s in top),
+        facts.missing / max(1, facts.specific), float(facts.missing > 0), facts.unknown_share,
+        float(not facts.wants_figure or any(s.has_figure for s in top)), float(scores[order[0]]),
+        margin, float(facts.specific), bg.mean, bg.sd, best])
