@@ -30,11 +30,9 @@ from pathlib import Path
 import aiohttp
 import httpx
 
+from kiji.settings import Settings
+
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-
-from kiji.settings import Settings  # noqa: E402
-
 DEFAULT_DEV = ROOT.parent / "shared" / "eval" / "dev.jsonl"
 READY_TIMEOUT_S = 300.0
 REQUEST_TIMEOUT_S = 60.0

@@ -13,20 +13,17 @@ from __future__ import annotations
 
 import argparse
 import random
-import sys
 import tempfile
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from kiji.corpus.articles import load_corpus  # noqa: E402
-from kiji.corpus.chunker import ChunkParams  # noqa: E402
-from kiji.corpus.sentences import sentence_spans  # noqa: E402
-from kiji.corpus.shipped import SHIPPED_CORPUS_DIR  # noqa: E402
-from kiji.retrieval.index.build import build_index, texts_to_embed  # noqa: E402
-from kiji.runtime import load_embedder  # noqa: E402
-from kiji.settings import Settings  # noqa: E402
+from kiji.corpus.articles import load_corpus
+from kiji.corpus.chunker import ChunkParams
+from kiji.corpus.sentences import sentence_spans
+from kiji.corpus.shipped import SHIPPED_CORPUS_DIR
+from kiji.retrieval.index.build import build_index, texts_to_embed
+from kiji.runtime import load_embedder
+from kiji.settings import Settings
 
 
 def synthetic_corpus(target: Path, passages: int, seed: int = 0) -> None:

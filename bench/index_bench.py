@@ -32,18 +32,16 @@ from typing import Any
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from kiji.corpus.articles import load_corpus  # noqa: E402
-from kiji.corpus.boilerplate import content_regions  # noqa: E402
-from kiji.corpus.chunker import ChunkParams  # noqa: E402
-from kiji.corpus.sentences import sentence_spans  # noqa: E402
-from kiji.corpus.shipped import SHIPPED_CORPUS_DIR  # noqa: E402
-from kiji.retrieval.embedding.fake import FakeEmbedder  # noqa: E402
-from kiji.retrieval.index.build import build_index, texts_to_embed  # noqa: E402
-from kiji.retrieval.index.vector_index import FaissIndex  # noqa: E402
-from kiji.runtime import load_embedder  # noqa: E402
-from kiji.settings import Settings  # noqa: E402
+from kiji.corpus.articles import load_corpus
+from kiji.corpus.boilerplate import content_regions
+from kiji.corpus.chunker import ChunkParams
+from kiji.corpus.sentences import sentence_spans
+from kiji.corpus.shipped import SHIPPED_CORPUS_DIR
+from kiji.retrieval.embedding.fake import FakeEmbedder
+from kiji.retrieval.index.build import build_index, texts_to_embed
+from kiji.retrieval.index.vector_index import FaissIndex
+from kiji.runtime import load_embedder
+from kiji.settings import Settings
 
 
 def say(*parts: object) -> None:

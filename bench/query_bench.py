@@ -15,20 +15,17 @@ import argparse
 import json
 import multiprocessing as mp
 import statistics
-import sys
 import tempfile
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from kiji.corpus.chunker import ChunkParams  # noqa: E402
-from kiji.corpus.shipped import SHIPPED_CORPUS_DIR  # noqa: E402
-from kiji.retrieval.engine import Engine  # noqa: E402
-from kiji.retrieval.index.build import build_index  # noqa: E402
-from kiji.retrieval.index.store import load_current  # noqa: E402
-from kiji.runtime import load_embedder  # noqa: E402
-from kiji.settings import Settings  # noqa: E402
+from kiji.corpus.chunker import ChunkParams
+from kiji.corpus.shipped import SHIPPED_CORPUS_DIR
+from kiji.retrieval.engine import Engine
+from kiji.retrieval.index.build import build_index
+from kiji.retrieval.index.store import load_current
+from kiji.runtime import load_embedder
+from kiji.settings import Settings
 
 
 def _busy(stop: mp.Event) -> None:  # type: ignore[valid-type]
