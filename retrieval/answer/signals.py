@@ -13,11 +13,13 @@ from __future__ import annotations
 
 import math
 import re
+import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
 
+from kiji.retrieval.answer.answer_types import asked_types, held_types
 from kiji.retrieval.index.store import LoadedIndex
 from kiji.retrieval.search.candidates import Candidate, LexicalSide, QueryTerms
 
@@ -39,6 +41,9 @@ SENTENCE_SIGNALS: tuple[str, ...] = (
     "dense_rank",       # 1 / (1 + rank of the sentence by cosine)
     "dense_scaled",     # cosine min-max scaled over the candidates
     "chunk_fused",      # its chunk's fused retrieval score / the best
+    "type_match",       # the question asks for a date / person / place / number and the sentence holds one
+    "trigram_overlap",  # share of the question's character trigrams found in the sentence
+    "missing_rare",     # rarest confident question term the sentence lacks (its idf / the rarest term's)
 )
 
 QUESTION_SIGNALS: tuple[str, ...] = (
@@ -50,7 +55,10 @@ QUESTION_SIGNALS: tuple[str, ...] = (
     "missing_share",     # share of the question's specific terms (names, codes) the corpus lacks
     "any_missing",
     "unknown_share",     # share of the question's tokens the corpus vocabulary lacks
-    "answer_type_ok",    # a number/date question finds a figure in the top three (1 when not asked)
+    "answer_type_ok",    # the asked kind of answer (date, person, place, number) is in the top three
+    "top3_trigrams",     # best trigram overlap among the top three
+    "top_missing_rare",  # the top sentence's missing_rare
+    "pool_coverage",     # best coverage among all candidate sentences
     "top_score",         # the ranker's score of the top sentence
     "top_margin",        # … minus the second's
     "specific_terms",    # how many specific terms the question has
@@ -64,10 +72,19 @@ _NUMBER_QUESTION = re.compile(
     r"\bhow (much|many|long|far|big|old)\b|\bwhen\b|\bwhat (year|date|percentage)\b|\bsince when\b)",
     re.IGNORECASE)
 _DIGIT = re.compile(r"[0-9０-９一二三四五六七八九十百千万億兆]")
+_NOT_WORD = re.compile(r"[\W_]+")
 
 
 def asks_for_number(question: str) -> bool:
     return bool(_NUMBER_QUESTION.search(question))
+
+
+def trigrams(text: str) -> frozenset[str]:
+    """Character trigrams of the text without spaces and punctuation, NFKC and case folded: a
+    measure of shared wording that needs no tokenizer (JSQuAD and SQuAD questions reuse the
+    answer sentence's words)."""
+    flat = _NOT_WORD.sub("", unicodedata.normalize("NFKC", text).casefold())
+    return frozenset(flat[i:i + 3] for i in range(len(flat) - 2))
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,6 +100,9 @@ class Sentence:
     has_figure: bool
     coverage: float
     coverage_loose: float
+    type_match: bool
+    trigram_overlap: float
+    missing_rare: float
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,6 +129,8 @@ class QuestionFacts:
     specific: int
     unknown_share: float
     wants_figure: bool
+    #: The kinds of answer asked for (``answer_types.asked_types``).
+    asked: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True, slots=True)
@@ -160,14 +182,17 @@ class SignalExtractor:
         index = self.index
         lexical = self.lexical
         wants = asks_for_number(question)
+        asked = asked_types(question)
+        q_grams = trigrams(question)
         background = Background.of(self.background_vectors @ qvec)
         weights = terms.weights if terms and lexical else {}
         strong = {t: w * lexical.idf(t) for t, w in weights.items() if w >= 0.6} if lexical else {}
         loose = {t: w * lexical.idf(t) for t, w in weights.items()} if lexical else {}
         strong_total = sum(strong.values())
+        rarest = max(strong.values(), default=0.0)
         loose_total = sum(loose.values())
         unknown_share = len(terms.unknown) / max(1, terms.n_tokens) if terms else 0.0
-        facts = QuestionFacts(background, missing, specific, unknown_share, wants)
+        facts = QuestionFacts(background, missing, specific, unknown_share, wants, asked)
         if not candidates:
             return Candidates([], np.zeros((0, len(SENTENCE_SIGNALS))), facts)
         # Each sentence once, with the best-scoring chunk it appears in (chunks overlap by a sentence).
@@ -204,14 +229,20 @@ class SignalExtractor:
             cov = sum(w for t, w in strong.items() if t in toks) / strong_total if strong_total else 0.0
             cov_l = sum(w for t, w in loose.items() if t in toks) / loose_total if loose_total else 0.0
             figure = bool(_DIGIT.search(text))
+            type_match = bool(asked & held_types(text))
+            grams = len(q_grams & trigrams(text)) / len(q_grams) if q_grams else 0.0
+            lacking = max((w for t, w in strong.items() if t not in toks), default=0.0)
+            missing_rare = lacking / rarest if rarest else 0.0
             d = float(dense[i])
             matrix[i] = (
                 d - best, (d - background.mean) / background.sd, cand.dense - best_chunk,
                 cand.lexical / best_bm25, cov, cov_l, max(prev_cos[i], next_cos[i], d) - best,
                 float(text.strip() == article.title), float(self.prev[sid] < 0), self.position[sid],
                 math.log(max(5, len(text))), refs.get(aid, 0.0), float(wants and figure),
-                1.0 / (1 + rank), 1.0 / (1 + dense_rank[i]), (d - lo) / span, cand.fused / best_fused)
-            sentences.append(Sentence(sid, cand.chunk_id, aid, s, e, d, figure, cov, cov_l))
+                1.0 / (1 + rank), 1.0 / (1 + dense_rank[i]), (d - lo) / span, cand.fused / best_fused,
+                float(type_match), grams, missing_rare)
+            sentences.append(Sentence(sid, cand.chunk_id, aid, s, e, d, figure, cov, cov_l, type_match,
+                                      grams, missing_rare))
         return Candidates(sentences, matrix, facts)
 
 
@@ -220,7 +251,8 @@ def question_signals(sentences: list[Sentence], scores: np.ndarray, facts: Quest
     bg = facts.background
     if not sentences:
         return np.array([-5.0, -5.0, 0, 0, 0, 1.0 if facts.missing else 0.0, float(facts.missing > 0),
-                         facts.unknown_share, 0.0, -10.0, 0.0, float(facts.specific), bg.mean, bg.sd, 0.0])
+                         facts.unknown_share, 0.0, 0.0, 1.0, 0.0, -10.0, 0.0, float(facts.specific), bg.mean,
+                         bg.sd, 0.0])
     order = np.argsort(-scores)
     top = [sentences[i] for i in order[:3]]
     best = max(s.dense for s in sentences)
@@ -229,5 +261,6 @@ def question_signals(sentences: list[Sentence], scores: np.ndarray, facts: Quest
         (best - bg.mean) / bg.sd, (best - bg.q99) / bg.sd, top[0].coverage,
         max(s.coverage for s in top), max(s.coverage_loose for s in top),
         facts.missing / max(1, facts.specific), float(facts.missing > 0), facts.unknown_share,
-        float(not facts.wants_figure or any(s.has_figure for s in top)), float(scores[order[0]]),
+        float(not facts.asked or any(s.type_match for s in top)), max(s.trigram_overlap for s in top),
+        top[0].missing_rare, max(s.coverage for s in sentences), float(scores[order[0]]),
         margin, float(facts.specific), bg.mean, bg.sd, best])

@@ -86,7 +86,7 @@ def _synthetic(n: int, seed: int) -> list[Sample]:
         m[i % 6, cov] = 0.9
         dense = (0.9 if answerable else 0.6) + rng.normal(0, 0.02)
         sentences = [Sentence(j, 0, f"a{j}", 0, 10, dense if labels[j] else dense - 0.1, False, float(m[j, cov]),
-                              float(m[j, cov])) for j in range(6)]
+                              float(m[j, cov]), False, 0.0, 0.0) for j in range(6)]
         facts = QuestionFacts(Background(0.5, 0.1, 0.7), 0, 1, 0.0, False)
         out.append(Sample(f"s:{i}", "g1" if i % 2 else "g2", "en", "x", answerable, sentences, m, labels, facts))
     return out

@@ -147,7 +147,7 @@ def test_other_sources_close_to_the_best_come_second(fake_engine: Engine) -> Non
     def row(i: int) -> Sentence:
         aid, s, e = sentences[i]
         chunk_id = next(n for n, c in enumerate(index.chunks) if (s, e) in c.sentences and c.article_id == aid)
-        return Sentence(i, chunk_id, aid, s, e, 0.9, False, 0.5, 0.5)
+        return Sentence(i, chunk_id, aid, s, e, 0.9, False, 0.5, 0.5, False, 0.0, 0.0)
 
     rows = [row(a_rows[0]), row(a_rows[1]), row(a_rows[2]), row(b_row)]
     scores = np.array([5.0, 4.8, 4.7, 3.0])
