@@ -20,8 +20,8 @@ from kiji.errors import BuildError, IndexUnavailable, InvalidInput, KijiError, M
 from kiji.retrieval.validation import DEFAULT_TOP_K, MAX_TOP_K
 
 if TYPE_CHECKING:  # the commands import what they need when they run: `kiji --help` stays fast
-    from kiji.retrieval.embedding.embedder import Embedder
     from kiji.retrieval.answer.model import AnswerModel
+    from kiji.retrieval.embedding.embedder import Embedder
     from kiji.retrieval.engine import Engine
     from kiji.retrieval.evaluation import Item
     from kiji.retrieval.generation.blocking import BlockingGenerator

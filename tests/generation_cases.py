@@ -76,8 +76,8 @@ def _text(make: Callable[[dict[str, Any]], str], **reply: Any) -> Callable[[dict
 
 
 GOOD_JA = _text(lambda b: f"NVIDIAは時間外取引で11%下落しています[{cite(b, '11%')}]。")
-GOOD_EN = _text(lambda b: f"NVIDIA fell 11% in after-hours trading [{cite(b, '11%')}]. Bitcoin fell below "
-                          f"$100,500, a 24-hour drop of 4.48% [{cite(b, '4.48%')}].")
+GOOD_EN = _text(lambda b: f"NVIDIA fell 11% in after-hours trading [{cite(b, '11%')}]. Another article says "
+                          f"its shares fell 17% [{cite(b, '17%')}].")
 
 CASES = [
     Case("good_ja", Q_JA, GOOD_JA, None),
@@ -86,7 +86,7 @@ CASES = [
         lambda b: f"記事には「NVIDIAは時間外取引で15%も暴落した」とあります[{cite(b, '11%')}]。"),
         "quote_not_verbatim"),
     Case("figure_not_in_passages", Q_JA, _text(
-        lambda b: f"NVIDIAは時間外取引で17%下落しています[{cite(b, '11%')}]。"), "figure_not_in_passages"),
+        lambda b: f"NVIDIAは時間外取引で23%下落しています[{cite(b, '11%')}]。"), "figure_not_in_passages"),
     Case("citation_9", Q_JA, _text(lambda b: "NVIDIAは時間外取引で11%下落しています[9]。"),
          "citation_out_of_range"),
     Case("wrong_language", Q_EN, _text(

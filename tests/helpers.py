@@ -24,7 +24,7 @@ from kiji.corpus.articles import load_corpus
 from kiji.corpus.chunker import ChunkParams, chunk_article
 from kiji.corpus.shipped import SHIPPED_CORPUS_DIR
 from kiji.retrieval.answer.model import AnswerModel, Linear
-from kiji.retrieval.answer.signals import QUESTION_SIGNALS
+from kiji.retrieval.answer.signals import QUESTION_SIGNALS, SENTENCE_SIGNALS
 from kiji.retrieval.embedding.embedder import Progress
 from kiji.retrieval.embedding.fake import FakeEmbedder
 from kiji.retrieval.engine import Engine
@@ -38,13 +38,19 @@ from tests.bot.fake_discord import FakeDiscord, Pending
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
 
-#: The fake embedder's similarities are nothing like a real model's, so it gets its own decision: the
-#: shipped ranker, and answer when the best sentence stands 3.7 sds above the question's background
-#: (on the shipped corpus: answerable questions ≥ 4.0, off-topic ones ≤ 3.4).
+#: The fake embedder's similarities (hashed character n-grams) are nothing like a real model's, so it
+#: gets its own small model: a ranker of shared wording and scaled similarity (the learned one leans on
+#: a real model's similarity gaps), and "answer when the best sentence stands 3.7 sds above the
+#: question's background (on the shipped corpus: answerable questions ≥ 4.0, off-topic ones ≤ 3.4) and
+#: the question names nothing the corpus lacks".
+_FAKE_RANKER = {"coverage": 1.0, "trigram_overlap": 1.0, "dense_scaled": 1.0, "chunk_fused": 0.5,
+                "figure_match": 0.5, "title_named": 1.0, "is_headline": -1.0}
 FAKE_MODEL = dataclasses.replace(
     AnswerModel.load(),
+    ranker=Linear(SENTENCE_SIGNALS, (0.0,) * len(SENTENCE_SIGNALS), (1.0,) * len(SENTENCE_SIGNALS),
+                  tuple(_FAKE_RANKER.get(n, 0.0) for n in SENTENCE_SIGNALS)),
     answer=Linear(QUESTION_SIGNALS, (0.0,) * len(QUESTION_SIGNALS), (1.0,) * len(QUESTION_SIGNALS),
-                  tuple(1.0 if n == "best_z" else 0.0 for n in QUESTION_SIGNALS), -3.7),
+                  tuple({"best_z": 1.0, "any_missing": -5.0}.get(n, 0.0) for n in QUESTION_SIGNALS), -3.7),
     threshold=0.5)
 
 

@@ -140,8 +140,12 @@ def test_unanswered_question_says_so_in_its_language(engine: Engine) -> None:
         result = engine.ask(question)
         assert not result.answered
         embed = answer_embed(result, "en")
-        assert embed.fields == [] and violations(embed) == []
-        assert embed.description == escape(t("not_covered", lang))  # type: ignore[arg-type]
+        assert len(embed.fields) == len(result.related) and violations(embed) == []
+        assert embed.description == escape(t("not_covered", lang)) + (  # type: ignore[arg-type]
+            "\n\n" + escape(t("related", "en")) if result.related else "")
+        result.related = []
+        embed = answer_embed(result, "en")
+        assert embed.fields == [] and embed.description == escape(t("not_covered", lang))
 
 
 def test_more_sources_numbering_continues(engine: Engine) -> None:

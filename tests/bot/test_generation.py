@@ -15,7 +15,7 @@ import pytest
 from kiji.bot import live
 from kiji.bot.client import KijiBot
 from kiji.bot.commands import register
-from kiji.bot.embeds import answer_embed, unescape
+from kiji.bot.embeds import answer_embed, short_answer, unescape
 from kiji.bot.i18n import t
 from kiji.bot.main import read_token, run
 from kiji.retrieval.engine import Engine
@@ -128,7 +128,7 @@ async def test_each_case(case: Case, start_bot: StartBot, engine: Engine, llm: F
         assert unescape(embed["description"]) == expected_text(case, llm.completions[-1].body)
         assert embed["footer"]["text"].endswith(t("generated_note", "en"))
     else:
-        assert unescape(embed["description"]) == extractive.answer
+        assert unescape(embed["description"]) == short_answer(extractive)
         assert embed["footer"]["text"].endswith(t("fallback_note", "en"))
     assert p.edits[-1] is final_edit(p)  # nothing overwrote the final answer
 
@@ -155,14 +155,14 @@ async def test_drafts_are_throttled_and_labelled(start_bot: StartBot, llm: FakeL
 async def test_a_draft_that_fails_verification_is_replaced(
         start_bot: StartBot, engine: Engine, llm: FakeLLM, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(live, "EDIT_INTERVAL_S", 0.05)
-    llm.handler = lambda body: Reply(text=GOOD_JA(body).text.replace("11%", "17%"), chunk_chars=3,
+    llm.handler = lambda body: Reply(text=GOOD_JA(body).text.replace("11%", "23%"), chunk_chars=3,
                                      chunk_delay_s=0.03)
     server = await start_bot()
     p = await ask(server, Q_JA, locale="ja")
     drafts = [e for e in p.edits if not e.get("components")]
-    assert drafts and any("17%" in d["embeds"][0]["description"] for d in drafts)
+    assert drafts and any("23%" in d["embeds"][0]["description"] for d in drafts)
     final = final_embed(p)
-    assert "17%" not in final["description"] and unescape(final["description"]) == engine.ask(Q_JA).answer
+    assert "23%" not in final["description"] and unescape(final["description"]) == short_answer(engine.ask(Q_JA))
     assert final["footer"]["text"].endswith(t("fallback_note", "ja"))
 
 

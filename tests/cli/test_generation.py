@@ -87,11 +87,11 @@ def test_human_output_of_a_generated_answer(configure: Configure, engine: Engine
 def test_human_output_when_the_model_answer_is_rejected(
         configure: Configure, engine: Engine, llm: FakeLLM, capsys: pytest.CaptureFixture[str]) -> None:
     configure()
-    llm.handler = lambda body: Reply(text=f"NVIDIAは時間外取引で17%下落しています[{cite(body, '11%')}]。")
+    llm.handler = lambda body: Reply(text=f"NVIDIAは時間外取引で23%下落しています[{cite(body, '11%')}]。")
     assert cli.main(["ask", Q_JA]) == 0
     out, err = capsys.readouterr()
     assert out.startswith(engine.ask(Q_JA).answer + "\n")
-    assert "17%" not in out and "the model's was not used: figure_not_in_passages" in err
+    assert "23%" not in out and "the model's was not used: figure_not_in_passages" in err
 
 
 def test_batch_mode_answers_each_line_with_the_model(configure: Configure, engine: Engine, llm: FakeLLM,
