@@ -15,6 +15,7 @@ from typing import Annotated
 import anyio
 from fastapi import Depends, Request
 
+from kiji.api.auth_failures import FailureLimiter
 from kiji.api.metrics import Metrics
 from kiji.api.rate_limit import TokenBucketLimiter
 from kiji.errors import IndexUnavailable, KijiError
@@ -46,6 +47,8 @@ class AppState:
     cpu_limiter: anyio.CapacityLimiter = field(default_factory=lambda: anyio.CapacityLimiter(1))
     #: Per-client request budget for /v1; ``None`` when rate limiting is off.
     rate_limiter: TokenBucketLimiter | None = None
+    #: Failed authentications per client IP (API keys, admin token); ``None`` when off.
+    auth_failures: FailureLimiter | None = None
 
     @property
     def engine(self) -> Engine | None:
