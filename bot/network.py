@@ -35,7 +35,7 @@ def describe(exc: BaseException) -> str:
         if isinstance(inner, OSError) and inner.errno and inner.errno > 0:
             return os.strerror(inner.errno)  # "Connection refused", not asyncio's "Connect call failed"
         return inner.strerror or str(inner) if isinstance(inner, OSError) else str(inner)
-    if isinstance(exc, asyncio.TimeoutError):
+    if isinstance(exc, TimeoutError):
         return "no answer in time"
     if isinstance(exc, aiohttp.WSServerHandshakeError):
         return f"HTTP {exc.status} instead of a websocket"
@@ -57,7 +57,7 @@ async def login(bot: Any, token: str) -> None:
         raise ServiceUnreachable(f"the Discord API at {Route.BASE} answered HTTP {exc.status}",
                                  hint="Discord may be down, or KIJI_DISCORD_API_BASE points elsewhere; "
                                       "try again later") from None
-    except (aiohttp.ClientError, OSError, asyncio.TimeoutError) as exc:
+    except (TimeoutError, aiohttp.ClientError, OSError) as exc:
         raise ServiceUnreachable(f"cannot reach the Discord API at {Route.BASE}: {describe(exc)}",
                                  hint="check the network, and KIJI_DISCORD_API_BASE if set") from None
 
@@ -71,7 +71,7 @@ async def probe_gateway() -> None:
             async with asyncio.timeout(GATEWAY_PROBE_TIMEOUT_S):
                 ws = await session.ws_connect(url, timeout=timeout, autoping=False)
                 await ws.close()
-    except (aiohttp.ClientError, OSError, asyncio.TimeoutError) as exc:
+    except (TimeoutError, aiohttp.ClientError, OSError) as exc:
         raise ServiceUnreachable(
             f"cannot reach the Discord gateway at {DiscordWebSocket.DEFAULT_GATEWAY}: {describe(exc)}",
             hint="check the network, and KIJI_DISCORD_GATEWAY_URL if set") from None

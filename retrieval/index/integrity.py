@@ -141,7 +141,8 @@ def check_chunk_row(row: object, version: str, line: int, text_length: int | Non
     if text_length is None:
         raise damaged(f"names article {_shown(row['article_id'])}, which the article table lacks")
     start, end, sentences = row.get("start"), row.get("end"), row.get("sentences")
-    if not (_is(start, _INT) and _is(end, _INT) and 0 <= start <= end <= text_length):
+    if not (isinstance(start, int) and isinstance(end, int) and _is(start, _INT) and _is(end, _INT)
+            and 0 <= start <= end <= text_length):
         raise damaged("has offsets outside its article")
     if not isinstance(sentences, list) or not all(
             isinstance(s, list) and len(s) == 2 and all(_is(x, _INT) for x in s)
