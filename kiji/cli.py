@@ -152,6 +152,8 @@ def cmd_index_info(args: argparse.Namespace) -> int:
         raise IndexMissing(f"no index found in {settings.index_dir}", hint="build it with `kiji index build`")
     if current is not None and current not in versions:
         pointer_error = f"CURRENT names index version {current}, which does not exist"
+    elif current is None and pointer_error is None:
+        pointer_error = "CURRENT is missing: no version is served"
     info: dict[str, Any] = {"index_dir": str(settings.index_dir), "current": current,
                             "current_error": pointer_error, "versions": []}
     for name in versions:

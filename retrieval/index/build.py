@@ -342,6 +342,9 @@ def rollback(index_dir: Path, *, log: Callable[[str], None] = lambda _: None) ->
         except IndexCorrupt as exc:
             log(f"{exc.message}; replacing it")
             current = None
+        if current is not None and current not in versions:
+            log(f"CURRENT names index version {current}, which does not exist; replacing it")
+            current = None
         older = [v for v in versions if current is None or v < current]
         skipped: list[str] = []
         for target in reversed(older):

@@ -178,12 +178,20 @@ def _read_jsonl(path: Path, what: str) -> list[dict[str, Any]]:
                            f"({exc.strerror})", hint=_REBUILD_HINT) from None
 
 
+def _check_count(path: Path, file: str, what: str, found: int, expected: int, unit: str) -> None:
+    if found != expected:  # rows lost to truncation, or a table of another version
+        raise IndexCorrupt(f"the {what} ({file}) of index version {path.name} is damaged: it holds "
+                           f"{found} {unit}, {MANIFEST} says {expected}", hint=_REBUILD_HINT)
+
+
 def load_version(path: Path, *, mmap: bool = False) -> LoadedIndex:
     manifest = read_manifest(path)
     articles = {}
     for line, row in enumerate(_read_jsonl(path / ARTICLES, "article table"), 1):
         article = Article.from_dict(check_article_row(row, path.name, line))
         articles[article.id] = article
+    counts = manifest["counts"]
+    _check_count(path, ARTICLES, "article table", len(articles), counts["articles"], "articles")
     chunks = []
     for line, row in enumerate(_read_jsonl(path / CHUNKS, "chunk table"), 1):
         owner = articles.get(row["article_id"]) if isinstance(row, dict) and \
@@ -192,16 +200,17 @@ def load_version(path: Path, *, mmap: bool = False) -> LoadedIndex:
         assert owner is not None
         chunks.append(Chunk(row["article_id"], row["start"], row["end"], owner.text[row["start"]:row["end"]],
                             tuple((s, e) for s, e in row["sentences"])))
+    _check_count(path, CHUNKS, "chunk table", len(chunks), counts["chunks"], "chunks")
     if not (path / VECTORS).is_file():
         raise IndexCorrupt(f"the vector file is missing from index version {path.name} ({VECTORS})",
                            hint=_REBUILD_HINT)
     vectors = FaissIndex.load(path / VECTORS, mmap=mmap)
-    counts = manifest["counts"]
     if vectors.size != len(chunks) or counts.get("chunks") != len(chunks) \
             or counts.get("articles") != len(articles):
         raise IndexCorrupt(
-            f"index version {path.name} is inconsistent: {vectors.size} vectors, {len(chunks)} chunks, "
-            f"manifest says {counts.get('chunks')} chunks", hint=_REBUILD_HINT)
+            f"index version {path.name} is inconsistent: {VECTORS} holds {vectors.size} vectors, "
+            f"{CHUNKS} {len(chunks)} chunks and {ARTICLES} {len(articles)} articles; {MANIFEST} says "
+            f"{counts.get('chunks')} chunks and {counts.get('articles')} articles", hint=_REBUILD_HINT)
     if vectors.dim != manifest["model"]["dim"]:
         raise IndexCorrupt(f"index version {path.name}: vectors have dimension {vectors.dim}, "
                            f"manifest says {manifest['model']['dim']}", hint=_REBUILD_HINT)
@@ -235,6 +244,9 @@ def load_version(path: Path, *, mmap: bool = False) -> LoadedIndex:
 def load_current(index_dir: Path, *, mmap: bool = False) -> LoadedIndex:
     version = current_version(index_dir)
     if version is None:
+        if list_versions(index_dir):  # the versions are there, the pointer to one is lost
+            raise IndexCorrupt(f"{index_dir / CURRENT} is missing beside {len(list_versions(index_dir))} "
+                               "index version(s)", hint=POINTER_HINT)
         raise IndexMissing(f"no index found in {index_dir}", hint="build it with `kiji index build`")
     path = index_dir / VERSIONS / version
     if not path.is_dir():
