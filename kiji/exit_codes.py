@@ -24,6 +24,7 @@ from kiji.errors import (
     KijiError,
     ModelError,
     NotFound,
+    RateLimited,
     ServiceUnreachable,
     SystemFault,
 )
@@ -59,13 +60,13 @@ EXIT_CODES: tuple[ExitCode, ...] = (
                           "too large, its id already taken)", (CorpusError,)),
     ExitCode(7, "network", "a service could not be reached (Discord's API or gateway), or the "
                            "server's address could not be bound", (ServiceUnreachable,)),
-    ExitCode(8, "refused", "a service refused kiji's credentials (the Discord token, gateway intents)",
-             (CredentialsRejected,)),
+    ExitCode(8, "refused", "a service refused kiji: the Discord token or gateway intents were rejected, "
+                           "or too many requests", (CredentialsRejected, RateLimited)),
     ExitCode(9, "system", "the system refused a file operation (permission, disk full, read-only), "
                           "a database file is damaged or locked, or memory ran out", (SystemFault,)),
     ExitCode(BUG, "bug", "an internal error: a bug in kiji (`KIJI_DEBUG=1` shows the traceback)"),
     ExitCode(INTERRUPTED, "interrupted", "stopped by Ctrl-C"),
-    ExitCode(OUTPUT_CLOSED, "output closed", "the reader of stdout went away (`kiji ... | head`); "
+    ExitCode(OUTPUT_CLOSED, "output closed", "the reader of stdout went away (output piped into `head`); "
                                              "nothing is printed"),
 )
 

@@ -27,6 +27,14 @@ from pathlib import Path
 #: delete: the file is gone.
 DAMAGES = ("truncate", "empty", "garbage", "wrong-type", "delete")
 
+#: Two short articles: a two-version index of them builds and loads in milliseconds.
+ARTICLES = {
+    "deepseek.txt": "DeepSeekの概要\n\nDeepSeekは中国のAI企業である。従業員数は200人で、開発費は1000万ドル"
+                    "以下だった。設立から2年も経っていない。\n",
+    "chips.txt": "半導体株の下落\n\nTSMCは4.5%下落した。エヌビディアも時間外取引で大きく下げた。市場全体が"
+                 "売られた。\n",
+}
+
 
 @dataclass(frozen=True)
 class Case:

@@ -23,15 +23,8 @@ from kiji.retrieval.embedding.embedder import FakeEmbedder
 from kiji.retrieval.engine import Engine
 from kiji.retrieval.index.store import load_version
 from kiji.settings import Settings
-from tests.cli.fault_walk import Case, cases, damage
+from tests.cli.fault_walk import ARTICLES, Case, cases, damage
 from tests.helpers import REPO_ROOT, build_fake_index
-
-ARTICLES = {
-    "deepseek.txt": "DeepSeekの概要\n\nDeepSeekは中国のAI企業である。従業員数は200人で、開発費は1000万ドル"
-                    "以下だった。設立から2年も経っていない。\n",
-    "chips.txt": "半導体株の下落\n\nTSMCは4.5%下落した。エヌビディアも時間外取引で大きく下げた。市場全体が"
-                 "売られた。\n",
-}
 
 
 @pytest.fixture(scope="module")
