@@ -112,8 +112,9 @@ def main() -> None:
     import tempfile
 
     import kiji.retrieval.embedding.embedder as embedder
+    from kiji.retrieval.embedding.fake import FakeEmbedder
 
-    embedder.load_embedder = lambda config: embedder.FakeEmbedder()
+    embedder.load_embedder = lambda config: FakeEmbedder()
     template, corpus = Path(sys.argv[1]), Path(sys.argv[2])
     with tempfile.TemporaryDirectory() as work:
         for row in walk(template, corpus, Path(work)):

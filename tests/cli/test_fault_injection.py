@@ -19,7 +19,7 @@ import pytest
 
 from kiji.api.app import create_app
 from kiji.errors import IndexCorrupt
-from kiji.retrieval.embedding.embedder import FakeEmbedder
+from kiji.retrieval.embedding.fake import FakeEmbedder
 from kiji.retrieval.engine import Engine
 from kiji.retrieval.index.store import load_version
 from kiji.settings import Settings

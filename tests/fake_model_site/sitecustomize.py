@@ -3,5 +3,6 @@
 of the embedding model, so a CLI test costs about a second instead of a model load."""
 
 import kiji.retrieval.embedding.embedder as _embedder
+from kiji.retrieval.embedding.fake import FakeEmbedder as _Fake
 
-_embedder.load_embedder = lambda config: _embedder.FakeEmbedder()
+_embedder.load_embedder = lambda config: _Fake()
