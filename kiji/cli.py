@@ -125,9 +125,12 @@ def cmd_index_build(args: argparse.Namespace,
                 with CorpusTransaction(settings.corpus_dir, log=_eprint) as tx:
                     change(tx)
                     summary = build()
-            except KijiError as exc:
-                exc.hint = "; ".join(filter(None, [exc.hint, "the corpus folder is as it was"]))
-                raise
+            except Exception as exc:
+                error = as_kiji_error(exc)
+                if error is None:
+                    raise  # a bug: main() reports it (the folder was restored all the same)
+                error.hint = "; ".join(filter(None, [error.hint, "the corpus folder is as it was"]))
+                raise error from None
     if args.json:
         print(json.dumps(summary.__dict__, ensure_ascii=False))
     else:
@@ -210,14 +213,12 @@ def cmd_index_add(args: argparse.Namespace) -> int:
     plan = plan_add(settings.corpus_dir, [Path(p) for p in args.paths], replace=args.replace,
                     max_bytes=settings.max_article_bytes)
 
-    def change(tx: CorpusTransaction) -> None:
-        plan.apply(tx)
-        for path in plan.displaced:
-            _eprint(f"replacing {path.name}")
-        for _, name in plan.copies:
-            _eprint(f"adding {name} to {settings.corpus_dir}")
-
-    return cmd_index_build(args, change)
+    status = cmd_index_build(args, plan.apply)
+    for path in plan.displaced:
+        _eprint(f"replaced {path.name}")
+    for _, name in plan.copies:
+        _eprint(f"added {name} to {settings.corpus_dir}")
+    return status
 
 
 def cmd_index_remove(args: argparse.Namespace) -> int:
@@ -230,9 +231,11 @@ def cmd_index_remove(args: argparse.Namespace) -> int:
     def change(tx: CorpusTransaction) -> None:
         for path in doomed:
             tx.remove(path)
-            _eprint(f"removing {path.name} from {settings.corpus_dir}")
 
-    return cmd_index_build(args, change)
+    status = cmd_index_build(args, change)
+    for path in doomed:
+        _eprint(f"removed {path.name} from {settings.corpus_dir}")
+    return status
 
 
 # --- ask / eval --------------------------------------------------------------------------------
