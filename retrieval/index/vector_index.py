@@ -86,7 +86,13 @@ def read_error_cause(path: Path, message: str) -> str:
         return f"the file cannot be read ({exc.strerror})"
     if size == 0:
         return "the file is empty"
-    if "not recognized" in message:
+    try:
+        with path.open("rb") as fh:
+            head = fh.read(4)
+    except OSError as exc:
+        return f"the file cannot be read ({exc.strerror})"
+    # Every FAISS index type's four-byte tag starts with "I" (IxFI: flat inner product, IHNf: HNSW).
+    if "not recognized" in message or not head.startswith(b"I"):
         return f"not a FAISS index ({size} bytes with an unknown header)"
     if "read error" in message:
         return f"the file is truncated ({size} bytes, ends before the index does)"
