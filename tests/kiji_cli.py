@@ -15,6 +15,12 @@ FAKE_SITE = Path(__file__).resolve().parent / "fake_model_site"
 FAKE_ENV = {"KIJI_MIN_SIMILARITY": "0.12"}
 
 
+def fake_env() -> dict[str, str]:
+    """What a subprocess needs to run on the fake embedder (``PYTHONPATH`` kept, extended)."""
+    return {"PYTHONPATH": os.pathsep.join(filter(None, [str(FAKE_SITE), os.environ.get("PYTHONPATH")])),
+            **FAKE_ENV}
+
+
 @dataclass
 class Run:
     code: int
@@ -31,8 +37,7 @@ def kiji(*args: str | Path, stdin: bytes | None = None, fake: bool = True, env: 
     full_env = {k: v for k, v in os.environ.items() if not k.startswith("KIJI_") and k != "DISCORD_TOKEN"}
     full_env["KIJI_LOG_LEVEL"] = "ERROR"
     if fake:
-        full_env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(FAKE_SITE), os.environ.get("PYTHONPATH")]))
-        full_env.update(FAKE_ENV)
+        full_env.update(fake_env())
     full_env.update(env or {})
     proc = subprocess.run([str(KIJI), *map(str, args)], input=stdin, capture_output=True, timeout=timeout,
                           env=full_env, cwd=cwd or FAKE_SITE.parent)  # no developer .env

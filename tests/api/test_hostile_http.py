@@ -19,7 +19,7 @@ from kiji.api.app import create_app
 from kiji.api.auth_failures import WINDOW_S, FailureLimiter
 from kiji.retrieval.engine import Engine
 from tests.helpers import ADMIN, JA_QUESTION, assert_error, make_settings, serve
-from tests.kiji_cli import FAKE_ENV, FAKE_SITE, KIJI
+from tests.kiji_cli import KIJI, fake_env
 
 # --- case 5: failed authentication ------------------------------------------------------------------
 
@@ -94,9 +94,8 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     index_dir = root / "index"
     build_fake_index(index_dir, corpus=small_corpus(root, "corpus", 2))
     port = _free_port()
-    env = {**{k: v for k, v in os.environ.items() if not k.startswith("KIJI_")}, **FAKE_ENV,
-           "PYTHONPATH": str(FAKE_SITE), "KIJI_RATE_LIMIT_PER_MINUTE": "0", "KIJI_WATCH_INDEX": "false",
-           "KIJI_ACCESS_LOG": "false"}
+    env = {**{k: v for k, v in os.environ.items() if not k.startswith("KIJI_")}, **fake_env(),
+           "KIJI_RATE_LIMIT_PER_MINUTE": "0", "KIJI_WATCH_INDEX": "false", "KIJI_ACCESS_LOG": "false"}
     proc = subprocess.Popen([str(KIJI), "serve", "--port", str(port), "--index-dir", str(index_dir)],
                             env=env, cwd=root, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     base = f"http://127.0.0.1:{port}"

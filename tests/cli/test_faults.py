@@ -76,10 +76,10 @@ def test_a_reader_that_goes_away_is_not_a_bug(index: tuple[list[str], Path, list
     import subprocess
 
     from kiji.exit_codes import OUTPUT_CLOSED
-    from tests.kiji_cli import FAKE_ENV, FAKE_SITE, KIJI
+    from tests.kiji_cli import KIJI, fake_env
 
     where, _, _ = index
-    env = {"PYTHONPATH": str(FAKE_SITE), "PATH": "/usr/bin:/bin", **FAKE_ENV}
+    env = {"PATH": "/usr/bin:/bin", **fake_env()}
     # `kiji ask --json - | head -1`: the pipe closes after the first answer.
     proc = subprocess.run(f"yes 従業員は何人? | head -200 | {KIJI} ask --json - {' '.join(where)} | head -1; "
                           "echo \"status ${PIPESTATUS[2]}\" >&2",
