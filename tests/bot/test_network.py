@@ -14,7 +14,6 @@ from pathlib import Path
 import pytest
 
 from kiji.bot.main import run
-from kiji.bot.network import OneLineReconnects
 from kiji.retrieval.engine import Engine
 from kiji.settings import Settings
 from tests.bot.fake_discord import FakeDiscord
@@ -113,6 +112,8 @@ async def test_a_lost_gateway_is_retried_with_backoff_until_it_is_back(
 
 
 def test_reconnect_log_lines_are_one_line() -> None:
+    from kiji.bot.network import OneLineReconnects
+
     try:
         raise ConnectionResetError(104, "Connection reset by peer")
     except OSError:
