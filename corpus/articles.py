@@ -122,8 +122,10 @@ def size_text(n: int) -> str:
 
 
 def too_large(size: int, limit: int) -> str:
-    return (f"{size_text(size)}, over the limit of {size_text(limit)} per article "
-            "(KIJI_MAX_ARTICLE_BYTES)")
+    shown, allowed = size_text(size), size_text(limit)
+    if shown == allowed:  # just over: rounding would hide the difference
+        shown, allowed = f"{size:,} bytes", f"{limit:,} bytes"
+    return f"{shown}, over the limit of {allowed} per article (KIJI_MAX_ARTICLE_BYTES)"
 
 
 def _jsonl_record(path: Path, lineno: int, line: str, max_bytes: int | None = None) -> Article:
