@@ -22,6 +22,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
+from kiji.errors import SystemFault
+
 Vote = Literal["up", "down"]
 
 _SCHEMA = """
@@ -58,15 +60,19 @@ class FeedbackStore:
     def __init__(self, path: Path, *, salt: str | None = None) -> None:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        with self._connect() as db:
-            db.executescript(_SCHEMA)
-            if salt is None:
-                row = db.execute("SELECT value FROM meta WHERE key = 'salt'").fetchone()
-                if row is None:
-                    salt = secrets.token_hex(32)
-                    db.execute("INSERT INTO meta (key, value) VALUES ('salt', ?)", (salt,))
-                else:
-                    salt = str(row[0])
+        try:
+            with self._connect() as db:
+                db.executescript(_SCHEMA)
+                if salt is None:
+                    row = db.execute("SELECT value FROM meta WHERE key = 'salt'").fetchone()
+                    if row is None:
+                        salt = secrets.token_hex(32)
+                        db.execute("INSERT INTO meta (key, value) VALUES ('salt', ?)", (salt,))
+                    else:
+                        salt = str(row[0])
+        except sqlite3.DatabaseError as exc:  # damaged, locked, read-only: the operator's to fix
+            raise SystemFault(f"the feedback database {self.path} cannot be used ({exc})",
+                              hint="move it away (votes start afresh) or set KIJI_FEEDBACK_DB") from None
         self._salt = salt
 
     @contextmanager

@@ -123,3 +123,10 @@ def test_reconnect_log_lines_are_one_line() -> None:
     assert record.exc_info is None and record.levelname == "WARNING"
     assert record.getMessage() == ("gateway connection lost (ConnectionResetError: Connection reset by peer); "
                                    "reconnecting in 1.50s")
+
+
+def test_a_damaged_feedback_database_is_named(bot_env: dict[str, str], tmp_path: Path) -> None:
+    damaged = tmp_path / "feedback.sqlite3"
+    damaged.write_bytes(b"not a database" * 100)
+    run = kiji("bot", env={**bot_env, "KIJI_FEEDBACK_DB": str(damaged)}, timeout=90)
+    assert_named(run, 9, str(damaged), "move it away")
