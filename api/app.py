@@ -21,6 +21,7 @@ import anyio
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
+from kiji.api.auth_failures import FailureLimiter
 from kiji.api.deps import AppState, cpu_slots
 from kiji.api.errors import UnexpectedErrorMiddleware, install_error_handlers
 from kiji.api.feedback import build_feedback_router
@@ -52,7 +53,9 @@ async def start_state(settings: Settings, metrics: Metrics, *, engine: Engine | 
     state = AppState(settings=settings, metrics=metrics, watcher=watcher,
                      cpu_limiter=anyio.CapacityLimiter(cpu_slots(settings.embed_threads)),
                      rate_limiter=(TokenBucketLimiter(settings.rate_limit_per_minute)
-                                   if settings.rate_limit_per_minute > 0 else None))
+                                   if settings.rate_limit_per_minute > 0 else None),
+                     auth_failures=(FailureLimiter(settings.auth_failures_per_minute)
+                                    if settings.auth_failures_per_minute > 0 else None))
     if engine is not None:  # injected (tests, embedding the API elsewhere)
         watcher.embedder = engine.embedder
         if warm_up:

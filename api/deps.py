@@ -16,6 +16,7 @@ from typing import Annotated
 import anyio
 from fastapi import Depends, Request
 
+from kiji.api.auth_failures import FailureLimiter
 from kiji.api.metrics import Metrics
 from kiji.api.rate_limit import TokenBucketLimiter
 from kiji.errors import IndexUnavailable, KijiError
@@ -63,6 +64,8 @@ class AppState:
             return self._feedback
     #: The optional language model that writes answers from the quotes (None: extractive only).
     generator: Generator | None = None
+    #: Failed authentications per client IP (API keys, admin token); ``None`` when off.
+    auth_failures: FailureLimiter | None = None
 
     @property
     def engine(self) -> Engine | None:

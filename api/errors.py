@@ -45,7 +45,8 @@ STATUS_BY_ERROR: list[tuple[type[KijiError], int]] = [
 #: Codes for FastAPI/Starlette HTTP errors, so clients can branch on ``code`` rather than text.
 CODE_BY_STATUS = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found",
                   405: "method_not_allowed", 406: "not_acceptable", 409: "conflict",
-                  413: "payload_too_large", 415: "unsupported_media_type", 422: "invalid_input",
+                  413: "payload_too_large", 414: "uri_too_long", 415: "unsupported_media_type",
+                  422: "invalid_input", 431: "headers_too_large",
                   429: "rate_limited", 503: "unavailable"}
 
 
@@ -105,6 +106,9 @@ async def _validation_error(_: Request, exc: Exception) -> JSONResponse:
 
 async def _http_error(_: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
+    if exc.status_code == 400 and isinstance(exc.__cause__, RecursionError):
+        # json.loads gives up on arrays/objects nested ~1,000 deep; FastAPI calls that a 400.
+        return error_response(422, "invalid_json", "the request body is nested too deeply")
     if exc.status_code == 400 and isinstance(exc.__cause__, (UnicodeDecodeError, ValueError)):
         # FastAPI answers 400 when the body bytes are not UTF-8 (json.loads raises
         # UnicodeDecodeError, not JSONDecodeError); for clients that is just another invalid body.

@@ -219,7 +219,7 @@ def build_v1_router(settings: Settings) -> APIRouter:
 # --- /v1/admin -----------------------------------------------------------------------------------
 
 admin_router = APIRouter(prefix="/v1/admin", tags=["admin"], dependencies=[Depends(require_admin)],
-                         responses=error_responses(401, 403))
+                         responses=error_responses(401, 403, 429))
 
 
 @admin_router.post("/reload", response_model=ReloadResponse, responses=error_responses(409, 503),
@@ -233,7 +233,8 @@ async def reload(state: StateDep) -> ReloadResponse | JSONResponse:
     error = result.error or IndexMissing("no index is loaded")
     if result.outcome == "rejected":
         serving = result.version or "nothing"
-        return error_response(409, error.code, f"index version {result.candidate} was rejected and "
+        rejected = f"index version {result.candidate}" if result.candidate else "CURRENT"
+        return error_response(409, error.code, f"{rejected} was rejected and "
                                                f"{serving} is still served: {error}")
     return error_response(503, error.code, str(error))
 

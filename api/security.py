@@ -8,6 +8,8 @@
   ``--forwarded-allow-ips`` decides what that is). Limits are per worker process.
 - Admin token (``KIJI_ADMIN_TOKEN``): guards ``POST /v1/admin/reload``. Without one the admin routes
   are not mounted at all, so they answer 404 like any unknown path.
+- Failed authentications (``KIJI_AUTH_FAILURES_PER_MINUTE``, 0 disables): a budget per client IP
+  for wrong keys and wrong admin tokens, then 429 (``api/auth_failures.py``).
 """
 
 # No `from __future__ import annotations`: FastAPI must resolve the closure-local `identify`
@@ -24,7 +26,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import SecretStr
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from kiji.api.deps import StateDep
+from kiji.api.deps import AppState, StateDep
 from kiji.api.errors import error_response
 from kiji.errors import RateLimited
 from kiji.settings import Settings
@@ -56,6 +58,20 @@ def client_ip(request: Request) -> str:
     return request.client.host if request.client else "unknown"
 
 
+def _check_budget(state: AppState, ip: str) -> None:
+    """Refuse any authentication from an address that spent its budget of failures."""
+    limiter = state.auth_failures
+    wait = limiter.blocked_for(ip) if limiter is not None else None
+    if wait is not None:
+        raise RateLimited(f"too many failed authentications from this address; retry in {math.ceil(wait)} s",
+                          retry_after=wait)
+
+
+def _failed(state: AppState, ip: str) -> None:
+    if state.auth_failures is not None:
+        state.auth_failures.failed(ip)
+
+
 async def authenticate(
     request: Request, state: StateDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer_scheme)],
@@ -64,10 +80,13 @@ async def authenticate(
     keys = state.settings.api_keys
     if not keys:  # only reachable if the router was built with other settings than the state's
         return f"ip:{client_ip(request)}"
+    ip = client_ip(request)
+    _check_budget(state, ip)
     if credentials is None:
         raise HTTPException(401, "missing API key: send Authorization: Bearer <key>", headers=_CHALLENGE)
     index = match_key(credentials.credentials, keys)
     if index is None:
+        _failed(state, ip)
         raise HTTPException(401, "invalid API key", headers=_CHALLENGE)
     # The key's position, not the key, names the client: nothing secret lands in memory tables.
     return f"key:{index}"
@@ -99,16 +118,19 @@ def admin_enabled(settings: Settings) -> bool:
 
 
 async def require_admin(
-    state: StateDep,
+    request: Request, state: StateDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(admin_scheme)],
 ) -> None:
     token = state.settings.admin_token
     if token is None or not admin_enabled(state.settings):  # not mounted then: a second line of defence
         raise HTTPException(404, "Not Found")
+    ip = client_ip(request)
+    _check_budget(state, ip)
     if credentials is None:
         raise HTTPException(401, "missing admin token: send Authorization: Bearer <token>",
                             headers=_CHALLENGE)
     if match_key(credentials.credentials, [token]) is None:
+        _failed(state, ip)
         raise HTTPException(403, "invalid admin token")
 
 

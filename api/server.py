@@ -4,17 +4,19 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import sys
 
 from pydantic import SecretStr
 
+from kiji.errors import ServiceUnreachable
 from kiji.settings import Settings
 
 #: Settings the API reads; the rest (Discord, build tuning) is not worth exporting to workers.
 _WORKER_FIELDS = ("corpus_dir", "index_dir", "embedding_model", "embedding_runtime", "embed_threads",
                   "faiss_threads", "top_k", "max_question_chars", "api_keys", "admin_token",
-                  "rate_limit_per_minute", "cors_origins", "watch_index", "watch_interval_s",
-                  "min_similarity", "index_mmap", "feedback_db", "feedback_salt")
+                  "rate_limit_per_minute", "auth_failures_per_minute", "cors_origins", "watch_index",
+                  "watch_interval_s", "min_similarity", "index_mmap", "feedback_db", "feedback_salt")
 
 
 def _env_value(value: object) -> str | None:
@@ -41,13 +43,32 @@ def export_for_workers(settings: Settings) -> None:
             os.environ[key] = value
 
 
+def check_address(host: str, port: int) -> None:
+    """Fail with a one-line error (exit 7) when the address cannot be listened on, instead of
+    uvicorn's log line and exit 1 once the model is loaded."""
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+        family, kind, proto, _, address = infos[0]
+        with socket.socket(family, kind, proto) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            probe.bind(address)
+    except OSError as exc:
+        raise ServiceUnreachable(f"cannot listen on {host}:{port}: {exc.strerror or exc}",
+                                 hint="stop what uses it, or choose another --port / --host") from None
+
+
 def run(settings: Settings) -> None:
     import uvicorn
 
+    from kiji.api.http_protocol import HTTP_PROTOCOL, MAX_HEADER_BYTES, MAX_URL_BYTES
+
+    check_address(settings.host, settings.port)
     print(f"kiji API listening on http://{settings.host}:{settings.port} (docs at /docs)",
           file=sys.stderr, flush=True)
     common = {"host": settings.host, "port": settings.port, "log_level": "info",
               "access_log": settings.access_log,
+              # Refusals of malformed or oversized requests in the API's JSON error shape.
+              "http": HTTP_PROTOCOL, "h11_max_incomplete_event_size": MAX_URL_BYTES + MAX_HEADER_BYTES,
               # Do not wait forever for slow clients on shutdown; in-flight queries take < 1 s.
               "timeout_graceful_shutdown": 10}
     if settings.workers > 1:

@@ -11,11 +11,10 @@ import logging
 import signal
 from typing import Any
 
-import discord
-
 from kiji.bot.client import EngineLike, KijiBot
 from kiji.bot.commands import register
-from kiji.errors import InvalidInput, KijiError
+from kiji.bot.network import quiet_reconnect_logs, start
+from kiji.errors import InvalidInput
 from kiji.runtime import load_engine, load_generator
 from kiji.settings import Settings
 from kiji.watcher import IndexWatcher
@@ -38,19 +37,16 @@ def read_token(settings: Settings) -> str:
 async def run(settings: Settings, engine: EngineLike | None = None, *,
               watcher: IndexWatcher | None = None, **options: Any) -> None:
     """Run the bot until it is closed, answering with ``engine`` or the engine ``watcher`` serves;
-    ``options`` go to ``discord.Client`` (tests pass timeouts)."""
+    ``options`` go to ``discord.Client`` (tests pass timeouts). Network failures at start end it
+    with a named error; later ones are retried (``kiji.bot.network``)."""
     token = read_token(settings)
     generator = load_generator(settings)
+    quiet_reconnect_logs()
     try:
         async with KijiBot(engine=engine, watcher=watcher, settings=settings, generator=generator,
                            **options) as bot:
             register(bot)
-            try:
-                await bot.start(token)
-            except discord.LoginFailure:
-                raise KijiError("Discord rejected the bot token (check DISCORD_TOKEN)") from None
-            except discord.PrivilegedIntentsRequired:
-                raise KijiError("Discord refused the requested gateway intents") from None
+            await start(bot, token)
     finally:
         if generator is not None:
             await generator.aclose()

@@ -117,8 +117,21 @@ def _html(path: Path, text: str) -> Iterator[Article]:
     yield Article(id=aid, title=title or derive_title(body, aid), text=body, source=path.name, url=url)
 
 
-def _jsonl_record(path: Path, lineno: int, line: str) -> Article:
+def size_text(n: int) -> str:
+    return f"{n / 1_000_000:.1f} MB" if n >= 100_000 else f"{n:,} bytes"
+
+
+def too_large(size: int, limit: int) -> str:
+    shown, allowed = size_text(size), size_text(limit)
+    if shown == allowed:  # just over: rounding would hide the difference
+        shown, allowed = f"{size:,} bytes", f"{limit:,} bytes"
+    return f"{shown}, over the limit of {allowed} per article (KIJI_MAX_ARTICLE_BYTES)"
+
+
+def _jsonl_record(path: Path, lineno: int, line: str, max_bytes: int | None = None) -> Article:
     where = f"{path.name}:{lineno}"
+    if max_bytes is not None and len(line) > max_bytes // 4 and len(line.encode("utf-8")) > max_bytes:
+        raise ArticleError(where, too_large(len(line.encode("utf-8")), max_bytes))
     try:
         record = json.loads(line)
     except json.JSONDecodeError as exc:
@@ -140,14 +153,15 @@ def _jsonl_record(path: Path, lineno: int, line: str) -> Article:
     )
 
 
-def _jsonl(path: Path, text: str, errors: list[ArticleError] | None = None) -> Iterator[Article]:
+def _jsonl(path: Path, text: str, errors: list[ArticleError] | None = None,
+           max_bytes: int | None = None) -> Iterator[Article]:
     """One article per line. With ``errors``, a bad line is collected there and the rest are read;
     without, the first bad line rejects the file (``kiji index add`` refuses it whole)."""
     for lineno, line in enumerate(text.splitlines(), 1):
         if not line.strip():
             continue
         try:
-            article = _jsonl_record(path, lineno, line)
+            article = _jsonl_record(path, lineno, line, max_bytes)
         except ArticleError as exc:
             if errors is None:
                 raise
@@ -159,16 +173,22 @@ def _jsonl(path: Path, text: str, errors: list[ArticleError] | None = None) -> I
 _READERS = {".txt": _plain, ".md": _plain, ".html": _html, ".htm": _html, ".jsonl": _jsonl}
 
 
-def read_file(path: Path, *, errors: list[ArticleError] | None = None) -> list[Article]:
+def read_file(path: Path, *, errors: list[ArticleError] | None = None,
+              max_bytes: int | None = None) -> list[Article]:
     """All articles in one file, or ``ArticleError`` naming what is wrong with it.
 
     With ``errors``, bad records of a ``.jsonl`` file are appended there and its good records still
     returned (a build skips the bad lines, not the whole file); a file with no good record raises.
+    ``max_bytes`` bounds one article: a ``.txt``/``.md``/``.html`` file, or one ``.jsonl`` record
+    (checked before reading, so an oversized file costs no memory).
     """
     reader = _READERS.get(path.suffix.lower())
     if reader is None:
         raise ArticleError(path.name, f"unsupported file type (use {', '.join(SUPPORTED_SUFFIXES)})")
     try:
+        size = path.stat().st_size
+        if max_bytes is not None and reader is not _jsonl and size > max_bytes:
+            raise ArticleError(path.name, too_large(size, max_bytes))
         data = path.read_bytes()
     except OSError as exc:
         raise ArticleError(path.name, f"cannot read file ({exc.strerror})") from None
@@ -178,7 +198,7 @@ def read_file(path: Path, *, errors: list[ArticleError] | None = None) -> list[A
     if reader is not _jsonl:
         return list(reader(path, text))
     bad: list[ArticleError] = []
-    found = list(_jsonl(path, text, bad if errors is not None else None))
+    found = list(_jsonl(path, text, bad if errors is not None else None, max_bytes))
     if not found:
         raise ArticleError(path.name, f"no valid records ({len(bad)} bad lines; first: {bad[0]})"
                            if bad else "no records")
@@ -201,8 +221,9 @@ def corpus_files(paths: Iterable[Path]) -> list[Path]:
     return files
 
 
-def load_corpus(paths: Iterable[Path] | Path) -> LoadReport:
-    """Read every supported file; broken files are collected, not fatal. Duplicate ids are errors."""
+def load_corpus(paths: Iterable[Path] | Path, *, max_article_bytes: int | None = None) -> LoadReport:
+    """Read every supported file; broken or oversized files are collected, not fatal. Duplicate
+    ids are errors."""
     if isinstance(paths, Path):
         paths = [paths]
     articles: list[Article] = []
@@ -210,7 +231,7 @@ def load_corpus(paths: Iterable[Path] | Path) -> LoadReport:
     seen: dict[str, str] = {}
     for path in corpus_files(paths):
         try:
-            found = read_file(path, errors=errors)
+            found = read_file(path, errors=errors, max_bytes=max_article_bytes)
         except ArticleError as exc:
             errors.append(exc)
             continue

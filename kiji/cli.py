@@ -1,8 +1,9 @@
 """The ``kiji`` command: build the index offline, ask, evaluate, serve the API, run the bot.
 
-Errors from the core arrive as ``KijiError`` and leave as one line on stderr with an exit status:
-2 bad input, 3 no usable index, 4 model problem, 1 anything else kiji knows about. An unexpected
-exception is a bug: one line naming it, exit 70, the traceback only with ``KIJI_DEBUG=1``.
+Errors from the core arrive as ``KijiError`` (or as an ``OSError`` / ``MemoryError`` / SQLite
+error from the environment) and leave as one line on stderr with the exit status of their kind
+(``kiji/exit_codes.py``). Any other exception is a bug: one line naming it, exit 70, the traceback
+only with ``KIJI_DEBUG=1``.
 """
 
 from __future__ import annotations
@@ -12,14 +13,16 @@ import json
 import logging
 import os
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from kiji.errors import BuildError, IndexUnavailable, InvalidInput, KijiError, ModelError
+from kiji.errors import InvalidInput, KijiError, ModelError
+from kiji.exit_codes import BUG, INTERRUPTED, OUTPUT_CLOSED, as_kiji_error, status_for
 from kiji.retrieval.validation import DEFAULT_TOP_K, MAX_TOP_K
 
 if TYPE_CHECKING:  # the commands import what they need when they run: `kiji --help` stays fast
+    from kiji.corpus.transaction import CorpusTransaction
     from kiji.retrieval.answer.model import AnswerModel
     from kiji.retrieval.embedding.embedder import Embedder
     from kiji.retrieval.engine import Engine
@@ -28,9 +31,6 @@ if TYPE_CHECKING:  # the commands import what they need when they run: `kiji --h
     from kiji.retrieval.models import AskResult
     from kiji.retrieval.search.candidates import Mode
     from kiji.settings import Settings
-
-EXIT_CODES: list[tuple[type[KijiError], int]] = [
-    (InvalidInput, 2), (IndexUnavailable, 3), (ModelError, 4), (BuildError, 5), (KijiError, 1)]
 
 
 def _settings(args: argparse.Namespace) -> Settings:
@@ -98,19 +98,43 @@ def _embedder(settings: Settings) -> Embedder:
     return load_embedder(settings, threads=build_threads(settings))
 
 
-def cmd_index_build(args: argparse.Namespace) -> int:
-    from kiji.retrieval.index.build import build_index
+def cmd_index_build(args: argparse.Namespace,
+                    change: Callable[[CorpusTransaction], None] | None = None) -> int:
+    """Build and publish; with ``change``, first apply it to the corpus folder in a transaction
+    that is undone unless the build publishes (``kiji index add`` / ``remove``)."""
+    from kiji.corpus.transaction import CorpusTransaction, recover
+    from kiji.retrieval.index.build import BuildSummary, build_index, build_lock
     from kiji.runtime import chunk_params
 
     settings = _settings(args)
-    embedder = _embedder(settings)
-    summary = build_index(
-        corpus_paths=[settings.corpus_dir], index_dir=settings.index_dir, embedder=embedder,
-        params=chunk_params(settings),
-        batch_size=settings.embed_batch_size, keep_versions=settings.keep_versions,
-        ann_threshold=settings.ann_threshold, full=args.full,
-        if_changed=getattr(args, "if_changed", False),
-        progress=_progress_factory("embedding"), log=_eprint)
+    embedder = _embedder(settings)  # before any change: a missing model changes nothing
+
+    def build() -> BuildSummary:
+        return build_index(
+            corpus_paths=[settings.corpus_dir], index_dir=settings.index_dir, embedder=embedder,
+            params=chunk_params(settings),
+            batch_size=settings.embed_batch_size, keep_versions=settings.keep_versions,
+            ann_threshold=settings.ann_threshold, full=getattr(args, "full", False),
+            if_changed=getattr(args, "if_changed", False),
+            max_article_bytes=settings.max_article_bytes,
+            progress=_progress_factory("embedding"), log=_eprint, locked=True)
+
+    with build_lock(settings.index_dir):
+        if change is None:
+            if settings.corpus_dir.is_dir():
+                recover(settings.corpus_dir, _eprint)  # never index half of an interrupted `add`
+            summary = build()
+        else:
+            try:
+                with CorpusTransaction(settings.corpus_dir, log=_eprint) as tx:
+                    change(tx)
+                    summary = build()
+            except Exception as exc:
+                error = as_kiji_error(exc)
+                if error is None:
+                    raise  # a bug: main() reports it (the folder was restored all the same)
+                error.hint = "; ".join(filter(None, [error.hint, "the corpus folder is as it was"]))
+                raise error from None
     if args.json:
         print(json.dumps(summary.__dict__, ensure_ascii=False))
     else:
@@ -122,13 +146,23 @@ def cmd_index_info(args: argparse.Namespace) -> int:
     from kiji.retrieval.index.store import VERSIONS, current_version, list_versions, load_version
 
     settings = _settings(args)
-    current = current_version(settings.index_dir)
+    # Runs whatever state the folder is in: a damaged CURRENT or version is listed with its cause.
+    pointer_error: str | None = None
+    try:
+        current = current_version(settings.index_dir)
+    except KijiError as exc:
+        current, pointer_error = None, str(exc)
     versions = list_versions(settings.index_dir)
-    if current is None and not versions:
+    if current is None and pointer_error is None and not versions:
         from kiji.errors import IndexMissing
 
         raise IndexMissing(f"no index found in {settings.index_dir}", hint="build it with `kiji index build`")
-    info: dict[str, Any] = {"index_dir": str(settings.index_dir), "current": current, "versions": []}
+    if current is not None and current not in versions:
+        pointer_error = f"CURRENT names index version {current}, which does not exist"
+    elif current is None and pointer_error is None:
+        pointer_error = "CURRENT is missing: no version is served"
+    info: dict[str, Any] = {"index_dir": str(settings.index_dir), "current": current,
+                            "current_error": pointer_error, "versions": []}
     for name in versions:
         entry: dict[str, Any] = {"version": name, "current": name == current}
         try:
@@ -144,6 +178,8 @@ def cmd_index_info(args: argparse.Namespace) -> int:
         print(json.dumps(info, ensure_ascii=False, indent=2))
         return 0
     print(f"index directory: {info['index_dir']}")
+    if pointer_error:
+        print(f"CURRENT: DAMAGED: {pointer_error}")
     for v in info["versions"]:
         mark = "*" if v["current"] else " "
         if v["ok"]:
@@ -159,7 +195,7 @@ def cmd_index_rollback(args: argparse.Namespace) -> int:
     from kiji.retrieval.index.build import rollback
 
     settings = _settings(args)
-    print(f"current index version is now {rollback(settings.index_dir)}")
+    print(f"current index version is now {rollback(settings.index_dir, log=_eprint)}")
     return 0
 
 
@@ -174,46 +210,36 @@ def _editable_corpus(settings: Settings) -> None:
 
 
 def cmd_index_add(args: argparse.Namespace) -> int:
-    import shutil
-
-    from kiji.corpus.articles import read_file
+    from kiji.corpus.edits import plan_add
 
     settings = _settings(args)
     _editable_corpus(settings)
-    settings.corpus_dir.mkdir(parents=True, exist_ok=True)
-    for raw in args.paths:
-        path = Path(raw)
-        if not path.is_file():
-            raise InvalidInput(f"not a file: {path}")
-        read_file(path)  # refuse a broken file before it enters the corpus
-        target = settings.corpus_dir / path.name
-        if target.exists() and target.resolve() != path.resolve():
-            raise InvalidInput(f"{target} already exists in the corpus; remove it first")
-        shutil.copy2(path, target)
-        _eprint(f"added {path.name} to {settings.corpus_dir}")
-    args.full = False
-    return cmd_index_build(args)
+    plan = plan_add(settings.corpus_dir, [Path(p) for p in args.paths], replace=args.replace,
+                    max_bytes=settings.max_article_bytes)
+
+    status = cmd_index_build(args, plan.apply)
+    for path in plan.displaced:
+        _eprint(f"replaced {path.name}")
+    for _, name in plan.copies:
+        _eprint(f"added {name} to {settings.corpus_dir}")
+    return status
 
 
 def cmd_index_remove(args: argparse.Namespace) -> int:
-    from kiji.corpus.articles import corpus_files, read_file
+    from kiji.corpus.edits import plan_remove
 
     settings = _settings(args)
     _editable_corpus(settings)
-    for path in corpus_files([settings.corpus_dir]):
-        try:
-            found = read_file(path)
-        except KijiError:
-            continue
-        if any(a.id == args.id for a in found):
-            if len(found) > 1:
-                raise InvalidInput(f"article {args.id} is one of {len(found)} records in {path.name}; "
-                                   "edit that file instead")
-            path.unlink()
-            _eprint(f"removed {path.name} from {settings.corpus_dir}")
-            args.full = False
-            return cmd_index_build(args)
-    raise InvalidInput(f"no article with id {args.id!r} in {settings.corpus_dir}")
+    doomed = plan_remove(settings.corpus_dir, args.id)
+
+    def change(tx: CorpusTransaction) -> None:
+        for path in doomed:
+            tx.remove(path)
+
+    status = cmd_index_build(args, change)
+    for path in doomed:
+        _eprint(f"removed {path.name} from {settings.corpus_dir}")
+    return status
 
 
 # --- ask / eval --------------------------------------------------------------------------------
@@ -290,9 +316,10 @@ def _ask_all(args: argparse.Namespace, engine: Engine, write: Callable[[AskResul
             _print_human(result)
         return 0
     status = 0
-    for line in sys.stdin:
-        question = line.rstrip("\r\n")
+    for number, question, problem in _stdin_questions():
         try:
+            if problem is not None:
+                raise problem
             result = engine.ask(question, top_k=args.top_k, language=args.language)
         except InvalidInput as exc:
             # One bad line must not stop a batch: it gets an error object in its place.
@@ -301,7 +328,7 @@ def _ask_all(args: argparse.Namespace, engine: Engine, write: Callable[[AskResul
                 print(json.dumps({"question": question, "error": {"code": exc.code, "message": str(exc)}},
                                  ensure_ascii=False), flush=True)
             else:
-                _eprint(f"error: {exc}")
+                _eprint(f"error: line {number}: {exc}")
             continue
         result = write(result)
         if args.json:
@@ -326,6 +353,23 @@ def _question_sets(args: argparse.Namespace, settings: Settings) -> list[tuple[s
         out.append((Path(path).parent.name if Path(path).stem == "questions" else Path(path).stem,
                     items, engine))
     return out
+
+
+def _stdin_questions() -> Iterator[tuple[int, str, InvalidInput | None]]:
+    """(line number, question, problem) per line of stdin, read as bytes and decoded line by line,
+    so that one undecodable line is that line's error and not the end of the batch."""
+    buffer = getattr(sys.stdin, "buffer", None)
+    lines: Iterable[bytes] = buffer if buffer is not None else \
+        (line.encode("utf-8", "surrogateescape") for line in sys.stdin)
+    for number, raw in enumerate(lines, 1):
+        raw = raw.rstrip(b"\r\n")
+        if number == 1:
+            raw = raw.removeprefix(b"\xef\xbb\xbf")  # a byte order mark is not part of the question
+        try:
+            yield number, raw.decode("utf-8"), None
+        except UnicodeDecodeError as bad:
+            yield number, raw.decode("utf-8", "replace"), InvalidInput(
+                f"the line is not valid UTF-8 (byte {bad.start + 1})")
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
@@ -465,6 +509,8 @@ def build_parser() -> argparse.ArgumentParser:
     add = index.add_parser("add", help="copy files into the corpus and rebuild")
     paths(add)
     add.add_argument("paths", nargs="+")
+    add.add_argument("--replace", action="store_true",
+                     help="replace articles whose id is already in the corpus (else refused)")
     add.add_argument("--json", action="store_true")
     add.set_defaults(func=cmd_index_add)
     rm = index.add_parser("remove", help="remove an article from the corpus and rebuild")
@@ -521,18 +567,23 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return int(args.func(args) or 0)
-    except KijiError as exc:
-        code = next(c for t, c in EXIT_CODES if isinstance(exc, t))
-        _eprint(f"kiji: error: {exc}")
-        return code
     except KeyboardInterrupt:
         _eprint("kiji: interrupted")
-        return 130
-    except Exception as exc:  # a bug: say so in one line, keep the traceback for debugging
-        if os.environ.get("KIJI_DEBUG"):
-            raise
-        _eprint(f"kiji: internal error: {type(exc).__name__} (set KIJI_DEBUG=1 for the traceback)")
-        return 70
+        return INTERRUPTED
+    except BrokenPipeError:
+        # The reader went away (`kiji ask --json - | head`): nothing left to say to anyone. Point
+        # stdout at /dev/null so the interpreter's final flush does not fail a second time.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return OUTPUT_CLOSED
+    except Exception as exc:
+        error = as_kiji_error(exc)
+        if error is None:  # a bug: say so in one line, keep the traceback for debugging
+            if os.environ.get("KIJI_DEBUG"):
+                raise
+            _eprint(f"kiji: internal error: {type(exc).__name__} (set KIJI_DEBUG=1 for the traceback)")
+            return BUG
+        _eprint(f"kiji: error: {' '.join(str(error).split())}")  # one line, whatever the message holds
+        return status_for(error)
 
 
 if __name__ == "__main__":

@@ -16,7 +16,12 @@ one-line message and an exit status, the Discord bot into an ephemeral reply. An
     │   └── IndexIncompatible   built with another model, dimension or runtime
     ├── BuildError              a build could not publish a new version (the old one stays)
     │   └── BuildLocked         another build holds the lock
-    └── RateLimited             too many requests (API 429, Discord cooldown)
+    ├── RateLimited             too many requests (API 429, Discord cooldown)
+    ├── ServiceUnreachable      a service (Discord's API or gateway) could not be reached
+    ├── CredentialsRejected     a service refused kiji's credentials or permissions
+    └── SystemFault             the operating system refused a file operation, or memory ran out
+
+Each class has its own CLI exit status (``kiji/exit_codes.py``, the README's table).
 
 Messages never contain secrets: tokens and keys are read from the environment and never formatted
 into an exception.
@@ -96,3 +101,19 @@ class RateLimited(KijiError):
     def __init__(self, message: str, *, retry_after: float) -> None:
         super().__init__(message)
         self.retry_after = retry_after
+
+
+class ServiceUnreachable(KijiError):
+    """A network failure: the message names what could not be reached (never a token)."""
+
+    code = "service_unreachable"
+
+
+class CredentialsRejected(KijiError):
+    code = "credentials_rejected"
+
+
+class SystemFault(KijiError):
+    """Permission denied, disk full, a read-only file system, out of memory: fix the environment."""
+
+    code = "system_fault"

@@ -25,6 +25,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
+from kiji.errors import SystemFault
+
 Vote = Literal["up", "down"]
 
 _SCHEMA = """
@@ -61,14 +63,18 @@ class FeedbackStore:
     def __init__(self, path: Path, *, salt: str | None = None) -> None:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        with self._connect() as db:
-            db.executescript(_SCHEMA)
-            if salt is None:
-                # INSERT OR IGNORE, then read back: two processes opening a new store at once (the
-                # bot and the API, or API workers) agree on the one salt that was written first.
-                db.execute("INSERT OR IGNORE INTO meta (key, value) VALUES ('salt', ?)",
-                           (secrets.token_hex(32),))
-                salt = str(db.execute("SELECT value FROM meta WHERE key = 'salt'").fetchone()[0])
+        try:
+            with self._connect() as db:
+                db.executescript(_SCHEMA)
+                if salt is None:
+                    # INSERT OR IGNORE, then read back: two processes opening a new store at once (the
+                    # bot and the API, or API workers) agree on the one salt that was written first.
+                    db.execute("INSERT OR IGNORE INTO meta (key, value) VALUES ('salt', ?)",
+                               (secrets.token_hex(32),))
+                    salt = str(db.execute("SELECT value FROM meta WHERE key = 'salt'").fetchone()[0])
+        except sqlite3.DatabaseError as exc:  # damaged, locked, read-only: the operator's to fix
+            raise SystemFault(f"the feedback database {self.path} cannot be used ({exc})",
+                              hint="move it away (votes start afresh) or set KIJI_FEEDBACK_DB") from None
         self._salt = salt
 
     @contextmanager

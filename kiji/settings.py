@@ -11,7 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated, Any
 
-from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
+from pydantic import AliasChoices, Field, SecretStr, ValidationInfo, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from kiji.corpus.shipped import SHIPPED_CORPUS_DIR
@@ -77,6 +77,9 @@ class Settings(BaseSettings):
     embed_batch_size: int = Field(16, ge=1, le=512)
     #: Memory-map the vector index on load (large indexes: pages load on demand, shared by workers).
     index_mmap: bool = False
+    #: Largest article (a .txt/.md/.html file, or one .jsonl record) a build reads or `index add`
+    #: accepts. The shipped articles are under 20 KB; a 50 MB file took 1.7 GB and minutes.
+    max_article_bytes: int = Field(5_000_000, ge=1_000)
 
     # --- embedding model --------------------------------------------------------------------
     #: A sentence-transformers model id or a local path; empty means the offline default.
@@ -114,6 +117,8 @@ class Settings(BaseSettings):
     api_keys: Annotated[list[SecretStr], NoDecode] = []
     admin_token: SecretStr | None = None
     rate_limit_per_minute: int = Field(120, ge=0)
+    #: Failed authentications (API key or admin token) allowed per client IP and minute; then 429.
+    auth_failures_per_minute: int = Field(10, ge=0)
     cors_origins: Annotated[list[str], NoDecode] = []
     watch_index: bool = True
     #: One log line per request (uvicorn's access log); metrics cover traffic without it.
@@ -165,6 +170,23 @@ class Settings(BaseSettings):
         if value is not None and not value.strip().lower().startswith(("http://", "https://")):
             raise ValueError("must be an http:// or https:// URL, e.g. http://127.0.0.1:11434/v1")
         return value.strip() if value else value
+
+    @field_validator("discord_api_base", "discord_gateway_url")
+    @classmethod
+    def _url(cls, value: str | None, info: ValidationInfo) -> str | None:
+        if value is None:
+            return None
+        from urllib.parse import urlsplit
+
+        schemes = ("http", "https") if info.field_name == "discord_api_base" else ("ws", "wss", "http", "https")
+        try:
+            parts = urlsplit(value.strip())
+            ok = parts.scheme in schemes and bool(parts.hostname) and (parts.port or 1) > 0
+        except ValueError:  # a bad port or an unclosed [IPv6]
+            ok = False
+        if not ok:
+            raise ValueError(f"must be a URL like {schemes[0]}://host[:port]/path")
+        return value.strip()
 
     @model_validator(mode="after")
     def _chunk_bounds(self) -> Settings:

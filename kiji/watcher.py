@@ -68,6 +68,8 @@ class IndexWatcher:
         self.unavailable: KijiError | None = None
         #: A version that failed to load; skipped until CURRENT names another one.
         self.rejected_version: str | None = None
+        #: What is wrong with a damaged CURRENT, already logged once (``None`` while it reads fine).
+        self.pointer_problem: str | None = None
         self.warm_up = warm_up
         self._on_swap = on_swap
         self._on_outcome = on_outcome
@@ -127,7 +129,13 @@ class IndexWatcher:
         async with self._lock:  # one load at a time; a second caller sees the first's result
             serving = self.engine
             serving_version = serving.version if serving else None
-            candidate = await anyio.to_thread.run_sync(current_version, self.settings.index_dir)
+            try:
+                candidate = await anyio.to_thread.run_sync(current_version, self.settings.index_dir)
+            except IndexCorrupt as exc:  # a damaged CURRENT: keep serving, say so once per new problem
+                return self._damaged_pointer(serving_version, exc)
+            if self.pointer_problem is not None:
+                logger.info("%s is readable again", self.settings.index_dir / "CURRENT")
+                self.pointer_problem = None
             if candidate is None or candidate == serving_version:
                 if serving is None:
                     reason = self.unavailable or IndexMissing("no index is loaded")
@@ -159,17 +167,32 @@ class IndexWatcher:
                         serving_version or "nothing")
             return ReloadResult("reloaded", engine.version, previous=serving_version)
 
+    def _damaged_pointer(self, serving_version: str | None, exc: IndexCorrupt) -> ReloadResult:
+        if self.pointer_problem != exc.message:
+            self.pointer_problem = exc.message
+            logger.error("%s; still serving %s", exc, serving_version or "nothing")
+        if serving_version is None:
+            self.unavailable = exc
+            return ReloadResult("unavailable", None, error=exc)
+        return ReloadResult("rejected", serving_version, error=exc)
+
     def _count(self, outcome: Outcome) -> None:
         if self._on_outcome is not None:
             self._on_outcome(outcome)
 
     async def run(self) -> None:
-        """Poll ``CURRENT`` every ``watch_interval_s`` until cancelled; never dies on an error."""
+        """Poll ``CURRENT`` every ``watch_interval_s`` until cancelled; never dies on an error, and
+        logs a failure that repeats tick after tick once (with its traceback), not every tick."""
+        last_failure: str | None = None
         while True:
             await asyncio.sleep(self.settings.watch_interval_s)
             try:
                 await self.check()
+                last_failure = None
             except asyncio.CancelledError:
                 raise
-            except Exception:
-                logger.exception("index watch check failed")
+            except Exception as exc:
+                failure = f"{type(exc).__name__}: {exc}"
+                if failure != last_failure:
+                    logger.exception("index watch check failed (logged once until it changes)")
+                last_failure = failure

@@ -33,6 +33,7 @@ from kiji.retrieval.validation import (
     DEFAULT_TOP_K,
     MAX_QUESTION_CHARS,
     MAX_SEARCH_K,
+    echo,
     validate_question,
     validate_top_k,
 )
@@ -242,5 +243,5 @@ class Engine:
     def article(self, article_id: str) -> Article:
         article = self.index.articles.get(article_id)
         if article is None:
-            raise NotFound(f"no article with id {article_id!r}")
+            raise NotFound(f"no article with id {echo(article_id)}")
         return article

@@ -7,7 +7,7 @@ import os
 import shutil
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -17,7 +17,7 @@ import numpy as np
 
 from kiji.corpus.articles import Article, load_corpus, text_hash
 from kiji.corpus.chunker import Chunk, ChunkParams, chunk_article
-from kiji.errors import BuildError, BuildLocked, IndexUnavailable
+from kiji.errors import BuildError, BuildLocked, IndexCorrupt, IndexUnavailable
 from kiji.retrieval.embedding.embedder import Embedder
 from kiji.retrieval.index.embedding_cache import EmbeddingCache
 from kiji.retrieval.index.store import (
@@ -159,20 +159,24 @@ def build_index(
     ann_threshold: int = 200_000,
     full: bool = False,
     if_changed: bool = False,
+    max_article_bytes: int | None = None,
     progress: ProgressFactory | None = None,
     log: Callable[[str], None] = lambda _: None,
+    locked: bool = False,
     _before_publish: Callable[[Path], None] | None = None,
 ) -> BuildSummary:
     """Build a new version from the corpus and publish it; the previous version stays on failure.
 
     ``if_changed``: when the current version already holds exactly these articles, chunked the same
-    way by the same model, publish nothing and return its summary (``published`` false)."""
+    way by the same model, publish nothing and return its summary (``published`` false).
+    ``locked``: the caller already holds ``build_lock`` (``kiji index add`` holds it across its
+    corpus change and this build)."""
     started = time.perf_counter()
-    with build_lock(index_dir):
+    with nullcontext() if locked else build_lock(index_dir):
         leftovers = clean_leftovers(index_dir)
         if leftovers:
             log(f"removed leftovers of an interrupted build: {', '.join(leftovers)}")
-        report = load_corpus(corpus_paths)
+        report = load_corpus(corpus_paths, max_article_bytes=max_article_bytes)
         skipped = [str(err) for err in report.errors]
         if not report.articles:
             raise BuildError("nothing could be indexed: no readable articles"
@@ -180,14 +184,19 @@ def build_index(
                              hint="check KIJI_CORPUS_DIR / --corpus")
         previous: dict[str, Any] = {}
         current_manifest: dict[str, Any] = {}
-        current = current_version(index_dir)
-        if current:
-            try:
+        current: str | None = None
+        try:
+            current = current_version(index_dir)
+            if current:
                 # Only the manifest: loading the whole current index would cost its memory twice.
                 current_manifest = read_manifest(index_dir / VERSIONS / current)
                 previous = current_manifest.get("articles", {})
-            except IndexUnavailable:
-                pass  # a damaged current version: build everything from the corpus
+        except IndexCorrupt as exc:
+            # A damaged CURRENT or current version: build everything from the corpus; publishing
+            # replaces it.
+            log(f"the served index cannot be read ({exc.message}); this build replaces it")
+        except IndexUnavailable:
+            pass
         articles = report.articles
         chunks: list[Chunk] = []
         per_article: dict[str, dict[str, Any]] = {}
@@ -211,7 +220,7 @@ def build_index(
         all_texts = texts + sentence_texts
         hashes = [text_hash(t) for t in all_texts]
         cache = EmbeddingCache(index_dir / "cache" / f"embeddings-{embedder.fingerprint}.sqlite",
-                               embedder.dim)
+                               embedder.dim, log=log)
         try:
             cached = {} if full else cache.get_many(sorted(set(hashes)))
             first_use: dict[str, int] = {}
@@ -322,15 +331,32 @@ def _validate(path: Path, embedder: Embedder, vectors: np.ndarray, texts: list[s
                          hint="rebuild with `kiji index build --full`")
 
 
-def rollback(index_dir: Path) -> str:
-    """Point CURRENT at the newest version older than the current one."""
+def rollback(index_dir: Path, *, log: Callable[[str], None] = lambda _: None) -> str:
+    """Point CURRENT at the newest version older than the current one that loads; older versions
+    that do not load are skipped and named. With a damaged CURRENT (or none), "older" is every
+    version: the newest good one is served again."""
     with build_lock(index_dir):
         versions = list_versions(index_dir)
-        current = current_version(index_dir)
+        try:
+            current = current_version(index_dir)
+        except IndexCorrupt as exc:
+            log(f"{exc.message}; replacing it")
+            current = None
+        if current is not None and current not in versions:
+            log(f"CURRENT names index version {current}, which does not exist; replacing it")
+            current = None
         older = [v for v in versions if current is None or v < current]
-        if not older:
-            raise BuildError("no older index version to roll back to")
-        target = older[-1]
-        load_version(index_dir / VERSIONS / target)  # refuse to roll back onto a damaged version
-        publish(index_dir, target)
-        return target
+        skipped: list[str] = []
+        for target in reversed(older):
+            try:
+                load_version(index_dir / VERSIONS / target)  # never roll back onto a damaged version
+            except IndexUnavailable as exc:
+                skipped.append(exc.message)
+                log(f"skipped {target}: {exc.message}")
+                continue
+            publish(index_dir, target)
+            return target
+        if skipped:
+            raise BuildError(f"no older index version loads ({'; '.join(skipped)})",
+                             hint="`kiji index build` publishes a new one; nothing was changed")
+        raise BuildError("no older index version to roll back to")

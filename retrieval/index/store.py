@@ -28,6 +28,14 @@ import numpy as np
 from kiji.corpus.articles import Article, text_hash
 from kiji.corpus.chunker import Chunk
 from kiji.errors import IndexCorrupt, IndexIncompatible, IndexMissing
+from kiji.retrieval.index.integrity import (
+    MAX_POINTER_BYTES,
+    POINTER_HINT,
+    check_article_row,
+    check_chunk_row,
+    check_manifest,
+    parse_pointer,
+)
 from kiji.retrieval.index.vector_index import FaissIndex
 
 FORMAT_VERSION = 1
@@ -106,20 +114,25 @@ def write_version(path: Path, *, manifest: dict[str, Any], vectors: FaissIndex,
 
 
 def current_version(index_dir: Path) -> str | None:
+    """The version ``CURRENT`` names, ``None`` without one; ``IndexCorrupt`` when it is damaged
+    (garbage, empty, a path rather than a name: never followed out of ``versions/``)."""
     try:
-        name = (index_dir / CURRENT).read_text(encoding="utf-8").strip()
+        with (index_dir / CURRENT).open("rb") as fh:
+            data = fh.read(MAX_POINTER_BYTES + 1)
     except FileNotFoundError:
         return None
-    return name or None
+    except OSError as exc:
+        raise IndexCorrupt(f"{index_dir / CURRENT} cannot be read ({exc.strerror})", hint=POINTER_HINT) from None
+    return parse_pointer(data, index_dir)
 
 
 def list_versions(index_dir: Path) -> list[str]:
+    """Every version folder, damaged ones included (a lost manifest must show, not hide it)."""
     root = index_dir / VERSIONS
     if not root.is_dir():
         return []
-    # ``tmp-*`` is a build in progress or one that crashed after writing its manifest: not a version.
-    return sorted(p.name for p in root.iterdir()
-                  if p.is_dir() and not p.name.startswith("tmp-") and (p / MANIFEST).is_file())
+    # ``tmp-*`` is a build in progress or one that crashed before publishing: not a version.
+    return sorted(p.name for p in root.iterdir() if p.is_dir() and not p.name.startswith("tmp-"))
 
 
 def publish(index_dir: Path, version: str) -> None:
@@ -135,13 +148,19 @@ def read_manifest(path: Path) -> dict[str, Any]:
         manifest = json.loads((path / MANIFEST).read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise IndexCorrupt(f"index version {path.name} has no manifest.json", hint=_REBUILD_HINT) from None
-    except (json.JSONDecodeError, UnicodeDecodeError):
+    except (json.JSONDecodeError, UnicodeDecodeError, RecursionError):
         raise IndexCorrupt(f"manifest.json of index version {path.name} is not valid JSON",
                            hint=_REBUILD_HINT) from None
-    if not isinstance(manifest, dict) or manifest.get("format_version") != FORMAT_VERSION:
+    except OSError as exc:
+        raise IndexCorrupt(f"manifest.json of index version {path.name} cannot be read ({exc.strerror})",
+                           hint=_REBUILD_HINT) from None
+    if not isinstance(manifest, dict):
+        raise IndexCorrupt(f"manifest.json of index version {path.name} is damaged: it is not an object",
+                           hint=_REBUILD_HINT)
+    if manifest.get("format_version") != FORMAT_VERSION:
         raise IndexIncompatible(f"index version {path.name} has an unknown format",
                                 hint=_REBUILD_HINT)
-    return manifest
+    return check_manifest(manifest, path.name)
 
 
 def _read_jsonl(path: Path, what: str) -> list[dict[str, Any]]:
@@ -151,32 +170,47 @@ def _read_jsonl(path: Path, what: str) -> list[dict[str, Any]]:
     except FileNotFoundError:
         raise IndexCorrupt(f"the {what} ({path.name}) is missing from index version {path.parent.name}",
                            hint=_REBUILD_HINT) from None
-    except (json.JSONDecodeError, UnicodeDecodeError):
+    except (json.JSONDecodeError, UnicodeDecodeError, RecursionError):
         raise IndexCorrupt(f"the {what} ({path.name}) in index version {path.parent.name} is damaged",
                            hint=_REBUILD_HINT) from None
+    except OSError as exc:
+        raise IndexCorrupt(f"the {what} ({path.name}) in index version {path.parent.name} cannot be read "
+                           f"({exc.strerror})", hint=_REBUILD_HINT) from None
+
+
+def _check_count(path: Path, file: str, what: str, found: int, expected: int, unit: str) -> None:
+    if found != expected:  # rows lost to truncation, or a table of another version
+        raise IndexCorrupt(f"the {what} ({file}) of index version {path.name} is damaged: it holds "
+                           f"{found} {unit}, {MANIFEST} says {expected}", hint=_REBUILD_HINT)
 
 
 def load_version(path: Path, *, mmap: bool = False) -> LoadedIndex:
     manifest = read_manifest(path)
-    try:
-        articles = {a["id"]: Article.from_dict(a) for a in _read_jsonl(path / ARTICLES, "article table")}
-        chunks = []
-        for row in _read_jsonl(path / CHUNKS, "chunk table"):
-            text = articles[row["article_id"]].text
-            chunks.append(Chunk(row["article_id"], row["start"], row["end"], text[row["start"]:row["end"]],
-                                tuple((s, e) for s, e in row["sentences"])))
-    except (KeyError, TypeError):
-        raise IndexCorrupt(f"the chunk table of index version {path.name} does not match its articles",
-                           hint=_REBUILD_HINT) from None
+    articles = {}
+    for line, row in enumerate(_read_jsonl(path / ARTICLES, "article table"), 1):
+        article = Article.from_dict(check_article_row(row, path.name, line))
+        articles[article.id] = article
+    counts = manifest["counts"]
+    _check_count(path, ARTICLES, "article table", len(articles), counts["articles"], "articles")
+    chunks = []
+    for line, row in enumerate(_read_jsonl(path / CHUNKS, "chunk table"), 1):
+        owner = articles.get(row["article_id"]) if isinstance(row, dict) and \
+            isinstance(row.get("article_id"), str) else None
+        check_chunk_row(row, path.name, line, len(owner.text) if owner else None)
+        assert owner is not None
+        chunks.append(Chunk(row["article_id"], row["start"], row["end"], owner.text[row["start"]:row["end"]],
+                            tuple((s, e) for s, e in row["sentences"])))
+    _check_count(path, CHUNKS, "chunk table", len(chunks), counts["chunks"], "chunks")
     if not (path / VECTORS).is_file():
-        raise IndexCorrupt(f"the vector file is missing from index version {path.name}", hint=_REBUILD_HINT)
+        raise IndexCorrupt(f"the vector file is missing from index version {path.name} ({VECTORS})",
+                           hint=_REBUILD_HINT)
     vectors = FaissIndex.load(path / VECTORS, mmap=mmap)
-    counts = manifest.get("counts", {})
     if vectors.size != len(chunks) or counts.get("chunks") != len(chunks) \
             or counts.get("articles") != len(articles):
         raise IndexCorrupt(
-            f"index version {path.name} is inconsistent: {vectors.size} vectors, {len(chunks)} chunks, "
-            f"manifest says {counts.get('chunks')} chunks", hint=_REBUILD_HINT)
+            f"index version {path.name} is inconsistent: {VECTORS} holds {vectors.size} vectors, "
+            f"{CHUNKS} {len(chunks)} chunks and {ARTICLES} {len(articles)} articles; {MANIFEST} says "
+            f"{counts.get('chunks')} chunks and {counts.get('articles')} articles", hint=_REBUILD_HINT)
     if vectors.dim != manifest["model"]["dim"]:
         raise IndexCorrupt(f"index version {path.name}: vectors have dimension {vectors.dim}, "
                            f"manifest says {manifest['model']['dim']}", hint=_REBUILD_HINT)
@@ -184,19 +218,22 @@ def load_version(path: Path, *, mmap: bool = False) -> LoadedIndex:
     try:
         sentence_vectors = np.load(path / SENTENCES, mmap_mode="r" if mmap else None)
     except FileNotFoundError:
-        raise IndexCorrupt(f"the sentence vectors are missing from index version {path.name}",
+        raise IndexCorrupt(f"the sentence vectors are missing from index version {path.name} ({SENTENCES})",
                            hint=_REBUILD_HINT) from None
     except (ValueError, OSError, EOFError):
-        raise IndexCorrupt(f"the sentence vectors of index version {path.name} are damaged",
+        raise IndexCorrupt(f"the sentence vectors ({SENTENCES}) of index version {path.name} are damaged",
                            hint=_REBUILD_HINT) from None
+    if not isinstance(sentence_vectors, np.ndarray) or sentence_vectors.dtype != np.float32:
+        raise IndexCorrupt(f"the sentence vectors ({SENTENCES}) of index version {path.name} are damaged "
+                           "(not a float32 array)", hint=_REBUILD_HINT)
     if sentence_vectors.shape != (len(sentences), vectors.dim):
-        raise IndexCorrupt(f"index version {path.name}: {sentence_vectors.shape[0]} sentence vectors "
-                           f"for {len(sentences)} sentences", hint=_REBUILD_HINT)
+        raise IndexCorrupt(f"index version {path.name}: sentence vectors of shape {sentence_vectors.shape} "
+                           f"for {len(sentences)} sentences of dimension {vectors.dim}", hint=_REBUILD_HINT)
     for aid, article in articles.items():
-        expected = manifest.get("articles", {}).get(aid, {}).get("sha256")
+        expected = manifest["articles"].get(aid, {}).get("sha256")
         # Hash the text itself: the sha256 stored beside it in articles.jsonl would hide an edit.
         if expected != text_hash(article.text):
-            raise IndexCorrupt(f"article {aid} in index version {path.name} does not match its hash",
+            raise IndexCorrupt(f"article {aid} in index version {path.name} ({ARTICLES}) does not match its hash",
                                hint=_REBUILD_HINT)
     return LoadedIndex(version=path.name, path=path, manifest=manifest, vectors=vectors,
                        chunks=chunks, articles=articles, sentences=sentences,
@@ -207,6 +244,9 @@ def load_version(path: Path, *, mmap: bool = False) -> LoadedIndex:
 def load_current(index_dir: Path, *, mmap: bool = False) -> LoadedIndex:
     version = current_version(index_dir)
     if version is None:
+        if list_versions(index_dir):  # the versions are there, the pointer to one is lost
+            raise IndexCorrupt(f"{index_dir / CURRENT} is missing beside {len(list_versions(index_dir))} "
+                               "index version(s)", hint=POINTER_HINT)
         raise IndexMissing(f"no index found in {index_dir}", hint="build it with `kiji index build`")
     path = index_dir / VERSIONS / version
     if not path.is_dir():

@@ -70,10 +70,33 @@ class FaissIndex:
         try:
             index = faiss.read_index(str(path), flags)
         except Exception as exc:  # faiss raises RuntimeError with C++ text for any damage
-            raise IndexCorrupt(f"cannot read vector index {path.name}: {str(exc).splitlines()[0][:200]}",
+            raise IndexCorrupt(f"cannot read the vector index {path.parent.name}/{path.name}: "
+                               f"{read_error_cause(path, str(exc))}",
                                hint="rebuild with `kiji index build --full` or `kiji index rollback`") from None
         kind = "hnsw" if "HNSW" in type(index).__name__ else "flat"
         return cls(index, kind)
+
+
+def read_error_cause(path: Path, message: str) -> str:
+    """What is wrong with a vector file, in words: faiss's own text names a source file of faiss's
+    build and a C++ signature, which help nobody (and were cut mid-path when shortened)."""
+    try:
+        size = path.stat().st_size
+    except OSError as exc:
+        return f"the file cannot be read ({exc.strerror})"
+    if size == 0:
+        return "the file is empty"
+    try:
+        with path.open("rb") as fh:
+            head = fh.read(4)
+    except OSError as exc:
+        return f"the file cannot be read ({exc.strerror})"
+    # Every FAISS index type's four-byte tag starts with "I" (IxFI: flat inner product, IHNf: HNSW).
+    if "not recognized" in message or not head.startswith(b"I"):
+        return f"not a FAISS index ({size} bytes with an unknown header)"
+    if "read error" in message:
+        return f"the file is truncated ({size} bytes, ends before the index does)"
+    return f"the file is damaged ({size} bytes that FAISS cannot parse)"
 
 
 def set_faiss_threads(threads: int) -> None:

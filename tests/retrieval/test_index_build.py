@@ -171,14 +171,20 @@ def test_rollback(tmp_path: Path, corpus: Path) -> None:
     assert current_version(index_dir) == v4.version and list_versions(index_dir) == [v2, v3, v4.version]
 
 
-def test_rollback_refuses_a_damaged_target(tmp_path: Path, corpus: Path) -> None:
+def test_rollback_skips_damaged_targets_and_refuses_when_none_loads(tmp_path: Path, corpus: Path) -> None:
     index_dir = tmp_path / "index"
     v1 = build(corpus, index_dir).version
     v2 = build(corpus, index_dir).version
+    v3 = build(corpus, index_dir).version
+    (index_dir / VERSIONS / v2 / CHUNKS).unlink()
+    logged: list[str] = []
+    assert rollback(index_dir, log=logged.append) == v1  # v2 does not load: skipped, and said so
+    assert any(v2 in line and "chunks.jsonl" in line for line in logged)
+    (index_dir / "CURRENT").write_text(v3)
     (index_dir / VERSIONS / v1 / CHUNKS).unlink()
-    with pytest.raises(IndexCorrupt, match="chunks.jsonl"):
+    with pytest.raises(BuildError, match="no older index version loads.*chunks.jsonl"):
         rollback(index_dir)
-    assert current_version(index_dir) == v2
+    assert current_version(index_dir) == v3
 
 
 def test_rollback_away_from_a_damaged_current(tmp_path: Path, corpus: Path) -> None:

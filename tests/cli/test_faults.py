@@ -1,0 +1,200 @@
+"""Issue 12, cases 1-3 and the exit-status rule, through the real ``kiji`` script in a subprocess
+(fake embedder): a bad line does not end a batch, a damaged ``CURRENT`` / manifest / cache never
+blocks the commands that repair it, and every fault has its own exit status and one line."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from kiji.retrieval.index.store import current_version
+from tests.cli.fault_walk import ARTICLES
+from tests.helpers import REPO_ROOT, build_fake_index
+from tests.kiji_cli import Run, kiji
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """A corpus of two short articles and an index of two versions (older: one article)."""
+    root = tmp_path_factory.mktemp("cli-faults")
+    corpus, index_dir = root / "corpus", root / "index"
+    corpus.mkdir()
+    (corpus / "deepseek.txt").write_text(ARTICLES["deepseek.txt"], encoding="utf-8")
+    build_fake_index(index_dir, corpus=corpus)
+    (corpus / "chips.txt").write_text(ARTICLES["chips.txt"], encoding="utf-8")
+    build_fake_index(index_dir, corpus=corpus)
+    return corpus, index_dir
+
+
+@pytest.fixture()
+def index(built: tuple[Path, Path], tmp_path: Path) -> tuple[list[str], Path, list[str]]:
+    """A private copy of the index: (the --corpus/--index-dir options, its folder, its versions)."""
+    corpus, source = built
+    index_dir = tmp_path / "index"
+    shutil.copytree(source, index_dir)
+    where = ["--corpus", str(corpus), "--index-dir", str(index_dir)]
+    return where, index_dir, sorted(p.name for p in (index_dir / "versions").iterdir())
+
+
+def one_line_error(run: Run, status: int, *needles: str) -> str:
+    assert run.code == status, (run.code, run.err)
+    assert len(run.err_lines) == 1 and run.err.startswith("kiji: error: "), run.err
+    for needle in needles:
+        assert needle in run.err, (needle, run.err)
+    return run.err
+
+
+# --- case 1: a bad line ends a batch ----------------------------------------------------------------
+
+def test_an_undecodable_line_gets_its_error_and_the_batch_goes_on(index: tuple[list[str], Path, list[str]]) -> None:
+    where, _, _ = index
+    lines = ["従業員は何人?".encode(), "TSMC \xff\xfe".encode("latin-1"), b"", "半導体株は下落した?".encode()]
+    run = kiji("ask", "--json", "-", *where, stdin=b"\n".join(lines) + b"\n")
+    assert run.code == 2, run.err  # some lines were invalid; every line was answered
+    objs = [json.loads(line) for line in run.out.splitlines()]
+    assert len(objs) == 4
+    assert objs[0]["question"] == "従業員は何人?" and "answer" in objs[0]
+    assert objs[1]["error"]["code"] == "invalid_input" and "UTF-8" in objs[1]["error"]["message"]
+    assert objs[1]["question"].startswith("TSMC ")
+    assert objs[2]["error"]["message"] == "the question is empty"
+    assert objs[3]["question"] == "半導体株は下落した?" and "answer" in objs[3]
+    assert "internal error" not in run.err
+
+
+def test_an_undecodable_question_argument_is_bad_input(index: tuple[list[str], Path, list[str]]) -> None:
+    where, _, _ = index
+    run = kiji("ask", b"TSMC \xff\xfe".decode("utf-8", "surrogateescape"), *where)
+    one_line_error(run, 2, "not valid UTF-8")
+
+
+def test_a_reader_that_goes_away_is_not_a_bug(index: tuple[list[str], Path, list[str]]) -> None:
+    import subprocess
+
+    from kiji.exit_codes import OUTPUT_CLOSED
+    from tests.kiji_cli import KIJI, fake_env
+
+    where, _, _ = index
+    env = {"PATH": "/usr/bin:/bin", **fake_env()}
+    # `kiji ask --json - | head -1`: the pipe closes after the first answer.
+    proc = subprocess.run(f"yes 従業員は何人? | head -200 | {KIJI} ask --json - {' '.join(where)} | head -1; "
+                          "echo \"status ${PIPESTATUS[2]}\" >&2",
+                          shell=True, executable="/bin/bash", capture_output=True, text=True, env=env,
+                          timeout=120, cwd=REPO_ROOT)
+    assert len(proc.stdout.splitlines()) == 1
+    assert f"status {OUTPUT_CLOSED}" in proc.stderr and "internal error" not in proc.stderr, proc.stderr
+
+
+# --- case 2: a damaged pointer blocks the recovery commands ----------------------------------------
+
+@pytest.mark.parametrize("pointer", [b"\xff\xfe\x00\x01garbage\x80", b"/absolute/path", b"../../escape", b""])
+def test_a_damaged_current_is_named_and_repaired(index: tuple[list[str], Path, list[str]],
+                                                 pointer: bytes) -> None:
+    where, index_dir, versions = index
+    (index_dir / "CURRENT").write_bytes(pointer)
+    one_line_error(kiji("ask", "従業員は何人?", *where), 3, "CURRENT", "is damaged", "kiji index rollback")
+
+    info = kiji("index", "info", *where)
+    assert info.code == 0 and "CURRENT: DAMAGED:" in info.out, info
+    assert all(f"  {v}  " in info.out for v in versions)  # every version still listed, none hidden
+
+    rollback = kiji("index", "rollback", *where)
+    assert rollback.code == 0 and versions[-1] in rollback.out, rollback  # the newest that loads
+    assert current_version(index_dir) == versions[-1]
+
+    (index_dir / "CURRENT").write_bytes(pointer)
+    build = kiji("index", "build", *where)
+    assert build.code == 0 and "published index version" in build.out, build
+    assert "this build replaces it" in build.err
+    assert kiji("ask", "従業員は何人?", *where).code == 0
+
+
+def test_current_pointing_at_another_folder_is_not_followed(index: tuple[list[str], Path, list[str]],
+                                                            tmp_path: Path) -> None:
+    where, index_dir, versions = index
+    # A complete, loadable version outside the index folder: the CLI used to answer from it.
+    elsewhere = tmp_path / "elsewhere"
+    shutil.copytree(index_dir / "versions" / versions[0], elsewhere)
+    for pointer in (str(elsewhere), f"../../{elsewhere.name}"):
+        (index_dir / "CURRENT").write_text(pointer + "\n")
+        run = kiji("ask", "--json", "従業員は何人?", *where)
+        one_line_error(run, 3, "CURRENT", "path")
+        assert run.out == ""
+
+
+# --- case 3: damaged manifests and caches -----------------------------------------------------------
+
+@pytest.mark.parametrize(("edit", "named"), [
+    (lambda m: m.pop("model"), "'model' is missing"),
+    (lambda m: m.update(counts=[]), "'counts' should be an object, not a list"),
+    (lambda m: m.update(articles={"x": 3}), "no 'sha256' string"),
+    (lambda m: m["model"].update(dim="384"), "'model.dim' should be an integer, not a string"),
+])
+def test_a_manifest_of_the_wrong_shape_is_named(index: tuple[list[str], Path, list[str]], edit: object,
+                                                named: str) -> None:
+    where, index_dir, versions = index
+    path = index_dir / "versions" / versions[-1] / "manifest.json"
+    manifest = json.loads(path.read_text())
+    edit(manifest)  # type: ignore[operator]
+    path.write_text(json.dumps(manifest))
+    one_line_error(kiji("ask", "従業員は何人?", *where), 3, "manifest.json", named)
+    info = kiji("index", "info", "--json", *where)
+    assert info.code == 0, info.err
+    listed = {v["version"]: v for v in json.loads(info.out)["versions"]}
+    assert set(listed) == set(versions)  # the damaged one is named, the good one still listed
+    assert listed[versions[0]]["ok"] and not listed[versions[-1]]["ok"]
+    assert named in listed[versions[-1]]["error"]
+    assert kiji("index", "rollback", *where).code == 0
+    assert kiji("ask", "従業員は何人?", *where).code == 0
+
+
+@pytest.mark.parametrize("full", [False, True])
+def test_a_corrupt_embedding_cache_is_set_aside_and_rebuilt(index: tuple[list[str], Path, list[str]],
+                                                            full: bool) -> None:
+    where, index_dir, _ = index
+    (cache,) = (index_dir / "cache").glob("*.sqlite")
+    cache.write_bytes(b"\x00garbage, not SQLite" * 500)
+    run = kiji("index", "build", *(["--full"] if full else []), *where)
+    assert run.code == 0, run.err
+    assert "set aside" in run.err and "published index version" in run.out
+    assert cache.with_name(cache.name + ".damaged").read_bytes().startswith(b"\x00garbage")
+    assert sqlite3.connect(cache).execute("SELECT count(*) FROM vec").fetchone()[0] > 0  # rebuilt
+    again = kiji("index", "build", "--json", *where)
+    assert again.code == 0 and json.loads(again.out)["embedded_chunks"] == 0  # and used again
+
+
+# --- the rule: every fault its own status, 70 only for a bug ---------------------------------------
+
+def test_a_system_error_is_not_a_bug(index: tuple[list[str], Path, list[str]], tmp_path: Path) -> None:
+    where, _, _ = index
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    run = kiji("index", "build", *where[:2], "--index-dir", str(blocker / "index"))
+    one_line_error(run, 9, str(blocker))
+
+
+def test_every_kiji_error_has_a_status_of_its_own() -> None:
+    import kiji.errors as errors
+    from kiji.exit_codes import BUG, EXIT_CODES, status_for
+
+    classes = [c for c in vars(errors).values()
+               if isinstance(c, type) and issubclass(c, errors.KijiError) and c is not errors.KijiError]
+    for cls in classes:
+        exc = cls.__new__(cls)
+        assert status_for(exc) not in (1, BUG), cls
+    statuses = [c.status for c in EXIT_CODES]
+    assert len(statuses) == len(set(statuses))
+
+
+def test_the_readme_lists_every_exit_status() -> None:
+    from kiji.exit_codes import EXIT_CODES
+
+    readme = (REPO_ROOT / "README.md").read_text(encoding="utf-8")
+    table = readme[readme.index("| exit status |"):]
+    table = table[: table.index("\n\n")]
+    rows = dict(re.findall(r"^\| (\d+) \| `([^`]+)` \|", table, flags=re.M))
+    assert rows == {str(c.status): c.name for c in EXIT_CODES}
