@@ -159,6 +159,17 @@ def _neighbours(index: LoadedIndex) -> tuple[np.ndarray, np.ndarray, np.ndarray]
     return prev, nxt, pos
 
 
+@dataclass(frozen=True, slots=True)
+class _Static:
+    """What a sentence holds whatever the question, worked out once per index version."""
+
+    figure: bool
+    kinds: frozenset[str]
+    grams: frozenset[str]
+    headline: bool
+    log_length: float
+
+
 class SignalExtractor:
     """Built once per index version (neighbour tables, a background sample)."""
 
@@ -175,6 +186,15 @@ class SignalExtractor:
         if n > self.BACKGROUND_SAMPLE:
             rows = np.sort(np.random.default_rng(0).choice(n, self.BACKGROUND_SAMPLE, replace=False))
         self.background_vectors = np.ascontiguousarray(index.sentence_vectors[rows])
+        # Filled as sentences first become candidates (regexes and trigram sets of a sentence cost
+        # ~60 µs; recomputed per question they were 3 of the 6 ms the signals took).
+        self._static: dict[int, _Static] = {}
+
+    def _remember(self, sid: int, text: str, title: str) -> _Static:
+        static = _Static(bool(_DIGIT.search(text)), held_types(text), trigrams(text), text.strip() == title,
+                         math.log(max(5, len(text))))
+        self._static[sid] = static  # a plain dict write: safe under concurrent questions (GIL)
+        return static
 
     def extract(self, question: str, candidates: list[Candidate], qvec: np.ndarray,
                 terms: QueryTerms | None, refs: Mapping[str, float], *, missing: int,
@@ -224,21 +244,21 @@ class SignalExtractor:
             cand, s, e, rank = rows[sid]
             aid = index.chunks[cand.chunk_id].article_id
             article = index.articles[aid]
-            text = article.text[s:e]
+            static = self._static.get(sid) or self._remember(sid, article.text[s:e], article.title)
             toks = lexical.sentence_tokens[sid] if lexical else frozenset()
             cov = sum(w for t, w in strong.items() if t in toks) / strong_total if strong_total else 0.0
             cov_l = sum(w for t, w in loose.items() if t in toks) / loose_total if loose_total else 0.0
-            figure = bool(_DIGIT.search(text))
-            type_match = bool(asked & held_types(text))
-            grams = len(q_grams & trigrams(text)) / len(q_grams) if q_grams else 0.0
+            figure = static.figure
+            type_match = bool(asked & static.kinds)
+            grams = len(q_grams & static.grams) / len(q_grams) if q_grams else 0.0
             lacking = max((w for t, w in strong.items() if t not in toks), default=0.0)
             missing_rare = lacking / rarest if rarest else 0.0
             d = float(dense[i])
             matrix[i] = (
                 d - best, (d - background.mean) / background.sd, cand.dense - best_chunk,
                 cand.lexical / best_bm25, cov, cov_l, max(prev_cos[i], next_cos[i], d) - best,
-                float(text.strip() == article.title), float(self.prev[sid] < 0), self.position[sid],
-                math.log(max(5, len(text))), refs.get(aid, 0.0), float(wants and figure),
+                float(static.headline), float(self.prev[sid] < 0), self.position[sid],
+                static.log_length, refs.get(aid, 0.0), float(wants and figure),
                 1.0 / (1 + rank), 1.0 / (1 + dense_rank[i]), (d - lo) / span, cand.fused / best_fused,
                 float(type_match), grams, missing_rare)
             sentences.append(Sentence(sid, cand.chunk_id, aid, s, e, d, figure, cov, cov_l, type_match,
