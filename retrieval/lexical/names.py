@@ -15,7 +15,15 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 from kiji.retrieval.lexical.kana import KATAKANA_WORD
-from kiji.retrieval.lexical.phonetic import VOWEL_INDEL, allowance, distance, same_start, skeleton
+from kiji.retrieval.lexical.phonetic import (
+    VOWEL_INDEL,
+    allowance,
+    distance,
+    english_key,
+    katakana_key,
+    same_start,
+    skeleton,
+)
 from kiji.retrieval.lexical.tokenizer import JapaneseTokenizer
 
 #: Terms kept per lookup beyond the best: within this much of its cost.
@@ -24,6 +32,9 @@ TIE_MARGIN = 0.2
 MIN_KEY = 3
 #: Candidates verified per skeleton piece when a name is matched as two split terms.
 SPLIT_CANDIDATES = 4
+#: Two short words can spell almost anything loosely (British ~ ブロイ + ダッシュ): a split name
+#: must be spelt nearly exactly (データ + ブリックス for e2k's データブリックス).
+SPLIT_MAX_COST = 0.3
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,6 +59,23 @@ def katakana_terms(vocabulary: Iterable[str], tokenizer: JapaneseTokenizer) -> l
         if word.isascii() and word.isalpha() and len(word) >= 2:
             echoes.update(t for t in tokenizer.tokens(word) if not t.isascii())
     return [t for t in vocab if len(t) >= 2 and KATAKANA_WORD.match(t) and t not in echoes]
+
+
+def english_keys(word: str, rendered: str | None = None) -> list[str]:
+    """Phonetic keys of an English word: e2k's katakana ``rendered`` when given, and the
+    spelling's own key for words of five letters or more (spelling is a weak guide to a short
+    word's sound: cat/cut; e2k knows better)."""
+    spelt = english_key(word)
+    keys = []
+    if rendered:
+        heard = katakana_key(rendered)
+        # e2k now and then drops half a word (fastly -> ファス): trusted when its consonants
+        # roughly agree with the spelling's.
+        if abs(len(skeleton(heard)) - len(skeleton(spelt))) <= 1:
+            keys.append(heard)
+    if len(word) >= 5 or not keys:
+        keys.append(spelt)
+    return keys
 
 
 def fold_accents(word: str) -> str:
@@ -178,7 +206,7 @@ class PhoneticIndex:
             for lk, _ in lefts:
                 for rk, _ in rights:
                     whole = lk + rk
-                    allowed = allowance(q, whole)
+                    allowed = min(allowance(q, whole), SPLIT_MAX_COST)
                     cost = distance(q, whole, limit=allowed)
                     if cost <= allowed and (best is None or cost < best.cost):
                         best = NameMatch((self._terms[lk][0], self._terms[rk][0]), cost,
