@@ -1,6 +1,6 @@
 """Names across scripts for the corpus at hand: its words indexed by phonetic key, so a name kiji
-has never seen is still found in the other script (Gary Marcus → ゲーリー + マーカス, Palantir →
-パラン + ティア where the tokenizer split the name, アンソロピック → anthropic).
+has never seen is still found in the other script (Gary Marcus → ゲーリー + マーカス, Databricks →
+データ + ブリックス where the tokenizer split the name, ナデラ → nadella, Polo → マルコ・ポーロ).
 
 Built from the index vocabulary when the lexical side first needs it: a key and a skeleton per
 term (~10 µs a term). A lookup compares a query key with the few terms that share its consonant
