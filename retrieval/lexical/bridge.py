@@ -8,7 +8,10 @@ Latin names. The bridge turns it into weighted terms that *exist in the index vo
   against the katakana vocabulary because e2k's spelling and the author's often differ slightly;
 * dictionary translations from JMdict: at construction every Japanese vocabulary term is looked
   up and its English glosses are indexed, so a question word maps to vocabulary terms in O(1);
-* for katakana terms, JMnedict's English names (ソフトバンク -> "SoftBank").
+* for katakana terms, JMnedict's English names (ソフトバンク -> "SoftBank");
+* names no dictionary knows, matched by sound (``names.py``): the word's spelling and its e2k
+  rendering against the romanised katakana vocabulary (Gary -> ゲーリー, Sundar -> スンダー), or
+  against two vocabulary terms where the tokenizer split a name (Palantir -> パラン + ティア).
 
 Construction reads the jamdict SQLite file in the calling thread and closes it; ``expand`` only
 reads in-memory dicts and runs e2k's read-only numpy model, so it is safe to call from any thread.
@@ -25,6 +28,14 @@ from typing import Any
 from kiji.retrieval.lexical.english import lemma_candidates
 from kiji.retrieval.lexical.jmdict import build_gloss_index
 from kiji.retrieval.lexical.kana import KATAKANA_WORD, deletions, edit_distance_le1, kana_key
+from kiji.retrieval.lexical.names import (
+    PhoneticIndex,
+    accent_folded,
+    english_keys,
+    katakana_terms,
+    name_parts,
+)
+from kiji.retrieval.lexical.phonetic import katakana_key
 from kiji.retrieval.lexical.tokenizer import ENGLISH_STOPWORDS, JapaneseTokenizer
 from kiji.retrieval.lexical.weights import (
     MAX_TARGETS,
@@ -35,10 +46,13 @@ from kiji.retrieval.lexical.weights import (
     W_GLOSS,
     W_INFLECTED,
     W_LITERAL,
+    W_PHONETIC,
+    W_PHONETIC_SPLIT,
     W_SUDACHI_KANA,
 )
 
 _WORD = re.compile(r"[a-z0-9]+(?:['’\-.][a-z0-9]+)*")
+_POSSESSIVE = re.compile(r"['’]s$")
 _CAPITALISED = re.compile(r"(?<=[a-z,;:] )[A-Z][A-Za-z]+|(?<=[a-z,;:] )[A-Z]{2,}")
 
 
@@ -86,9 +100,14 @@ class EnglishBridge:
                     for d in set(deletions(key)):
                         self._kana_del.setdefault(d, []).append(key)
 
+        self._names = PhoneticIndex(katakana_terms(self.vocabulary, tokenizer), katakana_key,
+                                    name_parts)
+        self._plain = accent_folded(self.vocabulary)
+
         index = build_gloss_index(self.vocabulary, db_path, max_targets=max_targets)
         self._gloss = index.gloss
         self._max_phrase = index.max_phrase
+        self._english_words = index.words
 
     # --- query time -----------------------------------------------------------------------------
 
@@ -125,6 +144,27 @@ class EnglishBridge:
                         out.setdefault(term, W_E2K_NEAR)
         return out
 
+    def is_dictionary_word(self, word: str) -> bool:
+        """Whether ``word`` (or its lemma) is an everyday English word: a one-word JMdict gloss."""
+        return any(c in self._english_words for c, f in lemma_candidates(word) if f >= W_INFLECTED)
+
+    def name_matches(self, word: str, rendered: str | None = None) -> dict[str, float]:
+        """Katakana vocabulary terms that sound like the English ``word`` (its spelling, and e2k's
+        ``rendered`` katakana when given), weighted by closeness. A name the tokenizer split in
+        the corpus comes back as its two pieces, weighted lower, unless ``word`` is an everyday
+        English word (minister is not ミニ + スター)."""
+        keys = english_keys(word, rendered)
+        out: dict[str, float] = {}
+        matches = self._names.match(keys)
+        weight = W_PHONETIC
+        if not matches and not self.is_dictionary_word(word):
+            matches = self._names.match_split(keys)
+            weight = W_PHONETIC_SPLIT
+        for m in matches:
+            for term in m.terms:
+                out[term] = max(out.get(term, 0.0), weight * m.closeness)
+        return out
+
     def expand(self, question: str) -> dict[str, float]:
         """Weighted vocabulary terms for ``question`` (English, Japanese or mixed)."""
         vocab = self.vocabulary
@@ -145,6 +185,13 @@ class EnglishBridge:
         # Capitalised inside a sentence: probably a name, worth transliterating even if the
         # dictionary also knows it as a word (Oracle, Apple).
         capitalised = {w.lower() for w in _CAPITALISED.findall(text)}
+
+        # Latin names the articles write with diacritics (herve -> hervé); not everyday words
+        # (oil is not the oïl of langue d'oïl).
+        for word in raw_words:
+            if word in self._plain and word not in vocab and len(word) >= 3 and (
+                    word in capitalised or not self.is_dictionary_word(word)):
+                put(self._plain[word], W_LITERAL)
 
         # 2. Glued names: "soft bank" -> softbank.
         for a, b in zip(raw_words, raw_words[1:], strict=False):
@@ -194,12 +241,20 @@ class EnglishBridge:
                 put(term, w * factor)
                 if KATAKANA_WORD.match(term):
                     kana.append((term, w))
-            if self.use_e2k and word.isalpha() and len(word) >= 3 and (
-                    not found or word in vocab or word in capitalised):
-                rendered = self.to_katakana(word)
+            name = _POSSESSIVE.sub("", word)  # Salesforce's -> salesforce
+            if self.use_e2k and name.isalpha() and len(name) >= 3 and (
+                    not found or name in vocab or name in capitalised):
+                rendered = self.to_katakana(name)
                 kana.append((rendered, W_E2K_EXACT))
                 for term, w in self.katakana_matches(rendered).items():
                     put(term, w)
+                # By sound, for names the articles do not write in Latin letters: words no
+                # dictionary knows (sundar) and capitalised ones (Microsoft, Stripe); a
+                # lower-case dictionary word is reached by its translations and e2k's exact
+                # spelling above (valley is not バリュー).
+                if name not in vocab and (name in capitalised or not self.is_dictionary_word(name)):
+                    for term, w in self.name_matches(name, rendered).items():
+                        put(term, w)
 
         # 5. Katakana compounds across two words: "data centers" -> データ + センター.
         for i in range(n - 1):

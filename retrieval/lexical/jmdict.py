@@ -44,10 +44,13 @@ _CORP_SUFFIXES = frozenset({"corp", "corporation", "inc", "co", "ltd", "llc", "p
 
 @dataclass(frozen=True, slots=True)
 class GlossIndex:
-    """English key → {vocabulary term: weight}; ``max_phrase`` is the longest key in words."""
+    """English key → {vocabulary term: weight}; ``max_phrase`` is the longest key in words;
+    ``words``: every one-word English gloss in JMdict (lower case), i.e. the everyday English
+    words, which the bridge does not try to match by sound as if they were names."""
 
     gloss: dict[str, dict[str, float]]
     max_phrase: int
+    words: frozenset[str] = frozenset()
 
 
 def default_db_path() -> str:
@@ -184,7 +187,7 @@ def build_gloss_index(vocabulary: Iterable[str], db_path: str | Path | None = No
                     put("".join(words), term, W_NAME)  # "soft bank" / "softbank"
                     max_phrase = max(max_phrase, len(words))
 
-        cooc = _cooccurrence(con, set(hop1))
+        cooc, english_words = _cooccurrence(con, set(hop1))
     finally:
         con.close()
 
@@ -216,19 +219,22 @@ def build_gloss_index(vocabulary: Iterable[str], db_path: str | Path | None = No
         if len(d) > max_targets:
             top = sorted(d.items(), key=lambda kv: (-kv[1], kv[0]))[: max_targets]
             index[key] = dict(top)
-    return GlossIndex(gloss=index, max_phrase=min(max_phrase, 4))
+    return GlossIndex(gloss=index, max_phrase=min(max_phrase, 4), words=english_words)
 
 
-def _cooccurrence(con: sqlite3.Connection, keys: set[str]) -> dict[str, dict[str, int]]:
+def _cooccurrence(con: sqlite3.Connection,
+                  keys: set[str]) -> tuple[dict[str, dict[str, int]], frozenset[str]]:
     """For every single-word English gloss in JMdict: how many senses it shares with each of
-    ``keys`` (the glosses of the vocabulary)."""
+    ``keys`` (the glosses of the vocabulary); and the set of those glosses."""
     by_sense: dict[int, list[str]] = {}
+    glosses: set[str] = set()
     for sid, text, lang in con.execute("SELECT sid, text, lang FROM SenseGloss"):
         if lang not in (None, "eng"):
             continue
         key = fast_single_gloss(text)
         if key:
             by_sense.setdefault(sid, []).append(key)
+            glosses.add(key)
     cooc: dict[str, dict[str, int]] = {}
     for words in by_sense.values():
         if len(words) < 2 or len(words) > 12:
@@ -243,7 +249,7 @@ def _cooccurrence(con: sqlite3.Connection, keys: set[str]) -> dict[str, dict[str
                     if row is None:
                         row = cooc[a] = {}
                     row[b] = row.get(b, 0) + 1
-    return cooc
+    return cooc, frozenset(glosses)
 
 
 def _batches(items: list[Any], size: int) -> Iterator[list[Any]]:
