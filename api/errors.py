@@ -19,6 +19,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
+from pydantic_core import PydanticCustomError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -30,6 +31,7 @@ from kiji.errors import (
     NotFound,
     RateLimited,
 )
+from kiji.retrieval.validation import is_blank
 
 logger = logging.getLogger("kiji.api")
 
@@ -168,3 +170,10 @@ class UnexpectedErrorMiddleware:
 #: ``responses=`` for route decorators, so the error shape appears in OpenAPI.
 def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
     return {status: {"model": ErrorBody, "description": HTTPStatus(status).phrase} for status in statuses}
+
+
+def not_blank_question(value: str) -> str:
+    """The request models' check of a question (the engine's rule, as a 422 in the error shape)."""
+    if is_blank(value):
+        raise PydanticCustomError("blank", "the question is empty")
+    return value

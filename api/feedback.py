@@ -15,15 +15,14 @@ import sqlite3
 from typing import Annotated, Literal
 
 import anyio
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
-from pydantic_core import PydanticCustomError
 
 from kiji.api.deps import StateDep
-from kiji.api.errors import error_response, error_responses
-from kiji.api.security import v1_guard
-from kiji.retrieval.validation import NOT_BLANK_PATTERN, is_blank
+from kiji.api.errors import error_response, not_blank_question
+from kiji.api.security import v1_router
+from kiji.retrieval.validation import NOT_BLANK_PATTERN
 from kiji.settings import Settings
 
 logger = logging.getLogger("kiji.api")
@@ -60,15 +59,9 @@ def build_feedback_router(settings: Settings) -> APIRouter:
         voter: str = Field(pattern=r"^[A-Za-z0-9_-]{8,64}$",
                            description="a random id the client keeps; stored only as a salted hash")
 
-        @field_validator("question")
-        @classmethod
-        def _not_blank(cls, value: str) -> str:
-            if is_blank(value):
-                raise PydanticCustomError("blank", "the question is empty")
-            return value
+        _not_blank = field_validator("question")(not_blank_question)
 
-    router = APIRouter(prefix="/v1", tags=["v1"], dependencies=[Depends(v1_guard(settings))],
-                       responses=error_responses(*((401,) if settings.api_keys else ()), 422, 429, 503))
+    router = v1_router(settings)
 
     @router.post("/feedback", response_model=FeedbackResponse,
                  summary="Record 👍/👎 on an answer (a second vote by the same voter replaces the first)")

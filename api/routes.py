@@ -20,13 +20,13 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictBool, 
 from pydantic_core import PydanticCustomError
 
 from kiji.api.deps import AppState, EngineDep, StateDep
-from kiji.api.errors import error_response, error_responses
-from kiji.api.security import require_admin, v1_guard
+from kiji.api.errors import error_response, error_responses, not_blank_question
+from kiji.api.security import require_admin, v1_router
 from kiji.api.streaming import ASK_STREAM_RESPONSE, event_stream
 from kiji.errors import IndexMissing, InvalidInput
 from kiji.retrieval.generation.result import AnswerMode, Citation
 from kiji.retrieval.models import ArticleInfo, AskResult, Passage
-from kiji.retrieval.validation import MAX_SEARCH_K, MAX_TOP_K, NOT_BLANK_PATTERN, is_blank
+from kiji.retrieval.validation import MAX_SEARCH_K, MAX_TOP_K, NOT_BLANK_PATTERN
 from kiji.settings import Settings
 
 T = TypeVar("T")
@@ -148,15 +148,9 @@ def build_v1_router(settings: Settings) -> APIRouter:
             None, description="answer language; detected from the question when omitted")
         stream: StrictBool = Field(False, description="answer as server-sent events (text/event-stream)")
 
-        @field_validator("question")
-        @classmethod
-        def _not_blank(cls, value: str) -> str:
-            if is_blank(value):
-                raise PydanticCustomError("blank", "the question is empty")
-            return value
+        _not_blank = field_validator("question")(not_blank_question)
 
-    router = APIRouter(prefix="/v1", tags=["v1"], dependencies=[Depends(v1_guard(settings))],
-                       responses=error_responses(*((401,) if settings.api_keys else ()), 422, 429, 503))
+    router = v1_router(settings)
 
     @router.post("/ask", response_model=AskResponse, responses=ASK_STREAM_RESPONSE,
                  summary="Answer a question with verbatim quotes")

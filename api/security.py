@@ -21,13 +21,13 @@ import math
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Annotated
 
-from fastapi import Depends, HTTPException, Request
+from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import SecretStr
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from kiji.api.deps import AppState, StateDep
-from kiji.api.errors import error_response
+from kiji.api.errors import error_response, error_responses
 from kiji.errors import RateLimited
 from kiji.settings import Settings
 
@@ -168,3 +168,9 @@ class BodyLimitMiddleware:
             return event
 
         await self.app(scope, limited_receive, send)
+
+
+def v1_router(settings: Settings) -> APIRouter:
+    """A router under /v1 with the guard every /v1 route carries and the errors it can answer."""
+    return APIRouter(prefix="/v1", tags=["v1"], dependencies=[Depends(v1_guard(settings))],
+                     responses=error_responses(*((401,) if settings.api_keys else ()), 422, 429, 503))
