@@ -81,6 +81,20 @@ class Settings(BaseSettings):
     #: accepts. The shipped articles are under 20 KB; a 50 MB file took 1.7 GB and minutes.
     max_article_bytes: int = Field(5_000_000, ge=1_000)
 
+    # --- distributed builds (`kiji index build --ray`, the `ray` extra) ----------------------
+    #: A running Ray cluster (`ray://head:10001` or `head:6379`) for `--ray` without an address;
+    #: unset: `--ray` starts a local instance for the build.
+    ray_address: str | None = None
+    #: Actors embedding at once (one encoder each), CPUs and encoder threads per actor.
+    ray_actors: int = Field(2, ge=1, le=100_000)
+    ray_threads_per_actor: int = Field(1, ge=1, le=64)
+    #: Passages per actor call (one Ray Data block).
+    ray_batch_size: int = Field(256, ge=1, le=100_000)
+    #: Restarts of a dead actor and retries of its block before the build fails.
+    ray_max_retries: int = Field(3, ge=0, le=100)
+    #: CPUs of the local instance `--ray` starts without an address.
+    ray_local_cpus: int = Field(2, ge=1, le=1024)
+
     # --- embedding model --------------------------------------------------------------------
     #: A sentence-transformers model id or a local path; empty means the offline default.
     embedding_model: str = ""

@@ -18,7 +18,7 @@ import numpy as np
 from kiji.corpus.articles import Article, load_corpus, text_hash
 from kiji.corpus.chunker import Chunk, ChunkParams, chunk_article
 from kiji.errors import BuildError, BuildLocked, IndexCorrupt, IndexUnavailable
-from kiji.retrieval.embedding.embedder import Embedder
+from kiji.retrieval.embedding.embedder import Embedder, Progress
 from kiji.retrieval.index.embedding_cache import EmbeddingCache
 from kiji.retrieval.index.store import (
     FORMAT_VERSION,
@@ -35,8 +35,22 @@ from kiji.retrieval.index.store import (
 from kiji.retrieval.index.vector_index import FaissIndex, recall_at_k
 
 ProgressFactory = Callable[[int], Callable[[int], None]]
+#: Embeds the passages a build lacks somewhere: ``encoder(texts, progress)`` yields ``(rows,
+#: vectors)`` as parts finish, ``rows`` being positions in ``texts`` (in any order). The default runs
+#: the build's embedder here; ``kiji index build --ray`` passes a Ray pool (embedding/ray_pool.py).
+PassageEncoder = Callable[[list[str], Progress | None], Iterator[tuple[np.ndarray, np.ndarray]]]
 #: Passages embedded between cache writes.
 CACHE_SLICE = 512
+
+
+def local_encoder(embedder: Embedder, batch_size: int) -> PassageEncoder:
+    """Embed in this process, ``CACHE_SLICE`` passages at a time."""
+    def encode(texts: list[str], progress: Progress | None) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        for lo in range(0, len(texts), CACHE_SLICE):
+            part = texts[lo : lo + CACHE_SLICE]
+            yield (np.arange(lo, lo + len(part)),
+                   embedder.embed_passages(part, batch_size=batch_size, progress=progress))
+    return encode
 
 
 def passage_text(article: Article, chunk: Chunk) -> str:
@@ -163,6 +177,7 @@ def build_index(
     progress: ProgressFactory | None = None,
     log: Callable[[str], None] = lambda _: None,
     locked: bool = False,
+    encoder: PassageEncoder | None = None,
     _before_publish: Callable[[Path], None] | None = None,
 ) -> BuildSummary:
     """Build a new version from the corpus and publish it; the previous version stays on failure.
@@ -170,7 +185,8 @@ def build_index(
     ``if_changed``: when the current version already holds exactly these articles, chunked the same
     way by the same model, publish nothing and return its summary (``published`` false).
     ``locked``: the caller already holds ``build_lock`` (``kiji index add`` holds it across its
-    corpus change and this build)."""
+    corpus change and this build). ``encoder``: where missing passages are embedded (default: here,
+    with ``embedder``); ``embedder`` still names the model and validates the result."""
     started = time.perf_counter()
     with nullcontext() if locked else build_lock(index_dir):
         leftovers = clean_leftovers(index_dir)
@@ -231,13 +247,8 @@ def build_index(
             embed_started = time.perf_counter()
             if missing:
                 tick = progress(len(missing)) if progress else None
-                # Slices go to the cache as they finish, so a build killed late keeps its work.
-                for lo in range(0, len(missing), CACHE_SLICE):
-                    part = missing[lo : lo + CACHE_SLICE]
-                    fresh = embedder.embed_passages([all_texts[i] for _, i in part],
-                                                    batch_size=batch_size, progress=tick)
-                    cache.put_many([(h, fresh[j]) for j, (h, _) in enumerate(part)])
-                    cached.update({h: fresh[j] for j, (h, _) in enumerate(part)})
+                encode = encoder or local_encoder(embedder, batch_size)
+                _embed_missing(encode, missing, all_texts, embedder.dim, cache, cached, tick)
             embed_seconds = time.perf_counter() - embed_started
         finally:
             cache.close()
@@ -298,6 +309,28 @@ def build_index(
             seconds=time.perf_counter() - started, embed_seconds=embed_seconds,
         )
         return summary
+
+
+def _embed_missing(encode: PassageEncoder, missing: list[tuple[str, int]], all_texts: list[str], dim: int,
+                   cache: EmbeddingCache, cached: dict[str, np.ndarray], tick: Progress | None) -> None:
+    """Embed the ``missing`` (hash, position) passages; parts go to the cache as they finish, so a
+    build killed or failed late keeps its work."""
+    parts = encode([all_texts[i] for _, i in missing], tick)
+    try:
+        for rows, fresh in parts:
+            if fresh.shape != (len(rows), dim):
+                raise BuildError(f"the encoder returned vectors of shape {fresh.shape} for {len(rows)} "
+                                 f"passages of dimension {dim}")
+            done = [(missing[int(r)][0], fresh[j]) for j, r in enumerate(rows)]
+            cache.put_many(done)
+            cached.update(done)
+    finally:
+        close = getattr(parts, "close", None)
+        if close is not None:
+            close()  # a generator's cleanup (a Ray session it opened) runs now, not at collection
+    lost = sum(h not in cached for h, _ in missing)
+    if lost:
+        raise BuildError(f"the encoder returned no vectors for {lost} of {len(missing)} passages")
 
 
 def _serves_the_same(path: Path, manifest: dict[str, Any], per_article: dict[str, dict[str, Any]],
