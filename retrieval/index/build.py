@@ -19,6 +19,7 @@ from kiji.corpus.articles import Article, load_corpus, text_hash
 from kiji.corpus.chunker import Chunk, ChunkParams, chunk_article
 from kiji.errors import BuildError, BuildLocked, IndexCorrupt, IndexUnavailable
 from kiji.retrieval.embedding.embedder import Embedder, Progress
+from kiji.retrieval.index.compact import Int8Vectors
 from kiji.retrieval.index.embedding_cache import EmbeddingCache
 from kiji.retrieval.index.store import (
     FORMAT_VERSION,
@@ -32,7 +33,7 @@ from kiji.retrieval.index.store import (
     sentence_table,
     write_version,
 )
-from kiji.retrieval.index.vector_index import FaissIndex, recall_at_k
+from kiji.retrieval.index.vector_index import FaissIndex, recall_at_k, tune_nprobe
 
 ProgressFactory = Callable[[int], Callable[[int], None]]
 #: Embeds the passages a build lacks somewhere: ``encoder(texts, progress)`` yields ``(rows,
@@ -104,7 +105,7 @@ class BuildSummary:
                f"passages (chunks and quote sentences): {self.embedded_chunks} embedded, "
                f"{self.reused_chunks} reused from cache"]
         if self.recall_at_10 is not None:
-            out.append(f"HNSW recall@10 against exact search: {self.recall_at_10:.3f}")
+            out.append(f"{self.index_kind.upper()} recall@10 against exact search: {self.recall_at_10:.3f}")
         for item in self.skipped:
             out.append(f"skipped: {item}")
         return out
@@ -158,8 +159,14 @@ def _new_version_name() -> str:
     return datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ") + f"-{os.getpid()}"
 
 
-def _choose_kind(n: int, threshold: int) -> str:
+def _choose_kind(n: int, threshold: int, compact_threshold: int | None = None) -> str:
+    if compact_threshold is not None and n >= compact_threshold:
+        return "ivf-sq8"
     return "hnsw" if n >= threshold else "flat"
+
+
+def _probe_rows(n: int, size: int = 200) -> np.ndarray:
+    return np.random.default_rng(0).choice(n, size=min(size, n), replace=False)
 
 
 def build_index(
@@ -171,6 +178,7 @@ def build_index(
     batch_size: int = 16,
     keep_versions: int = 3,
     ann_threshold: int = 200_000,
+    compact_threshold: int | None = None,
     full: bool = False,
     if_changed: bool = False,
     max_article_bytes: int | None = None,
@@ -186,7 +194,9 @@ def build_index(
     way by the same model, publish nothing and return its summary (``published`` false).
     ``locked``: the caller already holds ``build_lock`` (``kiji index add`` holds it across its
     corpus change and this build). ``encoder``: where missing passages are embedded (default: here,
-    with ``embedder``); ``embedder`` still names the model and validates the result."""
+    with ``embedder``); ``embedder`` still names the model and validates the result.
+    ``compact_threshold``: from this many chunks on, a compact version (``ivf-sq8`` chunk index,
+    int8 sentence vectors; see ``compact.py``); ``None``: never."""
     started = time.perf_counter()
     with nullcontext() if locked else build_lock(index_dir):
         leftovers = clean_leftovers(index_dir)
@@ -256,16 +266,21 @@ def build_index(
         vectors = all_vectors[: len(texts)]
         sentence_vectors = all_vectors[len(texts) :]
 
-        kind = _choose_kind(len(vectors), ann_threshold)
+        kind = _choose_kind(len(vectors), ann_threshold, compact_threshold)
+        compact = kind == "ivf-sq8"
         index = FaissIndex.build(vectors, kind=kind)
         recall = None
-        if kind != "flat":
-            rng = np.random.default_rng(0)
-            probe = vectors[rng.choice(len(vectors), size=min(200, len(vectors)), replace=False)]
+        if kind == "hnsw":
+            probe = vectors[_probe_rows(len(vectors))]
             recall = recall_at_k(index, FaissIndex.build(vectors, kind="flat"), probe, 10)
-            if recall < 0.95:
-                log(f"HNSW recall@10 {recall:.3f} < 0.95; falling back to exact search")
-                index, kind = FaissIndex.build(vectors, kind="flat"), "flat"
+        elif compact:
+            # Sentences are what questions look like to a chunk index: near their chunk, not on it.
+            source = sentence_vectors if len(sentence_vectors) else vectors
+            recall = tune_nprobe(index, vectors, source[_probe_rows(len(source))])
+        if recall is not None and recall < 0.95:
+            log(f"{kind.upper()} recall@10 {recall:.3f} < 0.95; falling back to exact search")
+            index, kind = FaissIndex.build(vectors, kind="flat"), "flat"
+        stored_sentences = Int8Vectors.encode(sentence_vectors) if compact else sentence_vectors
 
         version = _new_version_name()
         manifest = {
@@ -275,7 +290,9 @@ def build_index(
             "model": {"id": embedder.model_id, "fingerprint": embedder.fingerprint,
                       "runtime": embedder.runtime, "dim": embedder.dim},
             "chunker": params.to_dict(),
-            "index": {"kind": kind, "recall_at_10": recall, "metric": "inner_product"},
+            "index": {"kind": kind, "recall_at_10": recall, "metric": "inner_product",
+                      **({"nprobe": index.nprobe} if index.nprobe else {}),
+                      "sentence_vectors": "int8" if compact else "float32"},
             "counts": {"articles": len(articles), "chunks": len(chunks), "sentences": len(sentences)},
             "articles": per_article,
             "skipped": skipped,
@@ -284,7 +301,7 @@ def build_index(
         (index_dir / VERSIONS).mkdir(parents=True, exist_ok=True)
         try:
             write_version(tmp, manifest=manifest, vectors=index, chunks=chunks, articles=articles,
-                          sentences=sentences, sentence_vectors=sentence_vectors)
+                          sentences=sentences, sentence_vectors=stored_sentences)
             _validate(tmp, embedder, vectors, texts)
             final = index_dir / VERSIONS / version
             os.replace(tmp, final)
@@ -355,7 +372,9 @@ def _validate(path: Path, embedder: Embedder, vectors: np.ndarray, texts: list[s
     if loaded.vectors.size != len(texts) or loaded.vectors.dim != embedder.dim:
         raise BuildError("validation failed: the written index does not match what was built")
     probes = sorted({0, len(texts) // 2, len(texts) - 1})
-    if not self_query_ok(loaded.vectors, vectors, probes):
+    # 8-bit codes move a score by up to ~0.01 (bench/compact_bench.py): a near-duplicate may outscore.
+    tolerance = 0.02 if loaded.vectors.kind == "ivf-sq8" else 1e-4
+    if not self_query_ok(loaded.vectors, vectors, probes, tolerance):
         raise BuildError("validation failed: a chunk's own vector does not find that chunk")
     # Re-embedding one chunk catches a cache filled by a different model under the same name.
     fresh = embedder.embed_passages([texts[probes[0]]])
