@@ -153,11 +153,17 @@ class Settings(BaseSettings):
     discord_api_base: str | None = None
     discord_gateway_url: str | None = None
     discord_cooldown_s: float = Field(10.0, ge=0, le=3600)
+    #: Gateway shards. Unset: one connection, unless Discord recommends more (a bot in ~1,000+
+    #: servers), then discord.py's AutoShardedClient with Discord's count; "auto": always that;
+    #: a number: that many shards. ``discord_shard_ids``: the ones this process runs (several
+    #: bot processes share one count: 0,1 and 2,3 of 4).
+    discord_shards: str | None = None
+    discord_shard_ids: Annotated[list[int], NoDecode] = []
     feedback_db: Path = _under_home("var", "feedback.sqlite3")
     #: Salt for hashing Discord user ids in the feedback store; random per database when unset.
     feedback_salt: SecretStr | None = None
 
-    @field_validator("api_keys", "cors_origins", "discord_guild_ids", mode="before")
+    @field_validator("api_keys", "cors_origins", "discord_guild_ids", "discord_shard_ids", mode="before")
     @classmethod
     def _lists(cls, value: object) -> object:
         return _split_list(value)
@@ -204,6 +210,27 @@ class Settings(BaseSettings):
         if not ok:
             raise ValueError(f"must be a URL like {schemes[0]}://host[:port]/path")
         return value.strip()
+
+    @field_validator("discord_shards")
+    @classmethod
+    def _shards(cls, value: str | None) -> str | None:
+        value = (value or "").strip().lower()
+        if not value:
+            return None
+        if value != "auto" and not (value.isdigit() and 1 <= int(value) <= 100_000):
+            raise ValueError("must be auto or a shard count (1 or more)")
+        return value if value == "auto" else str(int(value))
+
+    @model_validator(mode="after")
+    def _shard_ids(self) -> Settings:
+        if self.discord_shard_ids:
+            if self.discord_shards is None or self.discord_shards == "auto":
+                raise ValueError("discord_shard_ids needs discord_shards set to the total shard count")
+            count = int(self.discord_shards)
+            if any(not 0 <= i < count for i in self.discord_shard_ids) \
+                    or len(set(self.discord_shard_ids)) != len(self.discord_shard_ids):
+                raise ValueError(f"discord_shard_ids must be distinct ids from 0 to {count - 1}")
+        return self
 
     @model_validator(mode="after")
     def _chunk_bounds(self) -> Settings:
