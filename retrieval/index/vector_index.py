@@ -9,6 +9,7 @@ instead of 1,536) trades a little more; the build picks ``nprobe`` for recall@10
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -18,15 +19,22 @@ from kiji.errors import IndexCorrupt
 
 #: Index kinds and the FAISS classes that hold them.
 KINDS = {"flat": "IndexFlatIP", "hnsw": "IndexHNSWFlat", "ivf-sq8": "IndexIVFScalarQuantizer"}
-#: Vectors a compact index's coarse quantizer is trained on (faiss wants >= 39 per list).
+#: Fewest vectors a compact index's lists and 8-bit ranges are trained on.
 IVF_TRAIN_SAMPLE = 200_000
+#: Most inverted lists: 8,192 lists at 10M vectors keep k-means training to minutes on 2 cores.
+IVF_MAX_LISTS = 8192
 
 
 def ivf_lists(n: int) -> int:
     """Inverted lists for ``n`` vectors: ~4 sqrt(n) (a power of two), and at least 39 training
     vectors per list, which faiss asks for (1M vectors: 4,096 lists of ~250)."""
     lists = 1 << max(0, round(np.log2(max(1.0, 4 * np.sqrt(n)))))
-    return int(max(1, min(lists, n // 39, 65_536)))
+    return int(max(1, min(lists, n // 39, IVF_MAX_LISTS)))
+
+
+def ivf_train_size(n: int) -> int:
+    """Training vectors for ``n``: 40 per list (faiss asks for 39), at least ``IVF_TRAIN_SAMPLE``."""
+    return min(n, max(IVF_TRAIN_SAMPLE, 40 * ivf_lists(n)))
 
 
 class FaissIndex:
@@ -63,16 +71,27 @@ class FaissIndex:
 
     @classmethod
     def _build_ivf_sq8(cls, vectors: np.ndarray, batch: int = 100_000) -> FaissIndex:
+        n = len(vectors)
+        rng = np.random.default_rng(0)
+        size = ivf_train_size(n)
+        sample = vectors if n <= size else vectors[np.sort(rng.choice(n, size, replace=False))]
+        # Slices: faiss never sees a second full-size float copy.
+        return cls.ivf_sq8(n, sample, (vectors[lo : lo + batch] for lo in range(0, n, batch)))
+
+    @classmethod
+    def ivf_sq8(cls, n: int, sample: np.ndarray, batches: Iterable[np.ndarray]) -> FaissIndex:
+        """An ``ivf-sq8`` index for ``n`` vectors: lists and 8-bit ranges trained on ``sample``,
+        then the vectors added batch by batch (a 10M-vector index never needs 10M floats at once).
+        Past 4,096 lists the coarse quantizer is an HNSW graph: assigning each vector to its list
+        by exact search over 8k centroids would dominate the build."""
         import faiss
 
-        n, dim = vectors.shape
-        index: Any = faiss.index_factory(dim, f"IVF{ivf_lists(n)},SQ8", faiss.METRIC_INNER_PRODUCT)
-        rng = np.random.default_rng(0)
-        sample = vectors if n <= IVF_TRAIN_SAMPLE else vectors[np.sort(rng.choice(n, IVF_TRAIN_SAMPLE,
-                                                                                 replace=False))]
-        index.train(sample)
-        for lo in range(0, n, batch):  # slices: no second full-size float copy inside faiss
-            index.add(np.ascontiguousarray(vectors[lo : lo + batch]))
+        lists, dim = ivf_lists(n), sample.shape[1]
+        coarse = f"IVF{lists}" if lists <= 4096 else f"IVF{lists}_HNSW32"
+        index: Any = faiss.index_factory(dim, f"{coarse},SQ8", faiss.METRIC_INNER_PRODUCT)
+        index.train(np.ascontiguousarray(sample, dtype=np.float32))
+        for batch in batches:
+            index.add(np.ascontiguousarray(batch, dtype=np.float32))
         index.make_direct_map()  # row -> list position, for reconstruct(row); saved with the index
         return cls(index, "ivf-sq8")
 
