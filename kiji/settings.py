@@ -72,6 +72,9 @@ class Settings(BaseSettings):
     #: Keep the unrelated posts that blogs append after "Popular posts from this blog".
     include_footer_posts: bool = False
     keep_versions: int = Field(3, ge=1, le=100)
+    #: The builder's passage vector cache (SQLite); unset: ``<index dir>/cache``. With the index on
+    #: shared storage, point it at the builder's local disk (SQLite wants local file locks).
+    cache_dir: Path | None = None
     #: Above this many vectors the index switches from exact search to HNSW.
     ann_threshold: int = Field(200_000, ge=1)
     #: From this many chunks on, a build writes a compact version: chunk vectors in an IVF index over

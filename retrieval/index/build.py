@@ -179,6 +179,7 @@ def build_index(
     keep_versions: int = 3,
     ann_threshold: int = 200_000,
     compact_threshold: int | None = None,
+    cache_dir: Path | None = None,
     full: bool = False,
     if_changed: bool = False,
     max_article_bytes: int | None = None,
@@ -196,7 +197,9 @@ def build_index(
     corpus change and this build). ``encoder``: where missing passages are embedded (default: here,
     with ``embedder``); ``embedder`` still names the model and validates the result.
     ``compact_threshold``: from this many chunks on, a compact version (``ivf-sq8`` chunk index,
-    int8 sentence vectors; see ``compact.py``); ``None``: never."""
+    int8 sentence vectors; see ``compact.py``); ``None``: never. ``cache_dir``: where the passage
+    vector cache lives (default ``<index_dir>/cache``; a builder writing to shared storage keeps it
+    on its own disk)."""
     started = time.perf_counter()
     with nullcontext() if locked else build_lock(index_dir):
         leftovers = clean_leftovers(index_dir)
@@ -245,7 +248,7 @@ def build_index(
         texts, sentences, sentence_texts = embedding_inputs(by_id, chunks)
         all_texts = texts + sentence_texts
         hashes = [text_hash(t) for t in all_texts]
-        cache = EmbeddingCache(index_dir / "cache" / f"embeddings-{embedder.fingerprint}.sqlite",
+        cache = EmbeddingCache((cache_dir or index_dir / "cache") / f"embeddings-{embedder.fingerprint}.sqlite",
                                embedder.dim, log=log)
         try:
             cached = {} if full else cache.get_many(sorted(set(hashes)))
