@@ -41,11 +41,11 @@ async def run(settings: Settings, engine: EngineLike | None = None, *,
     ``options`` go to ``discord.Client`` (tests pass timeouts). Network failures at start end it
     with a named error; later ones are retried (``kiji.bot.network``)."""
     token = read_token(settings)
-    generator = load_generator(settings)
-    quiet_reconnect_logs()
     if "feedback" not in options:  # a damaged feedback database is named before any network call
         salt = settings.feedback_salt.get_secret_value() if settings.feedback_salt else None
         options["feedback"] = FeedbackStore(settings.feedback_db, salt=salt)
+    generator = load_generator(settings)
+    quiet_reconnect_logs()
     try:
         shards = await shard_options(settings, token)
         bot_class = KijiBot if shards is None else ShardedKijiBot
