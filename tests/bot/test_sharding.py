@@ -18,7 +18,7 @@ from kiji.bot.main import run
 from kiji.retrieval.engine import Engine
 from kiji.settings import Settings
 from tests.bot.fake_discord import FakeDiscord
-from tests.helpers import QUESTION_EN, TOKEN, embed_of, finished
+from tests.helpers import QUESTION_EN, TOKEN, assert_quotes_verbatim, embed_of, finished
 
 
 @pytest.fixture()
@@ -67,36 +67,38 @@ async def _until(predicate: Any) -> None:
         await asyncio.sleep(0.05)
 
 
-async def _answers(server: FakeDiscord) -> None:
+async def _answers(server: FakeDiscord, engine: Engine) -> None:
     p = await server.interact(server.slash("ask", {"question": QUESTION_EN}))
     await server.wait_until(lambda: finished(p), timeout=15)
-    assert embed_of(p)["description"].startswith("According to")
+    embed = embed_of(p)
+    assert embed["title"] == QUESTION_EN and embed["fields"]
+    assert assert_quotes_verbatim(embed, engine)
 
 
 def _gateway_asked(server: FakeDiscord) -> bool:
     return any(r.path == "/gateway/bot" for r in server.requests)
 
 
-async def test_a_large_bot_gets_discords_shard_count(running: Any) -> None:
+async def test_a_large_bot_gets_discords_shard_count(running: Any, engine: Engine) -> None:
     server, bot = await running(recommended=2)
     assert isinstance(bot, ShardedKijiBot) and isinstance(bot, discord.AutoShardedClient)
     assert bot.shard_count == 2 and sorted(bot.shards) == [0, 1]
     assert sorted(server.shards_identified) == [[0, 2], [1, 2]]
-    await _answers(server)
+    await _answers(server, engine)
 
 
-async def test_a_small_bot_stays_one_plain_connection(running: Any) -> None:
+async def test_a_small_bot_stays_one_plain_connection(running: Any, engine: Engine) -> None:
     server, bot = await running(recommended=1)
     assert type(bot) is KijiBot and not isinstance(bot, discord.AutoShardedClient)
     assert _gateway_asked(server) and server.shards_identified == [[0, 1]]
-    await _answers(server)
+    await _answers(server, engine)
 
 
-async def test_set_shard_ids_run_only_those_without_asking_discord(running: Any) -> None:
+async def test_set_shard_ids_run_only_those_without_asking_discord(running: Any, engine: Engine) -> None:
     server, bot = await running(recommended=1, discord_shards="4", discord_shard_ids="2")
     assert isinstance(bot, ShardedKijiBot) and bot.shard_count == 4
     assert server.shards_identified == [[2, 4]] and not _gateway_asked(server)
-    await _answers(server)
+    await _answers(server, engine)
 
 
 def test_shard_settings_are_checked() -> None:

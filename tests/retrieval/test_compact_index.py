@@ -15,7 +15,7 @@ from kiji.retrieval.engine import Engine
 from kiji.retrieval.index.compact import Int8Vectors
 from kiji.retrieval.index.store import SENTENCE_CODES, SENTENCE_SCALES, SENTENCES, load_current
 from kiji.retrieval.index.vector_index import FaissIndex, ivf_lists, tune_nprobe
-from tests.helpers import FAKE_TUNING, build
+from tests.helpers import FAKE_MODEL, build
 
 pytestmark = pytest.mark.usefixtures("isolated_env")
 
@@ -86,8 +86,8 @@ def test_past_the_threshold_a_build_is_compact_and_answers_as_the_plain_one(tmp_
         assert (b.path / SENTENCE_CODES).stat().st_size < (a.path / SENTENCES).stat().st_size / 3
         rows = np.arange(len(a.sentences))
         np.testing.assert_allclose(b.sentence_vectors[rows], a.sentence_vectors[rows], atol=0.01)
-        plain_engine = Engine(index=a, embedder=FakeEmbedder(), tuning=FAKE_TUNING)
-        compact_engine = Engine(index=b, embedder=FakeEmbedder(), tuning=FAKE_TUNING)
+        plain_engine = Engine(index=a, embedder=FakeEmbedder(), model=FAKE_MODEL)
+        compact_engine = Engine(index=b, embedder=FakeEmbedder(), model=FAKE_MODEL)
         for question in QUESTIONS:
             x, y = plain_engine.ask(question), compact_engine.ask(question)
             assert x.answered == y.answered, question
