@@ -25,10 +25,16 @@ COPY corpus /src/corpus
 COPY retrieval /src/retrieval
 COPY api /src/api
 COPY bot /src/bot
-RUN pip install /src && rm -rf /src
+# KIJI_EXTRAS="[ray]" makes the image of a Ray cluster and its builder (deploy/compose.yaml); the
+# serving image leaves it empty and has no Ray.
+ARG KIJI_EXTRAS=""
+RUN pip install "/src${KIJI_EXTRAS}" && rm -rf /src
 
 # Model preparation (~3 GB peak RAM, ~1.3 GB on disk with the ONNX exports) and the index.
 RUN kiji model prepare && kiji index build && chown -R kiji:kiji /app/var
+# Mount points of deploy/compose.yaml, owned by the user kiji runs as (a new named volume takes
+# the ownership of the folder it is mounted on).
+RUN mkdir -p /shared/index /cache /feedback /corpus && chown -R kiji:kiji /shared /cache /feedback
 
 USER kiji
 EXPOSE 8000

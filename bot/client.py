@@ -216,3 +216,9 @@ class KijiBot(discord.Client):
             if self._restore_endpoints is not None:
                 self._restore_endpoints()
                 self._restore_endpoints = None
+
+
+class ShardedKijiBot(KijiBot, discord.AutoShardedClient):
+    """``KijiBot`` over several gateway connections (``shard_count``, ``shard_ids``): Discord
+    requires shards past 2,500 servers. Each shard carries its servers' events; answers go over
+    REST as before, so nothing else changes."""

@@ -11,10 +11,11 @@ import logging
 import signal
 from typing import Any
 
-from kiji.bot.client import EngineLike, KijiBot
+from kiji.bot.client import EngineLike, KijiBot, ShardedKijiBot, apply_endpoints
 from kiji.bot.commands import register
-from kiji.bot.network import quiet_reconnect_logs, start
+from kiji.bot.network import quiet_reconnect_logs, recommended_shards, start
 from kiji.errors import InvalidInput
+from kiji.feedback import FeedbackStore
 from kiji.runtime import load_engine, load_generator
 from kiji.settings import Settings
 from kiji.watcher import IndexWatcher
@@ -40,16 +41,38 @@ async def run(settings: Settings, engine: EngineLike | None = None, *,
     ``options`` go to ``discord.Client`` (tests pass timeouts). Network failures at start end it
     with a named error; later ones are retried (``kiji.bot.network``)."""
     token = read_token(settings)
+    if "feedback" not in options:  # a damaged feedback database is named before any network call
+        salt = settings.feedback_salt.get_secret_value() if settings.feedback_salt else None
+        options["feedback"] = FeedbackStore(settings.feedback_db, salt=salt)
     generator = load_generator(settings)
     quiet_reconnect_logs()
     try:
-        async with KijiBot(engine=engine, watcher=watcher, settings=settings, generator=generator,
-                           **options) as bot:
+        shards = await shard_options(settings, token)
+        bot_class = KijiBot if shards is None else ShardedKijiBot
+        async with bot_class(engine=engine, watcher=watcher, settings=settings, generator=generator,
+                             **(shards or {}), **options) as bot:
             register(bot)
             await start(bot, token)
     finally:
         if generator is not None:
             await generator.aclose()
+
+
+async def shard_options(settings: Settings, token: str) -> dict[str, Any] | None:
+    """``None``: one plain connection; else ``AutoShardedClient``'s ``shard_count`` (and
+    ``shard_ids``). Unset settings follow Discord's recommendation: more than one shard means a
+    large bot. The count is always passed on, so the gateway stays the one the settings name."""
+    if settings.discord_shards not in (None, "auto"):
+        return {"shard_count": int(settings.discord_shards), "shard_ids": settings.discord_shard_ids or None}
+    restore = apply_endpoints(settings)
+    try:
+        count = await recommended_shards(token)
+    finally:
+        restore()
+    if settings.discord_shards is None and count <= 1:
+        return None
+    log.info("running %d gateway shard(s) (Discord recommends %d)", count, count)
+    return {"shard_count": count}
 
 
 def main(settings: Settings) -> None:

@@ -11,8 +11,10 @@ backoff (and RESUME), for as long as the bot runs; its log line for each attempt
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
+from collections.abc import AsyncIterator
 from typing import Any
 
 import aiohttp
@@ -46,10 +48,11 @@ def describe(exc: BaseException) -> str:
     return str(exc) or type(exc).__name__
 
 
-async def login(bot: Any, token: str) -> None:
-    """``bot.login`` (which also syncs commands) with its failures translated."""
+@contextlib.asynccontextmanager
+async def rest_errors() -> AsyncIterator[None]:
+    """Failures of a call to Discord's REST API, translated (the token is never in them)."""
     try:
-        await bot.login(token)
+        yield
     except discord.LoginFailure:
         raise CredentialsRejected("Discord rejected the bot token",
                                   hint="check DISCORD_TOKEN (reset it in the developer portal)") from None
@@ -57,9 +60,32 @@ async def login(bot: Any, token: str) -> None:
         raise ServiceUnreachable(f"the Discord API at {Route.BASE} answered HTTP {exc.status}",
                                  hint="Discord may be down, or KIJI_DISCORD_API_BASE points elsewhere; "
                                       "try again later") from None
+    except discord.GatewayNotFound:
+        raise ServiceUnreachable(f"the Discord API at {Route.BASE} did not name a gateway (GET /gateway/bot)",
+                                 hint="Discord may be down, or KIJI_DISCORD_API_BASE points elsewhere; "
+                                      "try again later") from None
     except (TimeoutError, aiohttp.ClientError, OSError) as exc:
         raise ServiceUnreachable(f"cannot reach the Discord API at {Route.BASE}: {describe(exc)}",
                                  hint="check the network, and KIJI_DISCORD_API_BASE if set") from None
+
+
+async def login(bot: Any, token: str) -> None:
+    """``bot.login`` (which also syncs commands) with its failures translated."""
+    async with rest_errors():
+        await bot.login(token)
+
+
+async def recommended_shards(token: str) -> int:
+    """How many gateway shards Discord recommends for this bot (``GET /gateway/bot``: one per
+    ~1,000 servers), asked before the client is made, so its class can follow."""
+    http = discord.http.HTTPClient(asyncio.get_running_loop())
+    try:
+        async with rest_errors():
+            await http.static_login(token)
+            count, _url, _limits = await http.get_bot_gateway()
+    finally:
+        await http.close()
+    return int(count)
 
 
 async def probe_gateway() -> None:

@@ -108,16 +108,23 @@ def cmd_index_build(args: argparse.Namespace,
 
     settings = _settings(args)
     embedder = _embedder(settings)  # before any change: a missing model changes nothing
+    encoder = None
+    if getattr(args, "ray", None) is not None:
+        from kiji.runtime import ray_pool
+
+        encoder = ray_pool(settings, embedder, args.ray or None, log=_eprint)
 
     def build() -> BuildSummary:
         return build_index(
             corpus_paths=[settings.corpus_dir], index_dir=settings.index_dir, embedder=embedder,
             params=chunk_params(settings),
             batch_size=settings.embed_batch_size, keep_versions=settings.keep_versions,
-            ann_threshold=settings.ann_threshold, full=getattr(args, "full", False),
+            ann_threshold=settings.ann_threshold, compact_threshold=settings.compact_threshold,
+            cache_dir=settings.cache_dir,
+            full=getattr(args, "full", False),
             if_changed=getattr(args, "if_changed", False),
             max_article_bytes=settings.max_article_bytes,
-            progress=_progress_factory("embedding"), log=_eprint, locked=True)
+            progress=_progress_factory("embedding"), log=_eprint, locked=True, encoder=encoder)
 
     with build_lock(settings.index_dir):
         if change is None:
@@ -498,6 +505,9 @@ def build_parser() -> argparse.ArgumentParser:
                        help="publish nothing when the current version already holds this corpus "
                             "(same articles, chunking and model)")
     build.add_argument("--json", action="store_true", help="print the summary as JSON")
+    build.add_argument("--ray", nargs="?", const="", metavar="ADDRESS",
+                       help="embed new passages on a Ray cluster (the `ray` extra): ADDRESS, else "
+                            "KIJI_RAY_ADDRESS, else a local instance (`--ray local` forces one)")
     build.set_defaults(func=cmd_index_build)
     info = index.add_parser("info", help="show index versions")
     paths(info)

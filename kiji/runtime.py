@@ -9,7 +9,10 @@ engines the same way. The index watcher they share lives beside it, in ``kiji.wa
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
+from functools import partial
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from kiji.corpus.chunker import ChunkParams
 from kiji.retrieval.answer.model import AnswerModel
@@ -21,6 +24,9 @@ from kiji.retrieval.generation.config import LLMConfig
 from kiji.retrieval.index.store import LoadedIndex, load_current
 from kiji.retrieval.index.vector_index import set_faiss_threads
 from kiji.settings import Settings
+
+if TYPE_CHECKING:
+    from kiji.retrieval.embedding.ray_pool import RayEmbeddingPool
 
 
 def embedder_config(settings: Settings, *, threads: int | None = None) -> EmbedderConfig:
@@ -80,3 +86,17 @@ def load_generator(settings: Settings) -> Generator | None:
     """The optional generation step (no connection is made until it is first used)."""
     config = llm_config(settings)
     return Generator(config) if config is not None else None
+
+
+def ray_pool(settings: Settings, embedder: Embedder, address: str | None = None, *,
+             log: Callable[[str], None] = lambda _: None) -> RayEmbeddingPool:
+    """The passage encoder of `kiji index build --ray`: actors load the model this build's
+    ``embedder`` was loaded from (same settings, ``KIJI_RAY_THREADS_PER_ACTOR`` threads each)."""
+    from kiji.retrieval.embedding.ray_pool import RayConfig, RayEmbeddingPool
+
+    config = RayConfig(address=address or settings.ray_address, actors=settings.ray_actors,
+                       batch_size=settings.ray_batch_size, threads_per_actor=settings.ray_threads_per_actor,
+                       max_retries=settings.ray_max_retries, local_cpus=settings.ray_local_cpus)
+    factory = partial(_load_embedder, embedder_config(settings, threads=settings.ray_threads_per_actor))
+    return RayEmbeddingPool(config, factory, fingerprint=embedder.fingerprint, dim=embedder.dim,
+                            encode_batch=settings.embed_batch_size, log=log)

@@ -72,14 +72,34 @@ class Settings(BaseSettings):
     #: Keep the unrelated posts that blogs append after "Popular posts from this blog".
     include_footer_posts: bool = False
     keep_versions: int = Field(3, ge=1, le=100)
+    #: The builder's passage vector cache (SQLite); unset: ``<index dir>/cache``. With the index on
+    #: shared storage, point it at the builder's local disk (SQLite wants local file locks).
+    cache_dir: Path | None = None
     #: Above this many vectors the index switches from exact search to HNSW.
     ann_threshold: int = Field(200_000, ge=1)
+    #: From this many chunks on, a build writes a compact version: chunk vectors in an IVF index over
+    #: 8-bit codes, sentence vectors as int8 (a quarter of the memory; see the README's scaling).
+    compact_threshold: int = Field(500_000, ge=1)
     embed_batch_size: int = Field(16, ge=1, le=512)
     #: Memory-map the vector index on load (large indexes: pages load on demand, shared by workers).
     index_mmap: bool = False
     #: Largest article (a .txt/.md/.html file, or one .jsonl record) a build reads or `index add`
     #: accepts. The shipped articles are under 20 KB; a 50 MB file took 1.7 GB and minutes.
     max_article_bytes: int = Field(5_000_000, ge=1_000)
+
+    # --- distributed builds (`kiji index build --ray`, the `ray` extra) ----------------------
+    #: A running Ray cluster (`ray://head:10001` or `head:6379`) for `--ray` without an address;
+    #: unset: `--ray` starts a local instance for the build.
+    ray_address: str | None = None
+    #: Actors embedding at once (one encoder each), CPUs and encoder threads per actor.
+    ray_actors: int = Field(2, ge=1, le=100_000)
+    ray_threads_per_actor: int = Field(1, ge=1, le=64)
+    #: Passages per actor call (one Ray Data block).
+    ray_batch_size: int = Field(256, ge=1, le=100_000)
+    #: Restarts of a dead actor and retries of its block before the build fails.
+    ray_max_retries: int = Field(3, ge=0, le=100)
+    #: CPUs of the local instance `--ray` starts without an address.
+    ray_local_cpus: int = Field(2, ge=1, le=1024)
 
     # --- embedding model --------------------------------------------------------------------
     #: A sentence-transformers model id or a local path; empty means the offline default.
@@ -136,11 +156,17 @@ class Settings(BaseSettings):
     discord_api_base: str | None = None
     discord_gateway_url: str | None = None
     discord_cooldown_s: float = Field(10.0, ge=0, le=3600)
+    #: Gateway shards. Unset: one connection, unless Discord recommends more (a bot in ~1,000+
+    #: servers), then discord.py's AutoShardedClient with Discord's count; "auto": always that;
+    #: a number: that many shards. ``discord_shard_ids``: the ones this process runs (several
+    #: bot processes share one count: 0,1 and 2,3 of 4).
+    discord_shards: str | None = None
+    discord_shard_ids: Annotated[list[int], NoDecode] = []
     feedback_db: Path = _under_home("var", "feedback.sqlite3")
     #: Salt for hashing Discord user ids in the feedback store; random per database when unset.
     feedback_salt: SecretStr | None = None
 
-    @field_validator("api_keys", "cors_origins", "discord_guild_ids", mode="before")
+    @field_validator("api_keys", "cors_origins", "discord_guild_ids", "discord_shard_ids", mode="before")
     @classmethod
     def _lists(cls, value: object) -> object:
         return _split_list(value)
@@ -187,6 +213,27 @@ class Settings(BaseSettings):
         if not ok:
             raise ValueError(f"must be a URL like {schemes[0]}://host[:port]/path")
         return value.strip()
+
+    @field_validator("discord_shards")
+    @classmethod
+    def _shards(cls, value: str | None) -> str | None:
+        value = (value or "").strip().lower()
+        if not value:
+            return None
+        if value != "auto" and not (value.isdigit() and 1 <= int(value) <= 100_000):
+            raise ValueError("must be auto or a shard count (1 or more)")
+        return value if value == "auto" else str(int(value))
+
+    @model_validator(mode="after")
+    def _shard_ids(self) -> Settings:
+        if self.discord_shard_ids:
+            if self.discord_shards is None or self.discord_shards == "auto":
+                raise ValueError("discord_shard_ids needs discord_shards set to the total shard count")
+            count = int(self.discord_shards)
+            if any(not 0 <= i < count for i in self.discord_shard_ids) \
+                    or len(set(self.discord_shard_ids)) != len(self.discord_shard_ids):
+                raise ValueError(f"discord_shard_ids must be distinct ids from 0 to {count - 1}")
+        return self
 
     @model_validator(mode="after")
     def _chunk_bounds(self) -> Settings:

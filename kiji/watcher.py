@@ -5,13 +5,14 @@ Everything slow (reading FAISS files, tokenising chunks for BM25, the first quer
 thread; the event loop keeps answering on the old engine meanwhile. A new version becomes visible
 through a single assignment (``swap``), so a request that started on one version finishes on it. A
 version that fails to load is logged, reported to whoever forced the check, and remembered so the
-watcher does not retry it every tick; the old engine keeps serving.
+watcher does not retry it every tick (only every ``REJECTED_RETRY_S``); the old engine keeps serving.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
@@ -28,6 +29,9 @@ from kiji.settings import Settings
 logger = logging.getLogger("kiji.watcher")
 
 Outcome = Literal["reloaded", "unchanged", "rejected", "unavailable"]
+#: A refused version is tried again after this long: on shared storage (an NFS attribute cache, an
+#: object-store sync) a version's files can become visible after CURRENT named it.
+REJECTED_RETRY_S = 60.0
 
 
 @dataclass(frozen=True)
@@ -68,6 +72,7 @@ class IndexWatcher:
         self.unavailable: KijiError | None = None
         #: A version that failed to load; skipped until CURRENT names another one.
         self.rejected_version: str | None = None
+        self._rejected_at = 0.0
         #: What is wrong with a damaged CURRENT, already logged once (``None`` while it reads fine).
         self.pointer_problem: str | None = None
         self.warm_up = warm_up
@@ -141,7 +146,8 @@ class IndexWatcher:
                     reason = self.unavailable or IndexMissing("no index is loaded")
                     return ReloadResult("unavailable", None, candidate=candidate, error=reason)
                 return ReloadResult("unchanged", serving_version)
-            if candidate == self.rejected_version and not force:
+            if candidate == self.rejected_version and not force \
+                    and time.monotonic() - self._rejected_at < REJECTED_RETRY_S:
                 return ReloadResult("rejected", serving_version, candidate=candidate)
             if self.embedder is None:  # the model never loaded: no index can help
                 return ReloadResult("unavailable", None, candidate=candidate, error=self.unavailable)
@@ -154,6 +160,7 @@ class IndexWatcher:
                     error = IndexCorrupt(f"index version {candidate} could not be loaded "
                                          f"({type(exc).__name__})")
                 self.rejected_version = candidate
+                self._rejected_at = time.monotonic()
                 self._count("rejected")
                 logger.error("index version %s rejected, still serving %s: %s", candidate,
                              serving_version or "nothing", error)

@@ -18,7 +18,8 @@ import numpy as np
 from kiji.corpus.articles import Article, load_corpus, text_hash
 from kiji.corpus.chunker import Chunk, ChunkParams, chunk_article
 from kiji.errors import BuildError, BuildLocked, IndexCorrupt, IndexUnavailable
-from kiji.retrieval.embedding.embedder import Embedder
+from kiji.retrieval.embedding.embedder import Embedder, Progress
+from kiji.retrieval.index.compact import Int8Vectors
 from kiji.retrieval.index.embedding_cache import EmbeddingCache
 from kiji.retrieval.index.store import (
     FORMAT_VERSION,
@@ -32,11 +33,25 @@ from kiji.retrieval.index.store import (
     sentence_table,
     write_version,
 )
-from kiji.retrieval.index.vector_index import FaissIndex, recall_at_k
+from kiji.retrieval.index.vector_index import FaissIndex, recall_at_k, tune_nprobe
 
 ProgressFactory = Callable[[int], Callable[[int], None]]
+#: Embeds the passages a build lacks somewhere: ``encoder(texts, progress)`` yields ``(rows,
+#: vectors)`` as parts finish, ``rows`` being positions in ``texts`` (in any order). The default runs
+#: the build's embedder here; ``kiji index build --ray`` passes a Ray pool (embedding/ray_pool.py).
+PassageEncoder = Callable[[list[str], Progress | None], Iterator[tuple[np.ndarray, np.ndarray]]]
 #: Passages embedded between cache writes.
 CACHE_SLICE = 512
+
+
+def local_encoder(embedder: Embedder, batch_size: int) -> PassageEncoder:
+    """Embed in this process, ``CACHE_SLICE`` passages at a time."""
+    def encode(texts: list[str], progress: Progress | None) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        for lo in range(0, len(texts), CACHE_SLICE):
+            part = texts[lo : lo + CACHE_SLICE]
+            yield (np.arange(lo, lo + len(part)),
+                   embedder.embed_passages(part, batch_size=batch_size, progress=progress))
+    return encode
 
 
 def passage_text(article: Article, chunk: Chunk) -> str:
@@ -90,7 +105,7 @@ class BuildSummary:
                f"passages (chunks and quote sentences): {self.embedded_chunks} embedded, "
                f"{self.reused_chunks} reused from cache"]
         if self.recall_at_10 is not None:
-            out.append(f"HNSW recall@10 against exact search: {self.recall_at_10:.3f}")
+            out.append(f"{self.index_kind.upper()} recall@10 against exact search: {self.recall_at_10:.3f}")
         for item in self.skipped:
             out.append(f"skipped: {item}")
         return out
@@ -144,8 +159,14 @@ def _new_version_name() -> str:
     return datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ") + f"-{os.getpid()}"
 
 
-def _choose_kind(n: int, threshold: int) -> str:
+def _choose_kind(n: int, threshold: int, compact_threshold: int | None = None) -> str:
+    if compact_threshold is not None and n >= compact_threshold:
+        return "ivf-sq8"
     return "hnsw" if n >= threshold else "flat"
+
+
+def _probe_rows(n: int, size: int = 200) -> np.ndarray:
+    return np.random.default_rng(0).choice(n, size=min(size, n), replace=False)
 
 
 def build_index(
@@ -157,12 +178,15 @@ def build_index(
     batch_size: int = 16,
     keep_versions: int = 3,
     ann_threshold: int = 200_000,
+    compact_threshold: int | None = None,
+    cache_dir: Path | None = None,
     full: bool = False,
     if_changed: bool = False,
     max_article_bytes: int | None = None,
     progress: ProgressFactory | None = None,
     log: Callable[[str], None] = lambda _: None,
     locked: bool = False,
+    encoder: PassageEncoder | None = None,
     _before_publish: Callable[[Path], None] | None = None,
 ) -> BuildSummary:
     """Build a new version from the corpus and publish it; the previous version stays on failure.
@@ -170,7 +194,12 @@ def build_index(
     ``if_changed``: when the current version already holds exactly these articles, chunked the same
     way by the same model, publish nothing and return its summary (``published`` false).
     ``locked``: the caller already holds ``build_lock`` (``kiji index add`` holds it across its
-    corpus change and this build)."""
+    corpus change and this build). ``encoder``: where missing passages are embedded (default: here,
+    with ``embedder``); ``embedder`` still names the model and validates the result.
+    ``compact_threshold``: from this many chunks on, a compact version (``ivf-sq8`` chunk index,
+    int8 sentence vectors; see ``compact.py``); ``None``: never. ``cache_dir``: where the passage
+    vector cache lives (default ``<index_dir>/cache``; a builder writing to shared storage keeps it
+    on its own disk)."""
     started = time.perf_counter()
     with nullcontext() if locked else build_lock(index_dir):
         leftovers = clean_leftovers(index_dir)
@@ -219,7 +248,7 @@ def build_index(
         texts, sentences, sentence_texts = embedding_inputs(by_id, chunks)
         all_texts = texts + sentence_texts
         hashes = [text_hash(t) for t in all_texts]
-        cache = EmbeddingCache(index_dir / "cache" / f"embeddings-{embedder.fingerprint}.sqlite",
+        cache = EmbeddingCache((cache_dir or index_dir / "cache") / f"embeddings-{embedder.fingerprint}.sqlite",
                                embedder.dim, log=log)
         try:
             cached = {} if full else cache.get_many(sorted(set(hashes)))
@@ -231,13 +260,8 @@ def build_index(
             embed_started = time.perf_counter()
             if missing:
                 tick = progress(len(missing)) if progress else None
-                # Slices go to the cache as they finish, so a build killed late keeps its work.
-                for lo in range(0, len(missing), CACHE_SLICE):
-                    part = missing[lo : lo + CACHE_SLICE]
-                    fresh = embedder.embed_passages([all_texts[i] for _, i in part],
-                                                    batch_size=batch_size, progress=tick)
-                    cache.put_many([(h, fresh[j]) for j, (h, _) in enumerate(part)])
-                    cached.update({h: fresh[j] for j, (h, _) in enumerate(part)})
+                encode = encoder or local_encoder(embedder, batch_size)
+                _embed_missing(encode, missing, all_texts, embedder.dim, cache, cached, tick)
             embed_seconds = time.perf_counter() - embed_started
         finally:
             cache.close()
@@ -245,16 +269,21 @@ def build_index(
         vectors = all_vectors[: len(texts)]
         sentence_vectors = all_vectors[len(texts) :]
 
-        kind = _choose_kind(len(vectors), ann_threshold)
+        kind = _choose_kind(len(vectors), ann_threshold, compact_threshold)
+        compact = kind == "ivf-sq8"
         index = FaissIndex.build(vectors, kind=kind)
         recall = None
-        if kind != "flat":
-            rng = np.random.default_rng(0)
-            probe = vectors[rng.choice(len(vectors), size=min(200, len(vectors)), replace=False)]
+        if kind == "hnsw":
+            probe = vectors[_probe_rows(len(vectors))]
             recall = recall_at_k(index, FaissIndex.build(vectors, kind="flat"), probe, 10)
-            if recall < 0.95:
-                log(f"HNSW recall@10 {recall:.3f} < 0.95; falling back to exact search")
-                index, kind = FaissIndex.build(vectors, kind="flat"), "flat"
+        elif compact:
+            # Sentences are what questions look like to a chunk index: near their chunk, not on it.
+            source = sentence_vectors if len(sentence_vectors) else vectors
+            recall = tune_nprobe(index, vectors, source[_probe_rows(len(source))])
+        if recall is not None and recall < 0.95:
+            log(f"{kind.upper()} recall@10 {recall:.3f} < 0.95; falling back to exact search")
+            index, kind = FaissIndex.build(vectors, kind="flat"), "flat"
+        stored_sentences = Int8Vectors.encode(sentence_vectors) if compact else sentence_vectors
 
         version = _new_version_name()
         manifest = {
@@ -264,7 +293,9 @@ def build_index(
             "model": {"id": embedder.model_id, "fingerprint": embedder.fingerprint,
                       "runtime": embedder.runtime, "dim": embedder.dim},
             "chunker": params.to_dict(),
-            "index": {"kind": kind, "recall_at_10": recall, "metric": "inner_product"},
+            "index": {"kind": kind, "recall_at_10": recall, "metric": "inner_product",
+                      **({"nprobe": index.nprobe} if index.nprobe else {}),
+                      "sentence_vectors": "int8" if compact else "float32"},
             "counts": {"articles": len(articles), "chunks": len(chunks), "sentences": len(sentences)},
             "articles": per_article,
             "skipped": skipped,
@@ -273,7 +304,7 @@ def build_index(
         (index_dir / VERSIONS).mkdir(parents=True, exist_ok=True)
         try:
             write_version(tmp, manifest=manifest, vectors=index, chunks=chunks, articles=articles,
-                          sentences=sentences, sentence_vectors=sentence_vectors)
+                          sentences=sentences, sentence_vectors=stored_sentences)
             _validate(tmp, embedder, vectors, texts)
             final = index_dir / VERSIONS / version
             os.replace(tmp, final)
@@ -300,6 +331,28 @@ def build_index(
         return summary
 
 
+def _embed_missing(encode: PassageEncoder, missing: list[tuple[str, int]], all_texts: list[str], dim: int,
+                   cache: EmbeddingCache, cached: dict[str, np.ndarray], tick: Progress | None) -> None:
+    """Embed the ``missing`` (hash, position) passages; parts go to the cache as they finish, so a
+    build killed or failed late keeps its work."""
+    parts = encode([all_texts[i] for _, i in missing], tick)
+    try:
+        for rows, fresh in parts:
+            if fresh.shape != (len(rows), dim):
+                raise BuildError(f"the encoder returned vectors of shape {fresh.shape} for {len(rows)} "
+                                 f"passages of dimension {dim}")
+            done = [(missing[int(r)][0], fresh[j]) for j, r in enumerate(rows)]
+            cache.put_many(done)
+            cached.update(done)
+    finally:
+        close = getattr(parts, "close", None)
+        if close is not None:
+            close()  # a generator's cleanup (a Ray session it opened) runs now, not at collection
+    lost = sum(h not in cached for h, _ in missing)
+    if lost:
+        raise BuildError(f"the encoder returned no vectors for {lost} of {len(missing)} passages")
+
+
 def _serves_the_same(path: Path, manifest: dict[str, Any], per_article: dict[str, dict[str, Any]],
                      params: ChunkParams, embedder: Embedder, skipped: list[str]) -> bool:
     """The current version was built from these very articles, chunk settings and model, and loads."""
@@ -322,7 +375,9 @@ def _validate(path: Path, embedder: Embedder, vectors: np.ndarray, texts: list[s
     if loaded.vectors.size != len(texts) or loaded.vectors.dim != embedder.dim:
         raise BuildError("validation failed: the written index does not match what was built")
     probes = sorted({0, len(texts) // 2, len(texts) - 1})
-    if not self_query_ok(loaded.vectors, vectors, probes):
+    # 8-bit codes move a score by up to ~0.01 (bench/compact_bench.py): a near-duplicate may outscore.
+    tolerance = 0.02 if loaded.vectors.kind == "ivf-sq8" else 1e-4
+    if not self_query_ok(loaded.vectors, vectors, probes, tolerance):
         raise BuildError("validation failed: a chunk's own vector does not find that chunk")
     # Re-embedding one chunk catches a cache filled by a different model under the same name.
     fresh = embedder.embed_passages([texts[probes[0]]])

@@ -8,6 +8,7 @@
         chunks.jsonl               the chunk table: article id, offsets, sentence spans
         articles.jsonl             every article's text as indexed (quotes are sliced from here)
         sentences.npy              one vector per distinct sentence span (for choosing quotes)
+                                   (compact versions: sentences.int8.npy + sentences.scale.npy)
       cache/embeddings-<fp>.sqlite passage vectors by text hash, reused by incremental builds
       .build.lock                  held by the one build that may run
 
@@ -28,6 +29,7 @@ import numpy as np
 from kiji.corpus.articles import Article, text_hash
 from kiji.corpus.chunker import Chunk
 from kiji.errors import IndexCorrupt, IndexIncompatible, IndexMissing
+from kiji.retrieval.index.compact import Int8Vectors
 from kiji.retrieval.index.integrity import (
     MAX_POINTER_BYTES,
     POINTER_HINT,
@@ -44,6 +46,8 @@ VECTORS = "vectors.faiss"
 CHUNKS = "chunks.jsonl"
 ARTICLES = "articles.jsonl"
 SENTENCES = "sentences.npy"
+SENTENCE_CODES = "sentences.int8.npy"
+SENTENCE_SCALES = "sentences.scale.npy"
 CURRENT = "CURRENT"
 VERSIONS = "versions"
 
@@ -60,7 +64,9 @@ class LoadedIndex:
     articles: dict[str, Article]
     #: Distinct sentence spans of all chunks, and their vectors (same row order).
     sentences: list[tuple[str, int, int]]
-    sentence_vectors: np.ndarray
+    #: float32 rows, or ``Int8Vectors`` (compact versions) that decode the rows asked for: either
+    #: way ``sentence_vectors[rows]`` is a float32 array.
+    sentence_vectors: np.ndarray | Int8Vectors
     sentence_ids: dict[tuple[str, int, int], int]
 
     @property
@@ -94,13 +100,16 @@ def sentence_table(chunks: list[Chunk]) -> list[tuple[str, int, int]]:
 
 def write_version(path: Path, *, manifest: dict[str, Any], vectors: FaissIndex,
                   chunks: list[Chunk], articles: list[Article],
-                  sentences: list[tuple[str, int, int]], sentence_vectors: np.ndarray) -> None:
+                  sentences: list[tuple[str, int, int]], sentence_vectors: np.ndarray | Int8Vectors) -> None:
     path.mkdir(parents=True)
     vectors.save(path / VECTORS)
-    with (path / SENTENCES).open("wb") as fh:
-        np.save(fh, np.asarray(sentence_vectors, dtype=np.float32))
-        fh.flush()
-        os.fsync(fh.fileno())
+    if isinstance(sentence_vectors, Int8Vectors):
+        sentence_vectors.save(path / SENTENCE_CODES, path / SENTENCE_SCALES)
+    else:
+        with (path / SENTENCES).open("wb") as fh:
+            np.save(fh, np.asarray(sentence_vectors, dtype=np.float32))
+            fh.flush()
+            os.fsync(fh.fileno())
     write_text_durable(path / CHUNKS, "".join(
         json.dumps({"article_id": c.article_id, "start": c.start, "end": c.end,
                     "sentences": c.sentences}, ensure_ascii=False) + "\n" for c in chunks))
@@ -215,20 +224,13 @@ def load_version(path: Path, *, mmap: bool = False) -> LoadedIndex:
         raise IndexCorrupt(f"index version {path.name}: vectors have dimension {vectors.dim}, "
                            f"manifest says {manifest['model']['dim']}", hint=_REBUILD_HINT)
     sentences = sentence_table(chunks)
-    try:
-        sentence_vectors = np.load(path / SENTENCES, mmap_mode="r" if mmap else None)
-    except FileNotFoundError:
-        raise IndexCorrupt(f"the sentence vectors are missing from index version {path.name} ({SENTENCES})",
-                           hint=_REBUILD_HINT) from None
-    except (ValueError, OSError, EOFError):
-        raise IndexCorrupt(f"the sentence vectors ({SENTENCES}) of index version {path.name} are damaged",
-                           hint=_REBUILD_HINT) from None
-    if not isinstance(sentence_vectors, np.ndarray) or sentence_vectors.dtype != np.float32:
-        raise IndexCorrupt(f"the sentence vectors ({SENTENCES}) of index version {path.name} are damaged "
-                           "(not a float32 array)", hint=_REBUILD_HINT)
-    if sentence_vectors.shape != (len(sentences), vectors.dim):
-        raise IndexCorrupt(f"index version {path.name}: sentence vectors of shape {sentence_vectors.shape} "
-                           f"for {len(sentences)} sentences of dimension {vectors.dim}", hint=_REBUILD_HINT)
+    sentence_vectors: np.ndarray | Int8Vectors
+    if manifest["index"].get("sentence_vectors", "float32") == "int8":
+        codes = _load_array(path, SENTENCE_CODES, np.int8, (len(sentences), vectors.dim), mmap)
+        scales = _load_array(path, SENTENCE_SCALES, np.float32, (len(sentences),), mmap)
+        sentence_vectors = Int8Vectors(codes, scales)
+    else:
+        sentence_vectors = _load_array(path, SENTENCES, np.float32, (len(sentences), vectors.dim), mmap)
     for aid, article in articles.items():
         expected = manifest["articles"].get(aid, {}).get("sha256")
         # Hash the text itself: the sha256 stored beside it in articles.jsonl would hide an edit.
@@ -239,6 +241,27 @@ def load_version(path: Path, *, mmap: bool = False) -> LoadedIndex:
                        chunks=chunks, articles=articles, sentences=sentences,
                        sentence_vectors=sentence_vectors,
                        sentence_ids={key: i for i, key in enumerate(sentences)})
+
+
+def _load_array(path: Path, file: str, dtype: type, shape: tuple[int, ...], mmap: bool) -> np.ndarray:
+    """One .npy file of a version, of the dtype and shape the chunk table implies."""
+    try:
+        array = np.load(path / file, mmap_mode="r" if mmap else None)
+    except FileNotFoundError:
+        raise IndexCorrupt(f"the sentence vectors are missing from index version {path.name} ({file})",
+                           hint=_REBUILD_HINT) from None
+    except (ValueError, OSError, EOFError):
+        raise IndexCorrupt(f"the sentence vectors ({file}) of index version {path.name} are damaged",
+                           hint=_REBUILD_HINT) from None
+    if not isinstance(array, np.ndarray) or array.dtype != dtype:
+        raise IndexCorrupt(f"the sentence vectors ({file}) of index version {path.name} are damaged "
+                           f"(not a {np.dtype(dtype).name} array)", hint=_REBUILD_HINT)
+    if array.shape != shape:
+        what = "sentence vectors" if len(shape) == 2 else "sentence vector scales"
+        dims = f" of dimension {shape[1]}" if len(shape) == 2 else ""
+        raise IndexCorrupt(f"index version {path.name}: {what} of shape {array.shape} "
+                           f"for {shape[0]} sentences{dims}", hint=_REBUILD_HINT)
+    return array
 
 
 def load_current(index_dir: Path, *, mmap: bool = False) -> LoadedIndex:
@@ -269,17 +292,18 @@ def check_compatible(manifest: dict[str, Any], *, fingerprint: str, dim: int, ru
             hint="set KIJI_EMBEDDING_MODEL / KIJI_EMBEDDING_RUNTIME to match, or rebuild the index")
 
 
-def self_query_ok(index: FaissIndex, vectors: np.ndarray, rows: list[int]) -> bool:
-    """Each probe row's own vector must find that row first (ties allowed for duplicate texts)."""
+def self_query_ok(index: FaissIndex, vectors: np.ndarray, rows: list[int], tolerance: float = 1e-4) -> bool:
+    """Each probe row's own vector must find that row first (ties allowed for duplicate texts;
+    ``tolerance`` absorbs the rounding of quantised indexes, whose scores are approximate)."""
     if not rows:
         return True
     scores, ids = index.search(vectors[rows], 5)
     for row, row_scores, row_ids in zip(rows, scores, ids, strict=True):
         if row in row_ids:
-            if row_scores[list(row_ids).index(row)] < row_scores[0] - 1e-4:
+            if row_scores[list(row_ids).index(row)] < row_scores[0] - tolerance:
                 return False
         # Five or more identical passages (duplicate articles) can crowd the row out of its own
         # top 5; that is fine as long as every hit scores what the row's own vector scores.
-        elif row_scores[-1] < float(vectors[row] @ vectors[row]) - 1e-4:
+        elif row_scores[-1] < float(vectors[row] @ vectors[row]) - tolerance:
             return False
     return True

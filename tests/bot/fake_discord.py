@@ -134,8 +134,12 @@ def _check_message(data: dict[str, Any]) -> list[str]:
 
 class FakeDiscord:
     def __init__(self, *, token: str = "test-token", heartbeat_ms: int = 45_000,
-                 ack_deadline_s: float = 3.0) -> None:
+                 ack_deadline_s: float = 3.0, recommended_shards: int = 1) -> None:
         self.token = token
+        #: What GET /gateway/bot recommends (Discord: one shard per ~1,000 servers).
+        self.recommended_shards = recommended_shards
+        #: The ``[shard_id, shard_count]`` of every IDENTIFY (``[0, 1]`` when the client sent none).
+        self.shards_identified: list[list[int]] = []
         self.heartbeat_ms = heartbeat_ms
         self.ack_deadline_s = ack_deadline_s
         self.app_id = snowflake()
@@ -223,6 +227,7 @@ class FakeDiscord:
                 continue
             data = json.loads(msg.data)
             op = data.get("op")
+            self._ws = ws  # replies go to the connection (shard) that spoke last
             if op == 1:
                 self.heartbeats.append(time.monotonic())
                 await self._send({"op": 11, "s": None, "t": None, "d": None})
@@ -239,11 +244,13 @@ class FakeDiscord:
             await self._ws.close(code=4004)  # type: ignore[union-attr]
             return
         self.identifies += 1
+        shard = list(d.get("shard") or [0, 1])
+        self.shards_identified.append(shard)
         self.session_id, self._seq, self._events = secrets.token_hex(8), 0, []
         await self.dispatch("READY", {
             "v": 10, "user": self.bot_user, "guilds": [], "session_id": self.session_id,
             "resume_gateway_url": self.gateway_url, "private_channels": [], "relationships": [],
-            "application": {"id": self.app_id, "flags": 0}, "shard": [0, 1]})
+            "application": {"id": self.app_id, "flags": 0}, "shard": shard})
 
     async def _resume(self, d: dict[str, Any]) -> None:
         if d.get("token") != self.token or d.get("session_id") != self.session_id:
@@ -370,7 +377,7 @@ class FakeDiscord:
                           "bot_require_code_grant": False, "owner": self._user(1), "verify_key": "00" * 32,
                           "flags": 0, "bot": self.bot_user})
         if parts[0] == "gateway":
-            return _json({"url": self.gateway_url, "shards": 1, "session_start_limit":
+            return _json({"url": self.gateway_url, "shards": self.recommended_shards, "session_start_limit":
                           {"total": 1000, "remaining": 999, "reset_after": 0, "max_concurrency": 1}})
         if parts[0] == "applications" and parts[-1] == "commands" and method == "PUT":
             guild = parts[3] if len(parts) == 5 and parts[2] == "guilds" else None
