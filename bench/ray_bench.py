@@ -1,7 +1,7 @@
 """Ray build benchmark for issue 15 (a script, not a test): what `kiji index build --ray` gains
 and costs on this machine, and what a 200,000-article build would take on 1, 10 and 50 machines.
 
-Usage (from the repository root, the prepared model in place; ~15 minutes on 2 cores):
+Usage (from the repository root, the prepared model in place; ~35 minutes on 2 cores):
 
     .venv/bin/python bench/ray_bench.py                   # every part
     .venv/bin/python bench/ray_bench.py --part overhead   # throughput | overhead | scaling | projection
