@@ -160,6 +160,8 @@ class RayEmbeddingPool:
                             "text": [texts[i] for i in order[lo : lo + size]]})
                   for lo in range(0, len(order), size)]
         smallest, largest = self._pool_size(ray)
+        # No more actors than blocks: each one loads a model (~1 GB) for nothing otherwise.
+        smallest, largest = min(smallest, len(blocks)), min(largest, len(blocks))
         self.actors_used = largest
         retries = self.config.max_retries
         with warnings.catch_warnings():
