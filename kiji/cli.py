@@ -257,6 +257,14 @@ def _engine(settings: Settings) -> Engine:
     return load_engine(settings)
 
 
+def _unfitted_engine(settings: Settings) -> Engine:
+    """An engine without the answer model file: ``kiji fit`` only gathers candidates, and must work
+    when the current model was fitted on other signals (that is when one refits)."""
+    from kiji.runtime import load_engine
+
+    return load_engine(settings, unfitted=True)
+
+
 def _print_human(result: AskResult) -> None:
     print(result.answer)
     if result.quotes:
@@ -346,12 +354,14 @@ def _ask_all(args: argparse.Namespace, engine: Engine, write: Callable[[AskResul
     return status
 
 
-def _question_sets(args: argparse.Namespace, settings: Settings) -> list[tuple[str, list[Any], Engine]]:
-    """``QUESTIONS[@INDEX_DIR]`` specs → (name, items, engine); engines share one loaded model."""
+def _question_sets(args: argparse.Namespace, settings: Settings,
+                   base: Engine | None = None) -> list[tuple[str, list[Any], Engine]]:
+    """``QUESTIONS[@INDEX_DIR]`` specs → (name, items, engine); engines share one loaded model
+    (``base``'s, else the settings' engine's)."""
     from kiji.retrieval.evaluation import load_items
     from kiji.retrieval.index.store import load_current
 
-    base = _engine(settings)
+    base = base or _engine(settings)
     out = []
     for spec in args.sets:
         path, _, index_dir = spec.partition("@")
@@ -437,7 +447,7 @@ def cmd_fit(args: argparse.Namespace) -> int:
     from kiji.retrieval.evaluation import collect_samples
 
     settings = _settings(args)
-    samples = [s for name, items, engine in _question_sets(args, settings)
+    samples = [s for name, items, engine in _question_sets(args, settings, _unfitted_engine(settings))
                for s in collect_samples(engine, items, name)]
     try:
         model = fit(samples, target_answered=args.target)

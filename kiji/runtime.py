@@ -35,8 +35,10 @@ def embedder_config(settings: Settings, *, threads: int | None = None) -> Embedd
                           prepared_default=settings.uses_default_model)
 
 
-def engine_config(settings: Settings) -> EngineConfig:
-    model = AnswerModel.load(settings.answer_model) if settings.answer_model else None
+def engine_config(settings: Settings, *, unfitted: bool = False) -> EngineConfig:
+    """``unfitted``: zero answer weights instead of the model file (for gathering fitting samples)."""
+    model = AnswerModel.unfitted() if unfitted else \
+        AnswerModel.load(settings.answer_model) if settings.answer_model else None
     return EngineConfig(max_question_chars=settings.max_question_chars, default_top_k=settings.top_k,
                         min_similarity=settings.min_similarity, answer_model=model)
 
@@ -61,16 +63,16 @@ def load_index(settings: Settings, index_dir: Path | None = None) -> LoadedIndex
     return load_current(index_dir or settings.index_dir, mmap=settings.index_mmap)
 
 
-def make_engine(settings: Settings, index: LoadedIndex, embedder: Embedder) -> Engine:
+def make_engine(settings: Settings, index: LoadedIndex, embedder: Embedder, *, unfitted: bool = False) -> Engine:
     """An engine on ``index``; raises ``IndexIncompatible`` when the model does not match it."""
-    return Engine.configured(engine_config(settings), index, embedder)
+    return Engine.configured(engine_config(settings, unfitted=unfitted), index, embedder)
 
 
 def load_engine(settings: Settings, *, embedder: Embedder | None = None,
-                index_dir: Path | None = None) -> Engine:
+                index_dir: Path | None = None, unfitted: bool = False) -> Engine:
     """Load the current index version first (cheap, fails fast), then the model."""
     index = load_index(settings, index_dir)
-    return make_engine(settings, index, embedder or load_embedder(settings))
+    return make_engine(settings, index, embedder or load_embedder(settings), unfitted=unfitted)
 
 
 def llm_config(settings: Settings) -> LLMConfig | None:

@@ -68,6 +68,15 @@ class AnswerModel:
     source_margin: float
     fitted_on: dict[str, Any]
 
+    @classmethod
+    def unfitted(cls) -> AnswerModel:
+        """Zero weights over this kiji's signals: what ``kiji fit`` gathers its samples with, so a
+        refit works even when the current model file was fitted on other signals."""
+        def zero(names: tuple[str, ...]) -> Linear:
+            return Linear(names, (0.0,) * len(names), (1.0,) * len(names), (0.0,) * len(names))
+        return cls(ranker=zero(SENTENCE_SIGNALS), answer=zero(QUESTION_SIGNALS), threshold=0.5,
+                   quote_margin=7.0, source_margin=1.5, fitted_on={})
+
     def answer_probability(self, question_row: np.ndarray) -> float:
         z = float(self.answer.score(question_row))
         return 1.0 / (1.0 + math.exp(-max(-30.0, min(30.0, z))))

@@ -131,3 +131,46 @@ def test_a_decline_shows_related_passages_and_no_quotes(fake_engine: Engine) -> 
     assert result.answered is False and result.quotes == [] and result.related
     for q in result.related:
         assert fake_engine.index.articles[q.article_id].text[q.start:q.end] == q.text
+
+
+def test_cross_lingual_signals_copy_the_question_signals_by_the_share_in_the_other_language() -> None:
+    from kiji.retrieval.answer.signals import question_signals
+
+    facts = QuestionFacts(Background(0.5, 0.1, 0.7), 0, 1, 0.0, False)
+    same = [Sentence(j, 0, "a", 0, 10, 0.9 - j / 100, False, 0.5, 0.5, False, 0.1, 0.0) for j in range(4)]
+    scores = np.array([3.0, 2.0, 1.0, 0.0])
+    base = len(QUESTION_SIGNALS) // 2
+    row = question_signals(same, scores, facts)
+    assert row.shape == (len(QUESTION_SIGNALS),) and QUESTION_SIGNALS[base] == "cross_lingual"
+    assert row[base] == 0.0 and not row[base + 1:].any()
+    # two of the top three (by score, not by list order) are in the other language
+    mixed = [dataclasses.replace(s, other_language=j in (0, 2, 3)) for j, s in enumerate(same)]
+    row = question_signals(mixed, scores, facts)
+    assert row[base] == pytest.approx(2 / 3)
+    assert np.allclose(row[base + 1:], row[:base] * 2 / 3)
+    for name in QUESTION_SIGNALS[:base]:
+        assert f"xl_{name}" in QUESTION_SIGNALS
+
+
+def test_candidates_know_which_sentences_are_in_the_other_language(fake_engine: Engine) -> None:
+    english = fake_engine.candidates("How much did NVIDIA fall?", "en").sentences
+    japanese = fake_engine.candidates("NVIDIAの株価はどれくらい下がった?", "ja").sentences
+    assert english and japanese
+    assert all(s.other_language for s in english)  # the shipped articles are Japanese
+    assert not any(s.other_language for s in japanese)
+
+
+def test_unfitted_model_gathers_samples_whatever_the_model_file_says(tmp_path: Path, fake_index_dir: Path) -> None:
+    from kiji.retrieval.embedding.fake import FakeEmbedder
+    from kiji.runtime import load_engine
+    from kiji.settings import Settings
+
+    stale = tmp_path / "stale.json"
+    data = json.loads(AnswerModel.load().to_json())
+    data["answer"]["names"] = data["answer"]["names"][:-1] + ["retired_signal"]
+    stale.write_text(json.dumps(data))
+    settings = Settings(index_dir=fake_index_dir, answer_model=stale)
+    with pytest.raises(InvalidInput, match="other signals"):
+        load_engine(settings, embedder=FakeEmbedder())
+    engine = load_engine(settings, embedder=FakeEmbedder(), unfitted=True)
+    assert engine.candidates("NVIDIAの株価は?", "ja").sentences
