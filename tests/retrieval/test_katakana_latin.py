@@ -69,8 +69,9 @@ def test_latin_for_on_an_english_corpus(en: CoverageChecker, katakana: str, lati
 
 
 def test_a_tie_between_two_renderings(en: CoverageChecker) -> None:
-    # e2k writes both jensen and jensenhuang one kana from イエンセン.
-    assert en.latin_for("イエンセン") in ("jensen", "jensenhuang")
+    # e2k writes both jensen and jensenhuang one kana from イエンセン: the closer by sound wins
+    # (it was whichever came first in the vocabulary set's hash order).
+    assert en.latin_for("イエンセン") == "jensen"
 
 
 @pytest.mark.parametrize(("katakana", "latin"), SHIPPED_EXPECTED.items())
