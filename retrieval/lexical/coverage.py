@@ -22,7 +22,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from kiji.retrieval.lexical.bridge import EnglishBridge
-from kiji.retrieval.lexical.kana import KATAKANA_WORD, edit_distance_le1, kana_key
+from kiji.retrieval.lexical.kana import KATAKANA_WORD
 from kiji.retrieval.lexical.names import (
     PhoneticIndex,
     accent_folded,
@@ -31,6 +31,7 @@ from kiji.retrieval.lexical.names import (
     name_parts,
 )
 from kiji.retrieval.lexical.phonetic import english_key, katakana_key
+from kiji.retrieval.lexical.rendered import RenderedLatin
 from kiji.retrieval.lexical.tokenizer import ENGLISH_STOPWORDS, JapaneseTokenizer
 
 _LATIN = re.compile(r"[A-Za-z][A-Za-z0-9]*(?:[-.][A-Za-z0-9]+)*")
@@ -87,15 +88,15 @@ class _Sounds:
 class CoverageChecker:
     """Built per index version from the lexical vocabulary. What katakana terms need is built on
     first need: the phonetic indexes of the Latin and katakana vocabulary (~10 µs a word), and
-    the katakana → Latin map (it renders each Latin vocabulary word with e2k, ~2 ms a word, so it
-    is built only when sound alone finds nothing)."""
+    the Latin words by spelling skeleton, for e2k renderings of the few a katakana word may
+    spell when sound alone finds nothing (``rendered.py``)."""
 
     def __init__(self, vocabulary: set[str], tokenizer: JapaneseTokenizer,
                  bridge_factory: Callable[[], EnglishBridge]) -> None:
         self.vocabulary = vocabulary
         self.tokenizer = tokenizer
         self._bridge_factory = bridge_factory
-        self._latin_kana: dict[str, str] | None = None
+        self._rendered: RenderedLatin | None = None
         self._sounds: _Sounds | None = None
         self._lock = threading.Lock()
 
@@ -112,13 +113,14 @@ class CoverageChecker:
                     plain=accent_folded(vocab))
             return self._sounds
 
-    def _reverse(self) -> dict[str, str]:
+    def _reverse(self) -> RenderedLatin:
         with self._lock:
-            if self._latin_kana is None:
+            if self._rendered is None:
                 bridge = self._bridge_factory()
-                latin = [t for t in self.vocabulary if t.isascii() and t.isalpha() and len(t) >= 3]
-                self._latin_kana = {kana_key(bridge.to_katakana(t)): t for t in latin}
-            return self._latin_kana
+                self._rendered = RenderedLatin(
+                    (t for t in self.vocabulary if t.isascii() and t.isalpha() and len(t) >= 3),
+                    bridge.to_katakana)
+            return self._rendered
 
     def specific_terms(self, question: str) -> list[SpecificTerm]:
         text = unicodedata.normalize("NFKC", question)
@@ -185,16 +187,7 @@ class CoverageChecker:
         by_sound = self._phonetic().latin.match([katakana_key(katakana)])
         if by_sound:
             return by_sound[0].terms[0]
-        key = kana_key(katakana)
-        reverse = self._reverse()
-        if key in reverse:
-            return reverse[key]
-        if len(key) < 4:
-            return None
-        for k, word in reverse.items():
-            if abs(len(k) - len(key)) <= 1 and edit_distance_le1(key, k):
-                return word
-        return None
+        return self._reverse().word_for(katakana)
 
     def missing(self, question: str) -> list[str]:
         """Specific terms of ``question`` found nowhere in the corpus."""
