@@ -60,6 +60,8 @@ class Retrieval:
     refs: dict[str, float]
     #: Specific question terms the corpus never mentions (see retrieval.coverage).
     missing: list[str]
+    #: How many specific terms (names, codes) the question has.
+    specific: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -132,6 +134,7 @@ class Engine:
         return self.lexical.terms(question, bridge=(mode == "fused+bridge" and language == "en"))
 
     def _retrieve(self, question: str, language: Language, k: int, mode: Mode) -> Retrieval:
+        asked = question
         refs = referenced_articles(question, self._titles)
         if refs:
             # 「DeepSeekその②」を書いた人は? asks about the author: the title only says where to look.
@@ -142,8 +145,9 @@ class Engine:
             terms = self._terms(question, language, mode)
             if refs and terms:
                 terms = drop_reference_words(terms)
-            missing = self.lexical.coverage.missing(question) \
-                if self.lexical is not None and mode != "dense" else []
+            lexical = self.lexical is not None and mode != "dense"
+            missing = self.lexical.coverage.missing(question) if self.lexical and lexical else []
+            specific = len(self.lexical.coverage.specific_terms(asked)) if self.lexical and lexical else 0
         finally:
             qvec = embedding.result()[0]
         candidates = retrieve(self.index, qvec, terms, self.lexical, mode=mode, k=k,
@@ -151,7 +155,7 @@ class Engine:
                               per_article=self.tuning.per_article)
         if refs:
             candidates = self._add_referenced(candidates, qvec, refs)
-        return Retrieval(candidates, terms, qvec, refs, missing)
+        return Retrieval(candidates, terms, qvec, refs, missing, specific)
 
     def _add_referenced(self, candidates: list[Candidate], qvec: np.ndarray,
                         refs: dict[str, float]) -> list[Candidate]:
@@ -172,10 +176,8 @@ class Engine:
         """The candidate sentences of ``question`` with their signals (what the ranker reads)."""
         mode = mode or self.mode
         r = self._retrieve(question, language, self.tuning.candidate_chunks, mode)
-        specific = len(self.lexical.coverage.specific_terms(question)) \
-            if self.lexical is not None and mode != "dense" else 0
         return self._signals.extract(question, r.candidates, r.qvec, r.terms, r.refs,
-                                     missing=len(r.missing), specific=specific)
+                                     missing=len(r.missing), specific=r.specific)
 
     def ask(self, question: str, *, top_k: int | None = None, language: Language | None = None,
             mode: Mode | None = None) -> AskResult:

@@ -133,7 +133,13 @@ class Background:
     def of(cls, cosines: np.ndarray) -> Background:
         if cosines.size == 0:
             return cls(0.0, 1.0, 0.0)
-        return cls(float(cosines.mean()), float(cosines.std()) or 1e-6, float(np.quantile(cosines, 0.99)))
+        # np.quantile's linear interpolation from a partial sort: 0.15 ms less a question.
+        h = (cosines.size - 1) * 0.99
+        lo = int(h)
+        hi = min(lo + 1, cosines.size - 1)
+        part = np.partition(cosines, (lo, hi))
+        q99 = float(part[lo] + (h - lo) * (part[hi] - part[lo]))
+        return cls(float(cosines.mean()), float(cosines.std()) or 1e-6, q99)
 
 
 @dataclass(frozen=True, slots=True)
