@@ -28,6 +28,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from kiji.retrieval.answer.answer_types import asked_types, held_types
+from kiji.retrieval.answer.units import Unit, asked_units, holds_units, unit_terms
 from kiji.retrieval.index.store import LoadedIndex
 from kiji.retrieval.language import detect_language
 from kiji.retrieval.models import Language
@@ -75,6 +76,7 @@ _SAME_LANGUAGE_SIGNALS: tuple[str, ...] = (
     "background_mean",   # the question's mean cosine to the corpus
     "background_sd",
     "best_cosine",
+    "unit_missing",      # the question asks for a quantity in a unit (an age, gigawatts) no top-three sentence states
 )
 
 #: The question signals above, and the same again multiplied by ``cross_lingual``.
@@ -119,6 +121,8 @@ class Sentence:
     missing_rare: float
     #: The sentence is not in the question's language.
     other_language: bool = False
+    #: The sentence states every unit the question asks in (``units``); true when none is asked.
+    units_held: bool = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -153,6 +157,8 @@ class QuestionFacts:
     wants_figure: bool
     #: The kinds of answer asked for (``answer_types.asked_types``).
     asked: frozenset[str] = frozenset()
+    #: The question asks for a quantity in a unit (``units.asked_units``).
+    units_asked: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -226,6 +232,8 @@ class SignalExtractor:
         lexical = self.lexical
         wants = asks_for_number(question)
         language = detect_language(question)
+        units = asked_units(question)
+        terms_of_units = _unit_terms(units, lexical, bridge=language == "en")
         asked = asked_types(question)
         q_grams = trigrams(question)
         background = Background.of(self.background_vectors @ qvec)
@@ -236,7 +244,7 @@ class SignalExtractor:
         rarest = max(strong.values(), default=0.0)
         loose_total = sum(loose.values())
         unknown_share = len(terms.unknown) / max(1, terms.n_tokens) if terms else 0.0
-        facts = QuestionFacts(background, missing, specific, unknown_share, wants, asked)
+        facts = QuestionFacts(background, missing, specific, unknown_share, wants, asked, bool(units))
         if not candidates:
             return Candidates([], np.zeros((0, len(SENTENCE_SIGNALS))), facts)
         # Each sentence once, with the best-scoring chunk it appears in (chunks overlap by a sentence).
@@ -285,9 +293,17 @@ class SignalExtractor:
                 static.log_length, refs.get(aid, 0.0), float(wants and figure),
                 1.0 / (1 + rank), 1.0 / (1 + dense_rank[i]), (d - lo) / span, cand.fused / best_fused,
                 float(type_match), grams, missing_rare)
+            held = holds_units(units, terms_of_units, article.text[s:e], toks) if units else True
             sentences.append(Sentence(sid, cand.chunk_id, aid, s, e, d, figure, cov, cov_l, type_match,
-                                      grams, missing_rare, static.language != language))
+                                      grams, missing_rare, static.language != language, held))
         return Candidates(sentences, matrix, facts)
+
+
+def _unit_terms(units: tuple[Unit, ...], lexical: LexicalSide | None, *, bridge: bool) -> tuple[frozenset[str], ...]:
+    """The corpus terms of each asked unit's word (its translations for an English question)."""
+    if lexical is None:
+        return tuple(frozenset() for _ in units)
+    return unit_terms(units, lambda word: lexical.terms(word, bridge=bridge).weights)
 
 
 def question_signals(sentences: list[Sentence], scores: np.ndarray, facts: QuestionFacts) -> np.ndarray:
@@ -296,7 +312,7 @@ def question_signals(sentences: list[Sentence], scores: np.ndarray, facts: Quest
     if not sentences:
         return _with_cross_lingual([-5.0, -5.0, 0, 0, 0, 1.0 if facts.missing else 0.0, float(facts.missing > 0),
                          facts.unknown_share, 0.0, 0.0, 1.0, 0.0, -10.0, 0.0, float(facts.specific), bg.mean,
-                         bg.sd, 0.0], 0.0)
+                         bg.sd, 0.0, float(facts.units_asked)], 0.0)
     order = np.argsort(-scores)
     top = [sentences[i] for i in order[:3]]
     best = max(s.dense for s in sentences)
@@ -308,7 +324,8 @@ def question_signals(sentences: list[Sentence], scores: np.ndarray, facts: Quest
         facts.missing / max(1, facts.specific), float(facts.missing > 0), facts.unknown_share,
         float(not facts.asked or any(s.type_match for s in top)), max(s.trigram_overlap for s in top),
         top[0].missing_rare, max(s.coverage for s in sentences), float(scores[order[0]]),
-        margin, float(facts.specific), bg.mean, bg.sd, best], cross)
+        margin, float(facts.specific), bg.mean, bg.sd, best,
+        float(facts.units_asked and not any(s.units_held for s in top))], cross)
 
 
 def _with_cross_lingual(row: list[float], cross: float) -> np.ndarray:
