@@ -28,6 +28,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from kiji.retrieval.answer.answer_types import asked_types, held_types
+from kiji.retrieval.answer.stated import numbers_in, question_negated, states_negation
 from kiji.retrieval.answer.units import Unit, asked_units, holds_units, unit_terms
 from kiji.retrieval.index.store import LoadedIndex
 from kiji.retrieval.language import detect_language
@@ -77,6 +78,8 @@ _SAME_LANGUAGE_SIGNALS: tuple[str, ...] = (
     "background_sd",
     "best_cosine",
     "unit_missing",      # the question asks for a quantity in a unit (an age, gigawatts) no top-three sentence states
+    "number_missing",    # a figure the question gives (a year, a stage number) is in none of the top three
+    "negation_unmatched",  # the question is negated ("who did not…"), none of the top three states a negation
 )
 
 #: The question signals above, and the same again multiplied by ``cross_lingual``.
@@ -123,6 +126,9 @@ class Sentence:
     other_language: bool = False
     #: The sentence states every unit the question asks in (``units``); true when none is asked.
     units_held: bool = True
+    #: Figures written in digits in the sentence, and whether it states a negation (``stated``).
+    numbers: frozenset[str] = frozenset()
+    negation: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -159,6 +165,9 @@ class QuestionFacts:
     asked: frozenset[str] = frozenset()
     #: The question asks for a quantity in a unit (``units.asked_units``).
     units_asked: bool = False
+    #: The figures the question gives, and whether it is negated (``stated``).
+    numbers: frozenset[str] = frozenset()
+    negated: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -197,6 +206,8 @@ class _Static:
     headline: bool
     log_length: float
     language: Language
+    numbers: frozenset[str]
+    negation: bool
 
 
 class SignalExtractor:
@@ -221,7 +232,8 @@ class SignalExtractor:
 
     def _remember(self, sid: int, text: str, title: str) -> _Static:
         static = _Static(bool(_DIGIT.search(text)), held_types(text), trigrams(text), text.strip() == title,
-                         math.log(max(5, len(text))), detect_language(text))
+                         math.log(max(5, len(text))), detect_language(text), numbers_in(text),
+                         states_negation(text))
         self._static[sid] = static  # a plain dict write: safe under concurrent questions (GIL)
         return static
 
@@ -244,7 +256,9 @@ class SignalExtractor:
         rarest = max(strong.values(), default=0.0)
         loose_total = sum(loose.values())
         unknown_share = len(terms.unknown) / max(1, terms.n_tokens) if terms else 0.0
-        facts = QuestionFacts(background, missing, specific, unknown_share, wants, asked, bool(units))
+        facts = QuestionFacts(background, missing, specific, unknown_share, wants, asked, bool(units),
+                              numbers_in(_without_titles(question, [index.articles[a].title for a in refs])),
+                              question_negated(question))
         if not candidates:
             return Candidates([], np.zeros((0, len(SENTENCE_SIGNALS))), facts)
         # Each sentence once, with the best-scoring chunk it appears in (chunks overlap by a sentence).
@@ -295,8 +309,17 @@ class SignalExtractor:
                 float(type_match), grams, missing_rare)
             held = holds_units(units, terms_of_units, article.text[s:e], toks) if units else True
             sentences.append(Sentence(sid, cand.chunk_id, aid, s, e, d, figure, cov, cov_l, type_match,
-                                      grams, missing_rare, static.language != language, held))
+                                      grams, missing_rare, static.language != language, held, static.numbers,
+                                      static.negation))
         return Candidates(sentences, matrix, facts)
+
+
+def _without_titles(question: str, titles: list[str]) -> str:
+    """The question without the article titles it names (「DeepSeekその②」's 2 is not a figure asked about)."""
+    text = unicodedata.normalize("NFKC", question)
+    for title in titles:
+        text = text.replace(unicodedata.normalize("NFKC", title), " ")
+    return text
 
 
 def _unit_terms(units: tuple[Unit, ...], lexical: LexicalSide | None, *, bridge: bool) -> tuple[frozenset[str], ...]:
@@ -312,7 +335,7 @@ def question_signals(sentences: list[Sentence], scores: np.ndarray, facts: Quest
     if not sentences:
         return _with_cross_lingual([-5.0, -5.0, 0, 0, 0, 1.0 if facts.missing else 0.0, float(facts.missing > 0),
                          facts.unknown_share, 0.0, 0.0, 1.0, 0.0, -10.0, 0.0, float(facts.specific), bg.mean,
-                         bg.sd, 0.0, float(facts.units_asked)], 0.0)
+                         bg.sd, 0.0, float(facts.units_asked), float(bool(facts.numbers)), float(facts.negated)], 0.0)
     order = np.argsort(-scores)
     top = [sentences[i] for i in order[:3]]
     best = max(s.dense for s in sentences)
@@ -325,7 +348,9 @@ def question_signals(sentences: list[Sentence], scores: np.ndarray, facts: Quest
         float(not facts.asked or any(s.type_match for s in top)), max(s.trigram_overlap for s in top),
         top[0].missing_rare, max(s.coverage for s in sentences), float(scores[order[0]]),
         margin, float(facts.specific), bg.mean, bg.sd, best,
-        float(facts.units_asked and not any(s.units_held for s in top))], cross)
+        float(facts.units_asked and not any(s.units_held for s in top)),
+        float(bool(facts.numbers) and not facts.numbers <= frozenset().union(*(s.numbers for s in top))),
+        float(facts.negated and not any(s.negation for s in top))], cross)
 
 
 def _with_cross_lingual(row: list[float], cross: float) -> np.ndarray:
