@@ -76,5 +76,7 @@ def holds_units(units: tuple[Unit, ...], terms: tuple[frozenset[str], ...], text
                 tokens: frozenset[str]) -> bool:
     """Whether ``text`` (with its lexical ``tokens``) states every unit asked."""
     low = text.lower()
+    # A translation is looked for in the text too: 従業員 is inside the token 従業員数.
     return all(any(s in low for s in unit.spellings) or bool(words & tokens)
+               or any(len(w) >= 2 and w.lower() in low for w in words)
                for unit, words in zip(units, terms, strict=True))

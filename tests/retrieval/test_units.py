@@ -79,3 +79,8 @@ def test_candidates_know_which_sentences_state_the_asked_unit(fake_engine: Engin
     for s in cands.sentences:
         assert s.units_held == any(p in texts[s.sentence_id] for p in ("%", "％", "パーセント"))
     assert any(s.units_held for s in cands.sentences) and not all(s.units_held for s in cands.sentences)
+
+
+def test_a_translation_inside_a_longer_token_counts() -> None:
+    employees, = asked_units("How many employees does it have?")
+    assert holds_units((employees,), (frozenset({"従業員"}),), "従業員数は200人だ。", frozenset({"従業員数", "200"}))
