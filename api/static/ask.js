@@ -81,12 +81,19 @@
     node.textContent = text;
   }
 
+  function extractiveLead(quotes) {
+    const titles = [...new Set(quotes.map((q) => q.title))];
+    return t("extractive_lead", { titles: titles.map((title) => t("title_quoted", { title })).join(t("title_separator")) });
+  }
+
   function render(result, question) {
     status.textContent = "";
     answer.replaceChildren();
     details.replaceChildren();
     if (result.answered) {
-      showAnswerText(result.answer);
+      // A language model's answer is its own text. An extractive answer's text only repeats the
+      // quotes shown right below it, so the page names their sources instead.
+      showAnswerText(result.answer_mode === "generated" ? result.answer : extractiveLead(result.quotes));
       if (result.sources_differ) answer.append(el("p", { class: "notice differ", text: t("sources_differ") }));
     } else {
       answer.append(el("div", { class: "notice declined" },

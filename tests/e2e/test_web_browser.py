@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from playwright.sync_api import Browser, BrowserContext, Page, Request, expect, sync_playwright
+from playwright.sync_api import Browser, BrowserContext, Page, Request, Route, expect, sync_playwright
 
 from kiji.corpus.shipped import SHIPPED_CORPUS_DIR
 from kiji.feedback import FeedbackStore
@@ -257,7 +257,11 @@ def test_japanese_question_opens_its_quote_highlighted(tab: Tab) -> None:
     tab.give_key()
     body = tab.ask(QUESTION_JA)
     assert body["answered"] and body["language"] == "ja"
-    expect(page.locator(".answer-text")).to_have_text(body["answer"])
+    # The extractive answer's text would repeat the quotes: the page names their sources instead.
+    lead = page.locator(".answer-text")
+    expect(lead).to_contain_text("記事の記述そのものが答えです")
+    expect(lead).to_contain_text(f"「{body['quotes'][0]['title']}」")
+    assert body["quotes"][0]["text"] not in (lead.text_content() or "")
     assert_cards_match(page, body["quotes"])
     assert page.url.endswith("/?q=" + "DeepSeek%E3%81%AE%E5%BE%93%E6%A5%AD%E5%93%A1%E6%95%B0%E3%81%AF%3F")
 
@@ -294,6 +298,9 @@ def test_english_question_with_feedback_stored(tab: Tab, server: Server) -> None
     body = tab.ask(QUESTION_EN)
     assert body["answered"] and body["language"] == "en"
     assert_cards_match(page, body["quotes"])
+    lead = page.locator(".answer-text")
+    expect(lead).to_contain_text("The articles answer in their own words")
+    expect(lead).to_contain_text(f"“{body['quotes'][0]['title']}”")
     if os.environ.get("KIJI_UPDATE_SCREENSHOT") == "1":
         README_SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
         page.screenshot(path=str(README_SCREENSHOT), full_page=True)
@@ -364,6 +371,25 @@ def test_a_declined_question_says_so_and_related_passages_are_labelled(tab: Tab,
     expect(page.get_by_role("heading", name="Nearby passages (they may not answer the question)")).to_be_visible()
     assert_cards_match(page, body["related"], section="related")
     tab.assert_inert()
+
+
+def test_a_language_models_answer_is_shown_as_written(tab: Tab) -> None:
+    """With a model configured the API says ``answer_mode: "generated"``: its text is the answer."""
+    page = tab.open("/")
+    tab.give_key()
+    written = "NVIDIA's shares fell about 17% on 27 January [1]."
+
+    def as_generated(route: Route) -> None:
+        real = route.fetch()
+        body = real.json()
+        body.update(answer_mode="generated", answer=written)
+        route.fulfill(response=real, json=body)
+
+    page.route("**/v1/ask", as_generated)
+    body = tab.ask(QUESTION_EN)
+    assert body["answer_mode"] == "generated"
+    expect(page.locator(".answer-text")).to_have_text(written)
+    assert_cards_match(page, body["quotes"])
 
 
 def test_keyboard_alone(tab: Tab) -> None:
