@@ -176,3 +176,11 @@ def test_length_normalisation_and_edge_cases() -> None:
     assert BM25([]).scores({"x": 1.0}).shape == (0,)
     with pytest.raises(ValueError):
         BM25(docs, b=1.5)
+
+
+def test_a_compound_gives_its_middle_units_too() -> None:
+    from kiji.retrieval.lexical.tokenizer import JapaneseTokenizer
+
+    tokens = JapaneseTokenizer().tokens("従業員数は200人")
+    assert "従業員数" in tokens and "従業員" in tokens and "従業" in tokens
+    assert len(tokens) == len(set(tokens))
