@@ -96,7 +96,7 @@ def question_rows(samples: Sequence[Sample], ranker: Linear) -> np.ndarray:
 
 
 def fit(samples: Sequence[Sample], *, target_answered: float = 0.93, l2_ranker: float = 1.0,
-        l2_answer: float = 3.0, quote_margin: float = 7.0, source_margin: float = 3.0) -> AnswerModel:
+        l2_answer: float = 3.0, quote_margin: float = 7.0, source_margin: float = 1.5) -> AnswerModel:
     ranker = fit_ranker(samples, l2_ranker)
     rows = question_rows(samples, ranker)
     y = np.array([s.answerable for s in samples], dtype=float)
