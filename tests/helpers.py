@@ -51,7 +51,8 @@ FAKE_MODEL = dataclasses.replace(
                   tuple(_FAKE_RANKER.get(n, 0.0) for n in SENTENCE_SIGNALS)),
     answer=Linear(QUESTION_SIGNALS, (0.0,) * len(QUESTION_SIGNALS), (1.0,) * len(QUESTION_SIGNALS),
                   tuple({"best_z": 1.0, "any_missing": -5.0}.get(n, 0.0) for n in QUESTION_SIGNALS), -3.7),
-    threshold=0.5)
+    # Its scores are on its own scale: its margins are its own too, not the shipped model's.
+    threshold=0.5, quote_margin=7.0, source_margin=1.5)
 
 
 def build_fake_index(index_dir: Path, corpus: Path = SHIPPED_CORPUS_DIR,
