@@ -134,7 +134,7 @@ class Engine:
         return self.lexical.terms(question, bridge=(mode == "fused+bridge" and language == "en"))
 
     def _retrieve(self, question: str, language: Language, k: int, mode: Mode) -> Retrieval:
-        asked = question
+        original = question
         refs = referenced_articles(question, self._titles)
         if refs:
             # 「DeepSeekその②」を書いた人は? asks about the author: the title only says where to look.
@@ -145,9 +145,9 @@ class Engine:
             terms = self._terms(question, language, mode)
             if refs and terms:
                 terms = drop_reference_words(terms)
-            lexical = self.lexical is not None and mode != "dense"
-            missing = self.lexical.coverage.missing(question) if self.lexical and lexical else []
-            specific = len(self.lexical.coverage.specific_terms(asked)) if self.lexical and lexical else 0
+            coverage = self.lexical.coverage if self.lexical is not None and mode != "dense" else None
+            missing = coverage.missing(question) if coverage else []
+            specific = len(coverage.specific_terms(original)) if coverage else 0
         finally:
             qvec = embedding.result()[0]
         candidates = retrieve(self.index, qvec, terms, self.lexical, mode=mode, k=k,

@@ -14,7 +14,7 @@ import unicodedata
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
-from kiji.retrieval.lexical.kana import KATAKANA_WORD
+from kiji.retrieval.lexical.kana import KATAKANA_WORD, deletions
 from kiji.retrieval.lexical.phonetic import (
     VOWEL_INDEL,
     allowance,
@@ -106,10 +106,6 @@ def _closeness(cost: float, allowed: float) -> float:
     return 1.0 - 0.5 * min(cost / allowed, 1.0) if allowed > 0 else 1.0
 
 
-def _deletions(s: str) -> set[str]:
-    return {s[:i] + s[i + 1 :] for i in range(len(s))}
-
-
 class PhoneticIndex:
     """Terms by phonetic key and consonant skeleton. Read-only after construction (thread-safe)."""
 
@@ -137,7 +133,7 @@ class PhoneticIndex:
             return
         self._by_skeleton.setdefault(sk, []).append(k)
         if len(sk) >= 3:
-            for d in _deletions(sk):
+            for d in set(deletions(sk)):
                 self._by_deletion.setdefault(d, []).append(k)
 
     def __len__(self) -> int:
@@ -147,7 +143,7 @@ class PhoneticIndex:
         found = set(self._by_skeleton.get(sk, ()))
         if len(sk) >= 3:
             found.update(self._by_deletion.get(sk, ()))  # a term with one more consonant
-            for d in _deletions(sk):
+            for d in set(deletions(sk)):
                 found.update(self._by_skeleton.get(d, ()))  # one fewer
                 found.update(self._by_deletion.get(d, ()))  # one changed
         return found

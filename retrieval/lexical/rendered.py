@@ -18,7 +18,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Iterable, Iterator
 
-from kiji.retrieval.lexical.kana import edit_distance_le1, kana_key
+from kiji.retrieval.lexical.kana import deletions, edit_distance_le1, kana_key
 from kiji.retrieval.lexical.phonetic import distance, english_key, katakana_key, skeleton
 
 #: Latin words rendered per lookup, the closest by sound first (see the module docstring).
@@ -29,10 +29,11 @@ _CACHED = 100_000
 
 
 def _deletions(s: str, depth: int) -> Iterator[str]:
+    """``s`` and what deleting up to ``depth`` characters leaves (repeats included)."""
     yield s
-    if depth and s:
-        for i in range(len(s)):
-            yield from _deletions(s[:i] + s[i + 1:], depth - 1)
+    if depth:
+        for d in deletions(s):
+            yield from _deletions(d, depth - 1)
 
 
 def _within(a: str, b: str, limit: int) -> bool:

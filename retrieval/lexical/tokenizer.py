@@ -228,13 +228,13 @@ class JapaneseTokenizer:
         parts = m.split(SplitMode.A)
         if len(parts) < 2:
             return
-        seen = set()
+        seen = {m.normalized_form().lower()}  # the whole compound is already out
         for p in [*m.split(SplitMode.B), *parts]:
             cat, _ = self._category(p)
             s = p.surface()
             if cat in (_CAT_CONTENT, _CAT_LIGHT) and len(s) > 1 and not _HIRAGANA.match(s):
                 form = p.normalized_form().lower()
-                if form not in seen and form != m.normalized_form().lower():
+                if form not in seen:
                     seen.add(form)
                     out.append(form)
 
