@@ -19,11 +19,18 @@ from kiji.retrieval.embedding.fake import FakeEmbedder
 from kiji.retrieval.engine import Engine
 from kiji.retrieval.index.build import build_index
 from kiji.retrieval.index.store import load_current
+from kiji.retrieval.lexical.tokenizer import JapaneseTokenizer
 from kiji.settings import Settings
 from tests.fake_llm import FakeLLM, ThreadedLLM
 from tests.generation_cases import Q_EN
 from tests.generation_cases import build_engine as build_generation_engine
 from tests.helpers import FAKE_MODEL, build_fake_index, write_corpus
+
+
+@pytest.fixture(scope="session")
+def tok() -> JapaneseTokenizer:
+    """One Sudachi tokenizer for the lexical tests (thread-safe, read-only dictionary)."""
+    return JapaneseTokenizer()
 
 
 @pytest.fixture(scope="session")

@@ -5,11 +5,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import json
 import re
 import shutil
 import threading
 import time
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +31,9 @@ from kiji.retrieval.embedding.fake import FakeEmbedder
 from kiji.retrieval.engine import Engine
 from kiji.retrieval.index.build import BuildSummary, build_index, passage_text
 from kiji.retrieval.index.store import CURRENT, VERSIONS, sentence_table
+from kiji.retrieval.lexical.bridge import EnglishBridge
+from kiji.retrieval.lexical.coverage import CoverageChecker
+from kiji.retrieval.lexical.tokenizer import JapaneseTokenizer
 from kiji.retrieval.models import ArticleInfo, AskResult
 from kiji.settings import Settings
 from tests.bot.fake_discord import FakeDiscord, Pending
@@ -53,6 +57,23 @@ FAKE_MODEL = dataclasses.replace(
                   tuple({"best_z": 1.0, "any_missing": -5.0}.get(n, 0.0) for n in QUESTION_SIGNALS), -3.7),
     # Its scores are on its own scale: its margins are its own too, not the shipped model's.
     threshold=0.5, quote_margin=7.0, source_margin=1.5)
+
+
+def lexical_side(tok: JapaneseTokenizer, texts: Iterable[str]) -> tuple[EnglishBridge, CoverageChecker]:
+    """The bridge and the coverage checker over the vocabulary of ``texts`` (as an index builds them)."""
+    vocab: set[str] = set()
+    for text in texts:
+        vocab.update(tok.tokens(text))
+    bridge = EnglishBridge(vocab, tok)
+    return bridge, CoverageChecker(vocab, tok, lambda: bridge)
+
+
+def stale_model_file(path: Path, part: str = "answer", name: str = "retired_signal") -> Path:
+    """The shipped answer model with its last ``part`` signal renamed: fitted on other signals."""
+    data = json.loads(AnswerModel.load().to_json())
+    data[part]["names"] = data[part]["names"][:-1] + [name]
+    path.write_text(json.dumps(data))
+    return path
 
 
 def build_fake_index(index_dir: Path, corpus: Path = SHIPPED_CORPUS_DIR,

@@ -12,6 +12,7 @@ from kiji.retrieval.answer.model import AnswerModel
 from kiji.retrieval.embedding.fake import FakeEmbedder
 from kiji.retrieval.engine import Engine
 from kiji.retrieval.index.store import load_current
+from tests.helpers import stale_model_file
 
 ITEMS = [
     {"id": "a1", "lang": "ja", "question": "NVIDIAの株価はどれくらい下がった?", "answerable": True,
@@ -30,10 +31,7 @@ ITEMS = [
 def test_fit_writes_a_loadable_model_when_the_current_one_is_stale(
         monkeypatch: pytest.MonkeyPatch, tmp_path: Path, fake_index_dir: Path,
         capsys: pytest.CaptureFixture[str]) -> None:
-    stale = tmp_path / "stale.json"
-    data = json.loads(AnswerModel.load().to_json())
-    data["ranker"]["names"] = data["ranker"]["names"][:-1] + ["retired_signal"]
-    stale.write_text(json.dumps(data))
+    stale = stale_model_file(tmp_path / "stale.json", part="ranker")
     monkeypatch.setenv("KIJI_ANSWER_MODEL", str(stale))
     seen: list[AnswerModel] = []
 

@@ -21,6 +21,7 @@ from kiji.retrieval.answer.signals import (
     Sentence,
 )
 from kiji.retrieval.engine import Engine
+from tests.helpers import stale_model_file
 
 
 @pytest.mark.parametrize(("text", "kind"), [
@@ -165,10 +166,7 @@ def test_unfitted_model_gathers_samples_whatever_the_model_file_says(tmp_path: P
     from kiji.runtime import load_engine
     from kiji.settings import Settings
 
-    stale = tmp_path / "stale.json"
-    data = json.loads(AnswerModel.load().to_json())
-    data["answer"]["names"] = data["answer"]["names"][:-1] + ["retired_signal"]
-    stale.write_text(json.dumps(data))
+    stale = stale_model_file(tmp_path / "stale.json")
     settings = Settings(index_dir=fake_index_dir, answer_model=stale)
     with pytest.raises(InvalidInput, match="other signals"):
         load_engine(settings, embedder=FakeEmbedder())

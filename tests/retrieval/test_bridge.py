@@ -30,11 +30,6 @@ QUESTIONS = [
 
 
 @pytest.fixture(scope="module")
-def tok() -> JapaneseTokenizer:
-    return JapaneseTokenizer()
-
-
-@pytest.fixture(scope="module")
 def bridge(tok: JapaneseTokenizer) -> EnglishBridge:
     return EnglishBridge(VOCAB, tok)
 

@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from kiji.retrieval.lexical.bridge import EnglishBridge
 from kiji.retrieval.lexical.coverage import CoverageChecker
 from kiji.retrieval.lexical.phonetic import katakana_key
 from kiji.retrieval.lexical.tokenizer import JapaneseTokenizer
+from tests.helpers import lexical_side
 
 EN_ARTICLES = [
     "Apple and Google compete with Oracle in the cloud.",
@@ -23,27 +23,14 @@ EN_ARTICLES = [
 SHIPPED = Path(__file__).resolve().parents[2] / "corpus" / "articles"
 
 
-def _checker(tok: JapaneseTokenizer, texts: list[str]) -> CoverageChecker:
-    vocab: set[str] = set()
-    for text in texts:
-        vocab.update(tok.tokens(text))
-    bridge = EnglishBridge(vocab, tok)
-    return CoverageChecker(vocab, tok, lambda: bridge)
-
-
-@pytest.fixture(scope="module")
-def tok() -> JapaneseTokenizer:
-    return JapaneseTokenizer()
-
-
 @pytest.fixture(scope="module")
 def en(tok: JapaneseTokenizer) -> CoverageChecker:
-    return _checker(tok, EN_ARTICLES)
+    return lexical_side(tok, EN_ARTICLES)[1]
 
 
 @pytest.fixture(scope="module")
 def shipped(tok: JapaneseTokenizer) -> CoverageChecker:
-    return _checker(tok, [p.read_text(encoding="utf-8") for p in sorted(SHIPPED.glob("*.txt"))])
+    return lexical_side(tok, [p.read_text(encoding="utf-8") for p in sorted(SHIPPED.glob("*.txt"))])[1]
 
 
 EN_EXPECTED = {

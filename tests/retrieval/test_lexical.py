@@ -12,12 +12,6 @@ import pytest
 from kiji.retrieval.lexical.bm25 import BM25
 from kiji.retrieval.lexical.tokenizer import JapaneseTokenizer
 
-
-@pytest.fixture(scope="module")
-def tok() -> JapaneseTokenizer:
-    return JapaneseTokenizer()
-
-
 # --- tokeniser ------------------------------------------------------------------------------------
 
 
@@ -178,9 +172,7 @@ def test_length_normalisation_and_edge_cases() -> None:
         BM25(docs, b=1.5)
 
 
-def test_a_compound_gives_its_middle_units_too() -> None:
-    from kiji.retrieval.lexical.tokenizer import JapaneseTokenizer
-
-    tokens = JapaneseTokenizer().tokens("従業員数は200人")
+def test_a_compound_gives_its_middle_units_too(tok: JapaneseTokenizer) -> None:
+    tokens = tok.tokens("従業員数は200人")
     assert "従業員数" in tokens and "従業員" in tokens and "従業" in tokens
     assert len(tokens) == len(set(tokens))

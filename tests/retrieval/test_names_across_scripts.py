@@ -17,7 +17,7 @@ from kiji.retrieval.lexical.bridge import EnglishBridge
 from kiji.retrieval.lexical.coverage import CoverageChecker
 from kiji.retrieval.lexical.tokenizer import JapaneseTokenizer
 from kiji.retrieval.search.candidates import LexicalSide, retrieve
-from tests.helpers import build_fake_index
+from tests.helpers import build_fake_index, lexical_side
 
 JA_ARTICLES = {
     "jobs": "スティーブ・ジョブズはアップルの共同創業者で、2011年に亡くなった。",
@@ -43,26 +43,13 @@ EN_ARTICLES = {
 
 
 @pytest.fixture(scope="module")
-def tok() -> JapaneseTokenizer:
-    return JapaneseTokenizer()
-
-
-def _side(tok: JapaneseTokenizer, texts: dict[str, str]) -> tuple[EnglishBridge, CoverageChecker]:
-    vocab: set[str] = set()
-    for text in texts.values():
-        vocab.update(tok.tokens(text))
-    bridge = EnglishBridge(vocab, tok)
-    return bridge, CoverageChecker(vocab, tok, lambda: bridge)
-
-
-@pytest.fixture(scope="module")
 def ja(tok: JapaneseTokenizer) -> tuple[EnglishBridge, CoverageChecker]:
-    return _side(tok, JA_ARTICLES)
+    return lexical_side(tok, JA_ARTICLES.values())
 
 
 @pytest.fixture(scope="module")
 def en(tok: JapaneseTokenizer) -> tuple[EnglishBridge, CoverageChecker]:
-    return _side(tok, EN_ARTICLES)
+    return lexical_side(tok, EN_ARTICLES.values())
 
 
 def _name_tokens(tok: JapaneseTokenizer, key: str, name: str) -> set[str]:
