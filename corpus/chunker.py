@@ -12,7 +12,9 @@ from kiji.corpus.articles import Article
 from kiji.corpus.boilerplate import content_regions
 from kiji.corpus.sentences import sentence_spans
 
-_SOFT_BREAKS = "、，,;；： 　"
+#: Where an overlong sentence is cut: after a clause break if one is far enough in, else at a space.
+_CLAUSE_BREAKS = "、，,;；：:"
+_SPACES = " 　"
 
 
 @dataclass(frozen=True, slots=True)
@@ -21,6 +23,9 @@ class ChunkParams:
     max_chars: int = 400
     overlap_sentences: int = 1
     include_footer_posts: bool = False
+    #: Longest quotable unit: a longer sentence is cut at its last soft break (comma, semicolon)
+    #: before this length, so a quote stays a citation (see ``article_sentences``).
+    max_quote_chars: int = 300
 
     def to_dict(self) -> dict[str, object]:
         return asdict(self)
@@ -37,11 +42,16 @@ class Chunk:
 
 
 def _split_long(text: str, s: int, e: int, max_chars: int) -> list[tuple[int, int]]:
-    """Cut a sentence longer than a chunk at soft breaks (commas, spaces), else hard at max_chars."""
+    """Cut a sentence longer than ``max_chars`` after its last clause break (comma, semicolon)
+    in reach, else at a space, else hard at max_chars."""
     pieces: list[tuple[int, int]] = []
     while e - s > max_chars:
         window = text[s : s + max_chars]
-        cut = max((window.rfind(ch) for ch in _SOFT_BREAKS), default=-1)
+        cut = -1
+        for breaks in (_CLAUSE_BREAKS, _SPACES):
+            cut = max(window.rfind(ch) for ch in breaks)
+            if cut > max_chars // 3:
+                break
         cut = s + cut + 1 if cut > max_chars // 3 else s + max_chars
         pieces.append((s, cut))
         s = cut
@@ -58,7 +68,7 @@ def article_sentences(article: Article, params: ChunkParams) -> list[list[tuple[
     for rs, re_ in content_regions(article.text, include_footer_posts=params.include_footer_posts):
         spans: list[tuple[int, int]] = []
         for s, e in sentence_spans(article.text, rs, re_):
-            spans.extend(_split_long(article.text, s, e, params.max_chars))
+            spans.extend(_split_long(article.text, s, e, min(params.max_chars, params.max_quote_chars)))
         if spans:
             groups.append(spans)
     return groups

@@ -45,7 +45,8 @@ def engine_config(settings: Settings, *, unfitted: bool = False) -> EngineConfig
 
 def chunk_params(settings: Settings) -> ChunkParams:
     return ChunkParams(settings.chunk_min_chars, settings.chunk_max_chars,
-                       settings.chunk_overlap_sentences, settings.include_footer_posts)
+                       settings.chunk_overlap_sentences, settings.include_footer_posts,
+                       settings.max_quote_chars)
 
 
 def build_threads(settings: Settings) -> int:

@@ -69,6 +69,8 @@ class Settings(BaseSettings):
     chunk_min_chars: int = Field(150, ge=20, le=4000)
     chunk_max_chars: int = Field(400, ge=40, le=8000)
     chunk_overlap_sentences: int = Field(1, ge=0, le=5)
+    #: A sentence longer than this is quoted in pieces cut at commas or semicolons.
+    max_quote_chars: int = Field(300, ge=40, le=8000)
     #: Keep the unrelated posts that blogs append after "Popular posts from this blog".
     include_footer_posts: bool = False
     keep_versions: int = Field(3, ge=1, le=100)

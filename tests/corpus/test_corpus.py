@@ -132,6 +132,22 @@ def test_overlong_sentence_is_cut_at_soft_breaks() -> None:
     assert chunks[0].text.endswith("、")
 
 
+def test_long_sentence_is_quoted_in_pieces_cut_at_a_comma() -> None:
+    clause = "the treaty was signed by the northern provinces after a long winter of talks"
+    sentence = ", ".join([clause] * 6) + "."
+    text = f"A short opening sentence. {sentence} A short closing sentence."
+    article = Article(id="long-en", title="t", text=text, source="long-en.txt")
+    spans = [s for c in chunk_article(article, ChunkParams(max_quote_chars=200)) for s in c.sentences]
+    pieces = sorted({(s, e) for s, e in spans if text.index(sentence) <= s < text.index(sentence) + len(sentence)})
+    assert len(pieces) > 1 and all(e - s <= 200 for s, e in pieces)
+    # cut right after a comma, and together the pieces are the whole sentence, nothing lost
+    assert all(text[e - 1] == "," for _s, e in pieces[:-1])
+    assert "".join(text[s:e] for s, e in pieces).replace(",", ", ").split() == sentence.split()
+    # the default cap (300) leaves ordinary sentences whole
+    whole = {text[s:e] for c in chunk_article(article, ChunkParams()) for s, e in c.sentences}
+    assert "A short opening sentence." in whole
+
+
 def test_unreadable_files_are_reported_not_fatal(tmp_path: Path) -> None:
     (tmp_path / "good.txt").write_text("良い記事です。", encoding="utf-8")
     (tmp_path / "empty.txt").write_text("\n\n", encoding="utf-8")
