@@ -34,13 +34,12 @@ import numpy as np
 
 from kiji.corpus.articles import load_corpus
 from kiji.corpus.boilerplate import content_regions
-from kiji.corpus.chunker import ChunkParams
 from kiji.corpus.sentences import sentence_spans
 from kiji.corpus.shipped import SHIPPED_CORPUS_DIR
 from kiji.retrieval.embedding.fake import FakeEmbedder
 from kiji.retrieval.index.build import build_index, texts_to_embed
 from kiji.retrieval.index.vector_index import FaissIndex
-from kiji.runtime import load_embedder
+from kiji.runtime import chunk_params, load_embedder
 from kiji.settings import Settings
 
 
@@ -60,8 +59,7 @@ def part_build(settings: Settings, rounds: int) -> None:
         say(f"SKIPPED: the default model is not prepared ({settings.model_name}); run `kiji model prepare`")
         return
     embedder = load_embedder(settings)
-    params = ChunkParams(settings.chunk_min_chars, settings.chunk_max_chars,
-                         settings.chunk_overlap_sentences, settings.include_footer_posts)
+    params = chunk_params(settings)
     texts = texts_to_embed([SHIPPED_CORPUS_DIR], params)
     say(f"model {Path(embedder.model_id).name}, runtime {embedder.runtime}, {settings.embed_threads} thread(s), "
         f"batch {settings.embed_batch_size}; {len(texts)} distinct passages (chunks + quote sentences)")
@@ -143,8 +141,7 @@ class TimedFake(FakeEmbedder):
 def part_incremental(settings: Settings, n_articles: int, budget_s: float, which: str, forced: bool) -> None:
     say(f"== incremental rebuild: synthetic corpus of {n_articles} articles (~300 chars each, built from "
         "sentences of the shipped corpus, each sentence made unique)")
-    params = ChunkParams(settings.chunk_min_chars, settings.chunk_max_chars,
-                         settings.chunk_overlap_sentences, settings.include_footer_posts)
+    params = chunk_params(settings)
     with tempfile.TemporaryDirectory(prefix="kiji-bench-") as tmp:
         corpus, index_dir = Path(tmp) / "corpus", Path(tmp) / "index"
         write_synthetic_corpus(corpus, n_articles)
