@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.optimize import minimize
 
-from kiji.retrieval.answer.model import AnswerModel, Linear
+from kiji.retrieval.answer.model import QUOTE_MARGIN, SOURCE_MARGIN, AnswerModel, Linear
 from kiji.retrieval.answer.signals import (
     QUESTION_SIGNALS,
     SENTENCE_SIGNALS,
@@ -96,7 +96,8 @@ def question_rows(samples: Sequence[Sample], ranker: Linear) -> np.ndarray:
 
 
 def fit(samples: Sequence[Sample], *, target_answered: float = 0.93, l2_ranker: float = 1.0,
-        l2_answer: float = 3.0, quote_margin: float = 7.0, source_margin: float = 1.5) -> AnswerModel:
+        l2_answer: float = 3.0, quote_margin: float = QUOTE_MARGIN,
+        source_margin: float = SOURCE_MARGIN) -> AnswerModel:
     ranker = fit_ranker(samples, l2_ranker)
     rows = question_rows(samples, ranker)
     y = np.array([s.answerable for s in samples], dtype=float)

@@ -56,6 +56,11 @@ def _linear(data: dict[str, Any]) -> Linear:
                   bias=float(data.get("bias", 0.0)))
 
 
+#: The quote margins ``kiji fit`` writes into a model (compared by cross-validation, README "Quotes").
+QUOTE_MARGIN = 7.0
+SOURCE_MARGIN = 1.5
+
+
 @dataclass(frozen=True)
 class AnswerModel:
     ranker: Linear
@@ -75,7 +80,7 @@ class AnswerModel:
         def zero(names: tuple[str, ...]) -> Linear:
             return Linear(names, (0.0,) * len(names), (1.0,) * len(names), (0.0,) * len(names))
         return cls(ranker=zero(SENTENCE_SIGNALS), answer=zero(QUESTION_SIGNALS), threshold=0.5,
-                   quote_margin=7.0, source_margin=1.5, fitted_on={})
+                   quote_margin=QUOTE_MARGIN, source_margin=SOURCE_MARGIN, fitted_on={})
 
     def answer_probability(self, question_row: np.ndarray) -> float:
         z = float(self.answer.score(question_row))
