@@ -27,7 +27,15 @@ from kiji.retrieval.embedding.embedder import Embedder
 from kiji.retrieval.index.store import LoadedIndex, check_compatible
 from kiji.retrieval.language import detect_language
 from kiji.retrieval.models import ArticleInfo, AskResult, Language, Passage
-from kiji.retrieval.search.candidates import Candidate, LexicalSide, Mode, QueryTerms, chunk_vectors, retrieve
+from kiji.retrieval.search.candidates import (
+    Candidate,
+    LexicalSide,
+    Mode,
+    QueryTerms,
+    chunk_vectors,
+    lexical_pool,
+    retrieve,
+)
 from kiji.retrieval.search.references import drop_reference_words, referenced_articles, without_quoted_titles
 from kiji.retrieval.validation import (
     DEFAULT_TOP_K,
@@ -148,11 +156,12 @@ class Engine:
             coverage = self.lexical.coverage if self.lexical is not None and mode != "dense" else None
             missing = coverage.missing(question) if coverage else []
             specific = len(coverage.specific_terms(original)) if coverage else 0
+            lexical_top = lexical_pool(terms, self.lexical, mode=mode)
         finally:
             qvec = embedding.result()[0]
         candidates = retrieve(self.index, qvec, terms, self.lexical, mode=mode, k=k,
                               dense_weight=self.tuning.fusion_dense_weight, fusion=self.tuning.fusion,
-                              per_article=self.tuning.per_article)
+                              per_article=self.tuning.per_article, lexical_top=lexical_top)
         if refs:
             candidates = self._add_referenced(candidates, qvec, refs)
         return Retrieval(candidates, terms, qvec, refs, missing, specific)

@@ -100,6 +100,17 @@ def _minmax(values: np.ndarray) -> np.ndarray:
     return (values - lo) / (hi - lo)
 
 
+def lexical_pool(terms: QueryTerms | None, lexical: LexicalSide | None, *, mode: Mode,
+                 pool: int = 30) -> dict[int, float]:
+    """The BM25 side of ``retrieve``: its top ``pool`` chunks with a positive score. It needs no
+    query vector, so the engine works it out while the question is being embedded."""
+    if mode == "dense" or lexical is None or terms is None or not terms.weights:
+        return {}
+    scores = lexical.bm25.scores(terms.weights)
+    top = np.argsort(-scores)[:pool]
+    return {int(i): float(scores[i]) for i in top if scores[i] > 0}
+
+
 def retrieve(
     index: LoadedIndex,
     qvec: np.ndarray,
@@ -112,17 +123,15 @@ def retrieve(
     dense_weight: float = 0.5,
     fusion: str = "weighted",
     per_article: int = 3,
+    lexical_top: dict[int, float] | None = None,
 ) -> list[Candidate]:
     """Top ``k`` chunks. Fusion: a weighted sum of min-max-normalised dense and BM25 scores over
-    the union of both sides' top ``pool`` (chosen over RRF by measurement on the dev set)."""
+    the union of both sides' top ``pool`` (chosen over RRF by measurement on the dev set).
+    ``lexical_top`` is ``lexical_pool``'s answer when the caller worked it out beforehand."""
     n = index.vectors.size
     dense_scores, dense_ids = index.vectors.search(qvec[None, :], min(pool, n))
     dense = {int(i): float(s) for i, s in zip(dense_ids[0], dense_scores[0], strict=True) if i >= 0}
-    lex: dict[int, float] = {}
-    if mode != "dense" and lexical is not None and terms is not None and terms.weights:
-        scores = lexical.bm25.scores(terms.weights)
-        top = np.argsort(-scores)[:pool]
-        lex = {int(i): float(scores[i]) for i in top if scores[i] > 0}
+    lex = lexical_pool(terms, lexical, mode=mode, pool=pool) if lexical_top is None else lexical_top
     if mode == "dense" or not lex:
         by_dense = sorted(dense.items(), key=lambda kv: -kv[1])
         return diversify(index, [Candidate(i, s, 0.0, s) for i, s in by_dense], k, per_article)

@@ -16,7 +16,7 @@ from kiji.retrieval.index.store import load_current
 from kiji.retrieval.lexical.bridge import EnglishBridge
 from kiji.retrieval.lexical.coverage import CoverageChecker
 from kiji.retrieval.lexical.tokenizer import JapaneseTokenizer
-from kiji.retrieval.search.candidates import LexicalSide, retrieve
+from kiji.retrieval.search.candidates import LexicalSide, lexical_pool, retrieve
 from tests.helpers import build_fake_index, lexical_side
 
 JA_ARTICLES = {
@@ -149,3 +149,8 @@ def test_retrieval_finds_the_article_naming_the_person(tmp_path: Path) -> None:
         terms = lexical.terms(question, bridge=True)
         top = retrieve(index, qvec, terms, lexical, mode="lexical", k=1)
         assert index.chunks[top[0].chunk_id].article_id.startswith(key), question
+        # The engine works the BM25 side out while the question is embedded: the same candidates.
+        pool = lexical_pool(terms, lexical, mode="lexical")
+        assert pool and all(score > 0 for score in pool.values())
+        assert retrieve(index, qvec, terms, lexical, mode="lexical", k=1, lexical_top=pool) == top
+        assert lexical_pool(terms, lexical, mode="dense") == {}
