@@ -26,14 +26,22 @@ def deletions(key: str) -> Iterator[str]:
         yield key[:i] + key[i + 1 :]
 
 
+#: Keys shorter than this are not matched across a replaced kana: in a word of four kana, one kana
+#: replaced is too often another word (ミリオン is million, not ビリオン; フラット is flat, not
+#: ファット), while names e2k renders a kana off are longer (オルトマン/オットマン, ジェンセン/イエンセン).
+REPLACE_MIN_KANA = 5
+
+
 def edit_distance_le1(a: str, b: str) -> bool:
+    """Keys (``kana_key``) at most one kana apart: one added or dropped, or one replaced in keys
+    of ``REPLACE_MIN_KANA`` kana or more."""
     if a == b:
         return True
     la, lb = len(a), len(b)
     if abs(la - lb) > 1:
         return False
     if la == lb:
-        return sum(x != y for x, y in zip(a, b, strict=True)) == 1
+        return la >= REPLACE_MIN_KANA and sum(x != y for x, y in zip(a, b, strict=True)) == 1
     if la > lb:
         a, b, la, lb = b, a, lb, la
     i = 0

@@ -44,8 +44,8 @@ EN_EXPECTED = {
 SHIPPED_EXPECTED = {
     "アップル": "apple", "グーグル": "google", "オラクル": "oracle", "ウィーワーク": "wework",
     "オットマン": "altman", "イエンセン": "jensen", "マイクロソフト": "microsoft",
-    # e2k's near renderings, loose as they are (ファスト ~ fat)
-    "ファースト": "fat", "ミリオン": "billion",
+    # four kana with one replaced are other words: first is not fat, million is not billion
+    "ファースト": None, "ミリオン": None, "フラット": None,
     "シアター": None, "スケジュール": None, "ナデラ": None, "トヨタ": None, "アイランド": None,
 }
 

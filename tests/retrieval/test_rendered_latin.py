@@ -5,7 +5,8 @@ from __future__ import annotations
 from kiji.retrieval.lexical.rendered import RenderedLatin
 
 RENDERINGS = {"apple": "アップル", "google": "グーグル", "oracle": "オラクル", "ample": "アンプル",
-              "theatre": "シアター", "castle": "キャッスル", "people": "ピープル"}
+              "theatre": "シアター", "castle": "キャッスル", "people": "ピープル",
+              "billion": "ビリオン"}
 FILLER = [f"word{c}{d}" for c in "bdfgkmnprstvz" for d in "bdfgkmnprstvz"]  # no kana spelling
 
 
@@ -32,6 +33,9 @@ def test_one_kana_away_for_longer_words_only() -> None:
     assert index.word_for("キャッスルー") == "castle"  # long marks are not spelling
     assert index.word_for("キャッスス") == "castle"  # one kana away, five kana
     assert index.word_for("トヨタ") is None
+    assert index.word_for("キャスル") == "castle"  # one kana dropped, four kana
+    assert index.word_for("ビリオン") == "billion"
+    assert index.word_for("ミリオン") is None  # one kana replaced in four: another word
 
 
 def test_answers_are_cached() -> None:
