@@ -154,8 +154,9 @@ class Engine:
             if refs and terms:
                 terms = drop_reference_words(terms)
             coverage = self.lexical.coverage if self.lexical is not None and mode != "dense" else None
-            missing = coverage.missing(question) if coverage else []
-            specific = len(coverage.specific_terms(original)) if coverage else 0
+            named = coverage.specific_terms(original) if coverage else []
+            missing = coverage.missing(question, named if question == original else None) if coverage else []
+            specific = len(named)
             lexical_top = lexical_pool(terms, self.lexical, mode=mode)
         finally:
             qvec = embedding.result()[0]

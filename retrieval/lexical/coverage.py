@@ -189,11 +189,12 @@ class CoverageChecker:
             return by_sound[0].terms[0]
         return self._reverse().word_for(katakana)
 
-    def missing(self, question: str) -> list[str]:
-        """Specific terms of ``question`` found nowhere in the corpus."""
+    def missing(self, question: str, specific: list[SpecificTerm] | None = None) -> list[str]:
+        """Specific terms of ``question`` found nowhere in the corpus (``specific``: its
+        ``specific_terms`` when the caller has them)."""
         runs: list[str] | None = None
         out = []
-        for term in self.specific_terms(question):
+        for term in self.specific_terms(question) if specific is None else specific:
             if self._covered(term):
                 continue
             if KATAKANA_WORD.match(term.surface):
