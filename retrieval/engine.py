@@ -124,10 +124,12 @@ class Engine:
 
     def warm_up(self) -> None:
         """Build what the first English or katakana question would otherwise wait for (the JMdict
-        bridge, the katakana → Latin map) and run one query through every stage."""
+        bridges, the katakana → Latin map) and run one query through every stage."""
         if self.lexical is not None:
             _ = self.lexical.bridge
             self.lexical.coverage.latin_for("カタカナ")
+            if self.lexical.has_english:
+                self.lexical.japanese_bridge.expand(["記事"])
         self.ask("warm-up question about the articles", top_k=1)
 
     @property
@@ -139,7 +141,9 @@ class Engine:
     def _terms(self, question: str, language: Language, mode: Mode) -> QueryTerms | None:
         if mode == "dense" or self.lexical is None:
             return None
-        return self.lexical.terms(question, bridge=(mode == "fused+bridge" and language == "en"))
+        bridged = mode == "fused+bridge"
+        return self.lexical.terms(question, bridge=bridged and language == "en",
+                                  to_english=bridged and language == "ja")
 
     def _retrieve(self, question: str, language: Language, k: int, mode: Mode) -> Retrieval:
         original = question

@@ -326,7 +326,7 @@ def _unit_terms(units: tuple[Unit, ...], lexical: LexicalSide | None, *, bridge:
     """The corpus terms of each asked unit's word (its translations for an English question)."""
     if lexical is None:
         return tuple(frozenset() for _ in units)
-    return unit_terms(units, lambda word: lexical.terms(word, bridge=bridge).weights)
+    return unit_terms(units, lambda word: lexical.terms(word, bridge=bridge, to_english=not bridge).weights)
 
 
 def question_signals(sentences: list[Sentence], scores: np.ndarray, facts: QuestionFacts) -> np.ndarray:

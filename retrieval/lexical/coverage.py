@@ -92,10 +92,14 @@ class CoverageChecker:
     spell when sound alone finds nothing (``rendered.py``)."""
 
     def __init__(self, vocabulary: set[str], tokenizer: JapaneseTokenizer,
-                 bridge_factory: Callable[[], EnglishBridge]) -> None:
+                 bridge_factory: Callable[[], EnglishBridge],
+                 english_for: Callable[[str], dict[str, float]] | None = None) -> None:
+        """``english_for``: the corpus's English words for a Japanese term, where it has English
+        text (``japanese_bridge``): a term it translates (イギリス → britain) is there."""
         self.vocabulary = vocabulary
         self.tokenizer = tokenizer
         self._bridge_factory = bridge_factory
+        self._english_for = english_for
         self._rendered: RenderedLatin | None = None
         self._sounds: _Sounds | None = None
         self._lock = threading.Lock()
@@ -142,6 +146,8 @@ class CoverageChecker:
         if term.kind == "latin":
             return any(self._latin_word_covered(w, forms) for w in term.surface.split(" "))
         if forms and forms <= vocab or term.surface in vocab:
+            return True
+        if self._english_for is not None and self._english_for(term.surface):
             return True
         if KATAKANA_TERM.match(term.surface) or KATAKANA_WORD.match(term.surface):
             # A katakana name (proper noun or not) may be written in Latin letters or spelt

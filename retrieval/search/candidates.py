@@ -15,13 +15,17 @@ from typing import Literal
 import numpy as np
 
 from kiji.retrieval.index.store import LoadedIndex
+from kiji.retrieval.language import detect_language
 from kiji.retrieval.lexical.bm25 import BM25
 from kiji.retrieval.lexical.bridge import EnglishBridge
 from kiji.retrieval.lexical.coverage import KATAKANA_TERM, CoverageChecker
+from kiji.retrieval.lexical.japanese_bridge import JapaneseBridge
 from kiji.retrieval.lexical.tokenizer import JapaneseTokenizer
 
 Mode = Literal["dense", "lexical", "fused", "fused+bridge"]
 MODES: tuple[Mode, ...] = ("dense", "lexical", "fused", "fused+bridge")
+#: Share of a corpus's sentences in English from which Japanese questions are also translated.
+ENGLISH_TEXT_SHARE = 0.2
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,9 +60,16 @@ class LexicalSide:
             frozenset(self.tokenizer.tokens(index.articles[a].text[s:e])) for a, s, e in index.sentences
         ]
         self.vocabulary = self.bm25.vocabulary
+        # Japanese questions are translated into the corpus's English words only where there is
+        # English text to find (none of the shipped or JSQuAD sentences is English, all of SQuAD's).
+        english = sum(detect_language(index.articles[a].text[s:e]) == "en" for a, s, e in index.sentences)
+        self.has_english = english >= ENGLISH_TEXT_SHARE * max(1, len(index.sentences))
         self._bridge: EnglishBridge | None = None
+        self._japanese_bridge: JapaneseBridge | None = None
         self._bridge_lock = threading.Lock()
-        self.coverage = CoverageChecker(self.vocabulary, self.tokenizer, lambda: self.bridge)
+        self.coverage = CoverageChecker(
+            self.vocabulary, self.tokenizer, lambda: self.bridge,
+            english_for=(lambda term: self.japanese_bridge.translations(term)) if self.has_english else None)
 
     @property
     def bridge(self) -> EnglishBridge:
@@ -69,7 +80,16 @@ class LexicalSide:
                 self._bridge = EnglishBridge(self.vocabulary, self.tokenizer)
             return self._bridge
 
-    def terms(self, question: str, *, bridge: bool) -> QueryTerms:
+    @property
+    def japanese_bridge(self) -> JapaneseBridge:
+        with self._bridge_lock:
+            if self._japanese_bridge is None:
+                self._japanese_bridge = JapaneseBridge(self.vocabulary)
+            return self._japanese_bridge
+
+    def terms(self, question: str, *, bridge: bool, to_english: bool = False) -> QueryTerms:
+        """``bridge``: an English question, translated into the corpus's Japanese terms;
+        ``to_english``: a Japanese one, also translated into its English words (if it has any)."""
         weights: dict[str, float] = {}
         for tok in self.tokenizer.tokens(question):
             weights[tok] = max(weights.get(tok, 0.0), 1.0)
@@ -84,6 +104,9 @@ class LexicalSide:
                 latin = self.coverage.latin_for(tok) if KATAKANA_TERM.match(tok) else None
                 if latin:
                     weights[latin] = max(weights.get(latin, 0.0), 0.8)
+            if to_english and self.has_english:
+                for term, weight in self.japanese_bridge.expand(list(weights)[:n_tokens]).items():
+                    weights[term] = max(weights.get(term, 0.0), weight)
         return QueryTerms(weights={t: w for t, w in weights.items() if t in self.vocabulary},
                           unknown=unknown, n_tokens=n_tokens)
 
