@@ -3,6 +3,7 @@ JMdict and tokenizer; the articles below are not the shipped ones)."""
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -88,3 +89,16 @@ def test_japanese_articles_are_left_alone(tmp_path: Path) -> None:
     assert not lexical.has_english
     question = "総選挙は何曜日に行われる?"
     assert lexical.terms(question, bridge=False, to_english=True) == lexical.terms(question, bridge=False)
+
+
+def test_concurrent_lookups_agree(tok: JapaneseTokenizer) -> None:
+    vocab: set[str] = set()
+    for text in EN_ARTICLES.values():
+        vocab.update(tok.tokens(text))
+    fresh = JapaneseBridge(vocab)  # nothing cached: every thread may open its own connection
+    questions = ["総選挙は何曜日?", "宇宙飛行士は何を体験する?", "イギリスの収穫は?", "裁判所は何を決める?"] * 8
+    tokens = [tok.tokens(q) for q in questions]
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        results = list(pool.map(fresh.expand, tokens))
+    assert results == [JapaneseBridge(vocab).expand(t) for t in tokens]
+    assert all(results)
