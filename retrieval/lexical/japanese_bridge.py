@@ -22,18 +22,19 @@ import threading
 from collections.abc import Iterable
 from pathlib import Path
 
-from kiji.retrieval.lexical.english import clean_gloss, lemma_candidates, singular
-from kiji.retrieval.lexical.jmdict import default_db_path
+from kiji.retrieval.lexical.english import clean_gloss, lemma_candidates
+from kiji.retrieval.lexical.jmdict import (
+    common_entries,
+    default_db_path,
+    gloss_decay,
+    phrase_words,
+    sense_glosses,
+)
 from kiji.retrieval.lexical.tokenizer import ENGLISH_STOPWORDS
 from kiji.retrieval.lexical.weights import (
-    GLOSS_POSITION,
     MAX_TARGETS,
-    SENSE_DECAY,
-    SENSE_FLOOR,
     UNCOMMON,
     W_GLOSS,
-    W_PHRASE_HEAD,
-    W_PHRASE_WORD,
 )
 
 _ENGLISH_WORD = re.compile(r"^[a-z][a-z'\-]*[a-z]$")
@@ -94,23 +95,14 @@ class JapaneseBridge:
                         f"SELECT text, idseq FROM {table} WHERE text IN ({marks})", tokens):
                     spelt.setdefault(idseq, []).append(text)
             ids = sorted(spelt)
-            if not ids:
-                return {t: {} for t in tokens}
-            id_marks = ",".join("?" * len(ids))
-            rows = con.execute(
-                f"SELECT s.idseq, s.ID, g.text, g.lang FROM Sense s JOIN SenseGloss g ON g.sid = s.ID"
-                f" WHERE s.idseq IN ({id_marks}) ORDER BY s.idseq, s.ID, g.rowid", ids).fetchall()
-            common = {idseq for (idseq,) in con.execute(
-                f"SELECT DISTINCT k.idseq FROM Kanji k JOIN KJP p ON p.kid = k.ID WHERE k.idseq IN ({id_marks})"
-                f" UNION SELECT DISTINCT k.idseq FROM Kana k JOIN KNP p ON p.kid = k.ID"
-                f" WHERE k.idseq IN ({id_marks})", ids + ids)}
+            senses = sense_glosses(con, ids)
+            common = common_entries(con, ids)
         finally:
             con.close()
-        per_entry = self._weigh(rows)
         out: dict[str, dict[str, float]] = {t: {} for t in tokens}
         for idseq, texts in spelt.items():
             base = 1.0 if idseq in common else UNCOMMON
-            for lemma, w in per_entry.get(idseq, {}).items():
+            for lemma, w in self._weigh(senses.get(idseq, [])).items():
                 # One form of a lemma is a confident term; its other forms (falls, fell, fallen)
                 # are loose ones, or a sentence would seem to lack most of what was asked.
                 forms = sorted(self._forms[lemma].items(), key=lambda kv: (-kv[1], kv[0]))
@@ -123,33 +115,18 @@ class JapaneseBridge:
         return {t: dict(sorted(d.items(), key=lambda kv: (-kv[1], kv[0]))[: self._max_targets])
                 for t, d in out.items()}
 
-    def _weigh(self, rows: list[tuple[int, int, str, str | None]]) -> dict[int, dict[str, float]]:
-        """Entry -> {corpus lemma: weight} from its senses' glosses, in sense and gloss order."""
-        entries: dict[int, dict[str, float]] = {}
-        rank: dict[int, int] = {}
-        last: tuple[int, int] | None = None
-        position = 0
-        for idseq, sid, text, lang in rows:
-            if last != (idseq, sid):
-                rank[idseq] = rank.get(idseq, -1) + 1
-                last, position = (idseq, sid), 0
-            else:
-                position += 1
-            if lang not in (None, "eng"):
-                continue
-            key, is_verb = clean_gloss(text)
-            words = key.split()
-            if not words or len(words) > 4:
-                continue  # an explanation, not a translation
-            decay = max(SENSE_FLOOR, SENSE_DECAY ** rank[idseq]) / (1.0 + GLOSS_POSITION * position)
-            if len(words) == 1:
-                weighted = [(words[0], W_GLOSS)]
-            else:
-                head = words[0] if is_verb else singular(words[-1])
-                weighted = [(singular(w), W_PHRASE_HEAD if singular(w) == head else W_PHRASE_WORD)
-                            for w in words if w not in ENGLISH_STOPWORDS]
-            for lemma, w in weighted:
-                if lemma in self._forms and w * decay >= MIN_JA_WEIGHT:
-                    entry = entries.setdefault(idseq, {})
-                    entry[lemma] = max(entry.get(lemma, 0.0), w * decay)
-        return entries
+    def _weigh(self, senses: list[list[str]]) -> dict[str, float]:
+        """One entry's corpus lemmas, weighted, from its senses' glosses (``jmdict``'s weights)."""
+        entry: dict[str, float] = {}
+        for rank, glosses in enumerate(senses):
+            for position, gloss in enumerate(glosses):
+                key, is_verb = clean_gloss(gloss)
+                words = key.split()
+                if not words or len(words) > 4:
+                    continue  # an explanation, not a translation
+                decay = gloss_decay(rank, position)
+                weighted = [(words[0], W_GLOSS)] if len(words) == 1 else phrase_words(words, is_verb)
+                for lemma, w in weighted:
+                    if lemma in self._forms and w * decay >= MIN_JA_WEIGHT:
+                        entry[lemma] = max(entry.get(lemma, 0.0), w * decay)
+        return entry

@@ -104,32 +104,11 @@ def build_gloss_index(vocabulary: Iterable[str], db_path: str | Path | None = No
                 entries.setdefault(text, []).append((idseq, True))
         idseqs = sorted({i for lst in entries.values() for i, _ in lst})
 
-        senses: dict[int, list[list[str]]] = {}
-        common: set[int] = set()
+        senses = sense_glosses(con, idseqs)
+        common = common_entries(con, idseqs)
         has_kanji: set[int] = set()
         for batch in _batches(idseqs, 500):
             marks = ",".join("?" * len(batch))
-            # The language is filtered here, not in SQL: a lang condition makes SQLite scan
-            # the SenseGloss_lang index (all 370k glosses) for every batch.
-            rows = con.execute(
-                f"SELECT s.idseq, s.ID, g.text, g.lang FROM Sense s"
-                f" JOIN SenseGloss g ON g.sid = s.ID WHERE s.idseq IN ({marks})"
-                f" ORDER BY s.idseq, s.ID, g.rowid", batch)
-            last: tuple[int, int] | None = None
-            for idseq, sid, text, lang in rows:
-                if lang not in (None, "eng"):
-                    continue
-                of_entry = senses.setdefault(idseq, [])
-                if last != (idseq, sid):
-                    of_entry.append([])
-                    last = (idseq, sid)
-                of_entry[-1].append(text)
-            # Priority tags (news1, ichi1, ...) mark the everyday entries of a spelling.
-            for (idseq,) in con.execute(
-                    f"SELECT DISTINCT k.idseq FROM Kanji k JOIN KJP p ON p.kid = k.ID"
-                    f" WHERE k.idseq IN ({marks}) UNION SELECT DISTINCT k.idseq FROM Kana k"
-                    f" JOIN KNP p ON p.kid = k.ID WHERE k.idseq IN ({marks})", batch + batch):
-                common.add(idseq)
             for (idseq,) in con.execute(
                     f"SELECT DISTINCT idseq FROM Kanji WHERE idseq IN ({marks})", batch):
                 has_kanji.add(idseq)
@@ -140,15 +119,12 @@ def build_gloss_index(vocabulary: Iterable[str], db_path: str | Path | None = No
                 if by_kana and idseq in has_kanji and _HIRAGANA.match(term):
                     base *= KANA_ONLY
                 for rank, glosses in enumerate(senses.get(idseq, [])):
-                    sense_w = base * max(SENSE_FLOOR, SENSE_DECAY**rank)
                     cleaned = [clean_gloss(g) for g in glosses]
                     ctx = frozenset(k for k, _ in cleaned if k and " " not in k)
                     for gpos, (key, is_verb) in enumerate(cleaned):
                         if not key:
                             continue
-                        # The first glosses of a sense are its core meaning; this also
-                        # breaks ties between the many terms a common word translates to.
-                        decay = sense_w / (1.0 + GLOSS_POSITION * gpos)
+                        decay = gloss_decay(rank, gpos, base)
                         words = key.split()
                         if len(words) == 1:
                             put(key, term, W_GLOSS * decay, ctx)
@@ -161,14 +137,8 @@ def build_gloss_index(vocabulary: Iterable[str], db_path: str | Path | None = No
                         phrase = " ".join(words[:-1] + [singular(words[-1])])
                         put(phrase, term, W_PHRASE * decay)
                         max_phrase = max(max_phrase, len(words))
-                        # English phrases are head-final ("power plant") except verb phrases
-                        # ("fall down"); the head alone is a fair, weaker translation.
-                        content = [w for w in words if w not in ENGLISH_STOPWORDS]
-                        head = words[0] if is_verb else singular(words[-1])
-                        for w in content:
-                            w = singular(w)
-                            put(w, term, (W_PHRASE_HEAD if w == head else W_PHRASE_WORD)
-                                * decay)
+                        for w, weight in phrase_words(words, is_verb):
+                            put(w, term, weight * decay)
 
         # JMnedict: English names of katakana terms (companies, people, places abroad).
         kata = [t for t in terms if KATAKANA_WORD.match(t)]
@@ -220,6 +190,62 @@ def build_gloss_index(vocabulary: Iterable[str], db_path: str | Path | None = No
             top = sorted(d.items(), key=lambda kv: (-kv[1], kv[0]))[: max_targets]
             index[key] = dict(top)
     return GlossIndex(gloss=index, max_phrase=min(max_phrase, 4), words=english_words)
+
+
+def sense_glosses(con: sqlite3.Connection, idseqs: list[int]) -> dict[int, list[list[str]]]:
+    """Each entry's senses, each the list of its English glosses, in dictionary order."""
+    senses: dict[int, list[list[str]]] = {}
+    for batch in _batches(idseqs, 500):
+        marks = ",".join("?" * len(batch))
+        # The language is filtered here, not in SQL: a lang condition makes SQLite scan the
+        # SenseGloss_lang index (all 370k glosses) for every batch.
+        rows = con.execute(
+            f"SELECT s.idseq, s.ID, g.text, g.lang FROM Sense s"
+            f" JOIN SenseGloss g ON g.sid = s.ID WHERE s.idseq IN ({marks})"
+            f" ORDER BY s.idseq, s.ID, g.rowid", batch)
+        last: tuple[int, int] | None = None
+        for idseq, sid, text, lang in rows:
+            if lang not in (None, "eng"):
+                continue
+            of_entry = senses.setdefault(idseq, [])
+            if last != (idseq, sid):
+                of_entry.append([])
+                last = (idseq, sid)
+            of_entry[-1].append(text)
+    return senses
+
+
+def common_entries(con: sqlite3.Connection, idseqs: list[int]) -> set[int]:
+    """The entries with a priority tag (news1, ichi1, ...): the everyday entries of a spelling."""
+    common: set[int] = set()
+    for batch in _batches(idseqs, 500):
+        marks = ",".join("?" * len(batch))
+        for (idseq,) in con.execute(
+                f"SELECT DISTINCT k.idseq FROM Kanji k JOIN KJP p ON p.kid = k.ID"
+                f" WHERE k.idseq IN ({marks}) UNION SELECT DISTINCT k.idseq FROM Kana k"
+                f" JOIN KNP p ON p.kid = k.ID WHERE k.idseq IN ({marks})", batch + batch):
+            common.add(idseq)
+    return common
+
+
+def gloss_decay(sense_rank: int, position: int, base: float = 1.0) -> float:
+    """A gloss's weight factor: the first senses are an entry's usual meanings, the first glosses
+    of a sense its core meaning (this also breaks ties between the many terms a common word
+    translates to)."""
+    return base * max(SENSE_FLOOR, SENSE_DECAY**sense_rank) / (1.0 + GLOSS_POSITION * position)
+
+
+def phrase_words(words: list[str], is_verb: bool) -> list[tuple[str, float]]:
+    """The content words of a multi-word gloss, singular, weighted: English phrases are
+    head-final ("power plant") except verb phrases ("fall down"), and the head alone is a fair,
+    weaker translation (W_PHRASE_HEAD) than the phrase; the other words weaker still."""
+    head = words[0] if is_verb else singular(words[-1])
+    out = []
+    for w in words:
+        if w not in ENGLISH_STOPWORDS:
+            w = singular(w)
+            out.append((w, W_PHRASE_HEAD if w == head else W_PHRASE_WORD))
+    return out
 
 
 def _cooccurrence(con: sqlite3.Connection,
