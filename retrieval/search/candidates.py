@@ -90,11 +90,10 @@ class LexicalSide:
     def terms(self, question: str, *, bridge: bool, to_english: bool = False) -> QueryTerms:
         """``bridge``: an English question, translated into the corpus's Japanese terms;
         ``to_english``: a Japanese one, also translated into its English words (if it has any)."""
-        weights: dict[str, float] = {}
-        for tok in self.tokenizer.tokens(question):
-            weights[tok] = max(weights.get(tok, 0.0), 1.0)
-        unknown = tuple(t for t in weights if t not in self.vocabulary)
-        n_tokens = len(weights)
+        weights: dict[str, float] = dict.fromkeys(self.tokenizer.tokens(question), 1.0)
+        own = list(weights)
+        unknown = tuple(t for t in own if t not in self.vocabulary)
+        n_tokens = len(own)
         if bridge:
             for term, weight in self.bridge.expand(question).items():
                 weights[term] = max(weights.get(term, 0.0), weight)
@@ -105,7 +104,7 @@ class LexicalSide:
                 if latin:
                     weights[latin] = max(weights.get(latin, 0.0), 0.8)
             if to_english and self.has_english:
-                for term, weight in self.japanese_bridge.expand(list(weights)[:n_tokens]).items():
+                for term, weight in self.japanese_bridge.expand(own).items():
                     weights[term] = max(weights.get(term, 0.0), weight)
         return QueryTerms(weights={t: w for t, w in weights.items() if t in self.vocabulary},
                           unknown=unknown, n_tokens=n_tokens)
