@@ -30,11 +30,12 @@ from kiji.retrieval.embedding.embedder import Progress
 from kiji.retrieval.embedding.fake import FakeEmbedder
 from kiji.retrieval.engine import Engine
 from kiji.retrieval.index.build import BuildSummary, build_index, passage_text
-from kiji.retrieval.index.store import CURRENT, VERSIONS, sentence_table
+from kiji.retrieval.index.store import CURRENT, VERSIONS, LoadedIndex, load_current, sentence_table
 from kiji.retrieval.lexical.bridge import EnglishBridge
 from kiji.retrieval.lexical.coverage import CoverageChecker
 from kiji.retrieval.lexical.tokenizer import JapaneseTokenizer
 from kiji.retrieval.models import ArticleInfo, AskResult
+from kiji.retrieval.search.candidates import LexicalSide
 from kiji.settings import Settings
 from tests.bot.fake_discord import FakeDiscord, Pending
 
@@ -81,6 +82,18 @@ def build_fake_index(index_dir: Path, corpus: Path = SHIPPED_CORPUS_DIR,
     embedder = embedder or FakeEmbedder()
     build_index(corpus_paths=[corpus], index_dir=index_dir, embedder=embedder, params=ChunkParams())
     return embedder
+
+
+def lexical_index(tmp_path: Path, articles: dict[str, str]) -> tuple[LexicalSide, LoadedIndex]:
+    """An index of ``articles`` (title line → text; fake vectors) under ``tmp_path``, with its
+    lexical side."""
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    for key, text in articles.items():
+        (corpus / f"{key}.txt").write_text(f"{key}\n\n{text}\n", encoding="utf-8")
+    build_fake_index(tmp_path / "index", corpus)
+    index = load_current(tmp_path / "index")
+    return LexicalSide(index), index
 
 
 def small_corpus(tmp_path: Path, name: str, count: int) -> Path:

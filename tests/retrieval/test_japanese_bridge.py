@@ -10,11 +10,10 @@ import numpy as np
 import pytest
 
 from kiji.retrieval.embedding.fake import FakeEmbedder
-from kiji.retrieval.index.store import LoadedIndex, load_current
 from kiji.retrieval.lexical.japanese_bridge import JapaneseBridge
 from kiji.retrieval.lexical.tokenizer import JapaneseTokenizer
-from kiji.retrieval.search.candidates import LexicalSide, retrieve
-from tests.helpers import build_fake_index
+from kiji.retrieval.search.candidates import retrieve
+from tests.helpers import lexical_index
 
 EN_ARTICLES = {
     "elections": "General elections in Scotland are usually held on a Thursday in May.",
@@ -53,18 +52,8 @@ def test_one_form_of_a_word_is_confident_the_others_loose(bridge: JapaneseBridge
     assert bridge.expand(["決める"]).get("decides", 0) >= 0.6
 
 
-def _lexical(tmp_path: Path, articles: dict[str, str]) -> tuple[LexicalSide, LoadedIndex]:
-    corpus = tmp_path / "corpus"
-    corpus.mkdir()
-    for key, text in articles.items():
-        (corpus / f"{key}.txt").write_text(f"{key}\n\n{text}\n", encoding="utf-8")
-    build_fake_index(tmp_path / "index", corpus)
-    index = load_current(tmp_path / "index")
-    return LexicalSide(index), index
-
-
 def test_japanese_questions_find_english_articles(tmp_path: Path) -> None:
-    lexical, index = _lexical(tmp_path, EN_ARTICLES)
+    lexical, index = lexical_index(tmp_path, EN_ARTICLES)
     assert lexical.has_english
     qvec = np.zeros(FakeEmbedder().dim, dtype=np.float32)  # no help from the dense side
     for question, key in [("総選挙は何曜日に行われる?", "elections"),
@@ -78,14 +67,14 @@ def test_japanese_questions_find_english_articles(tmp_path: Path) -> None:
 
 
 def test_a_term_the_articles_hold_in_translation_is_not_missing(tmp_path: Path) -> None:
-    lexical, _ = _lexical(tmp_path, EN_ARTICLES)
+    lexical, _ = lexical_index(tmp_path, EN_ARTICLES)
     # イギリス does not sound like Britain; JMdict translates it.
     assert lexical.coverage.missing("イギリスの収穫はどうだった?") == []
     assert lexical.coverage.missing("トヨタの収穫はどうだった?") == ["トヨタ"]
 
 
 def test_japanese_articles_are_left_alone(tmp_path: Path) -> None:
-    lexical, _ = _lexical(tmp_path, JA_ARTICLES)
+    lexical, _ = lexical_index(tmp_path, JA_ARTICLES)
     assert not lexical.has_english
     question = "総選挙は何曜日に行われる?"
     assert lexical.terms(question, bridge=False, to_english=True) == lexical.terms(question, bridge=False)

@@ -12,12 +12,11 @@ import numpy as np
 import pytest
 
 from kiji.retrieval.embedding.fake import FakeEmbedder
-from kiji.retrieval.index.store import load_current
 from kiji.retrieval.lexical.bridge import EnglishBridge
 from kiji.retrieval.lexical.coverage import CoverageChecker
 from kiji.retrieval.lexical.tokenizer import JapaneseTokenizer
-from kiji.retrieval.search.candidates import LexicalSide, lexical_pool, retrieve
-from tests.helpers import build_fake_index, lexical_side
+from kiji.retrieval.search.candidates import lexical_pool, retrieve
+from tests.helpers import lexical_index, lexical_side
 
 JA_ARTICLES = {
     "jobs": "スティーブ・ジョブズはアップルの共同創業者で、2011年に亡くなった。",
@@ -135,13 +134,7 @@ def test_katakana_echoes_of_english_words_are_not_names(
 
 
 def test_retrieval_finds_the_article_naming_the_person(tmp_path: Path) -> None:
-    corpus = tmp_path / "corpus"
-    corpus.mkdir()
-    for key, text in JA_ARTICLES.items():
-        (corpus / f"{key}.txt").write_text(f"{key}\n\n{text}\n", encoding="utf-8")
-    build_fake_index(tmp_path / "index", corpus)
-    index = load_current(tmp_path / "index")
-    lexical = LexicalSide(index)
+    lexical, index = lexical_index(tmp_path, JA_ARTICLES)
     qvec = np.zeros(FakeEmbedder().dim, dtype=np.float32)  # no help from the dense side
     for question, key in [("What did Sundar Pichai announce?", "pichai"),
                           ("Did Salesforce's stock go up?", "salesforce"),
