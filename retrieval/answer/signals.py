@@ -241,9 +241,9 @@ class SignalExtractor:
         self._static: dict[int, _Static] = {}
 
     def _remember(self, sid: int, text: str, title: str) -> _Static:
+        language = self.lexical.sentence_languages[sid] if self.lexical else detect_language(text)
         static = _Static(bool(_DIGIT.search(text)), held_types(text), trigrams(text), text.strip() == title,
-                         math.log(max(5, len(text))), detect_language(text), numbers_in(text),
-                         states_negation(text))
+                         math.log(max(5, len(text))), language, numbers_in(text), states_negation(text))
         self._static[sid] = static  # a plain dict write: safe under concurrent questions (GIL)
         return static
 

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 MONEY = ("円", "ドル", "$", "＄", "dollar", "yen", "ユーロ", "euro", "元", "£", "pound", "€")
 PERCENT = ("%", "％", "パーセント", "percent")
 AGE = ("歳", "years old", "year-old", "aged")
+_PERCENT_OR_AGE = frozenset(s.lower() for s in PERCENT + AGE)
 
 _MONEY_ASKED = re.compile(
     r"いくら|何[円ドル]|"
@@ -56,7 +57,8 @@ def asked_units(question: str) -> tuple[Unit, ...]:
     counter = _JA_COUNTER.search(question)
     if counter:
         word = counter.group(1)
-        covered = any(word.lower() in unit.spellings for unit in units) or word in ("%", "％", "パーセント", "歳")
+        # 何% / 何歳 name a percent or an age even where the question's wording missed the regexes.
+        covered = any(word.lower() in unit.spellings for unit in units) or word.lower() in _PERCENT_OR_AGE
         if word[0] not in _NOT_COUNTERS and not covered:
             units.append(Unit((word.lower(),), word))
     many = _EN_HOW_MANY.search(question)

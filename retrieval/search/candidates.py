@@ -21,6 +21,7 @@ from kiji.retrieval.lexical.bridge import EnglishBridge
 from kiji.retrieval.lexical.coverage import KATAKANA_TERM, CoverageChecker
 from kiji.retrieval.lexical.japanese_bridge import JapaneseBridge
 from kiji.retrieval.lexical.tokenizer import JapaneseTokenizer
+from kiji.retrieval.models import Language
 
 Mode = Literal["dense", "lexical", "fused", "fused+bridge"]
 MODES: tuple[Mode, ...] = ("dense", "lexical", "fused", "fused+bridge")
@@ -62,7 +63,10 @@ class LexicalSide:
         self.vocabulary = self.bm25.vocabulary
         # Japanese questions are translated into the corpus's English words only where there is
         # English text to find (none of the shipped or JSQuAD sentences is English, all of SQuAD's).
-        english = sum(detect_language(index.articles[a].text[s:e]) == "en" for a, s, e in index.sentences)
+        #: Each sentence's language, by sentence id (the answer signals read it too).
+        self.sentence_languages: list[Language] = [
+            detect_language(index.articles[a].text[s:e]) for a, s, e in index.sentences]
+        english = self.sentence_languages.count("en")
         self.has_english = english >= ENGLISH_TEXT_SHARE * max(1, len(index.sentences))
         self._bridge: EnglishBridge | None = None
         self._japanese_bridge: JapaneseBridge | None = None
