@@ -112,6 +112,9 @@ class Engine:
         if self.lexical is None:
             self.lexical = LexicalSide(self.index)
         self._titles = {aid: a.title for aid, a in self.index.articles.items()}
+        # The language of input in neither script (😂, "?"): the one most of the articles are in.
+        languages = self.lexical.sentence_languages
+        self._language: Language = "ja" if languages.count("ja") > languages.count("en") else "en"
         self._chunks_of: dict[str, list[int]] = {}
         for i, chunk in enumerate(self.index.chunks):
             self._chunks_of.setdefault(chunk.article_id, []).append(i)
@@ -215,7 +218,7 @@ class Engine:
         started = time.perf_counter()
         text = validate_question(question, self.max_question_chars)
         top_k = validate_top_k(self.default_top_k if top_k is None else top_k)
-        lang: Language = language or detect_language(text)
+        lang: Language = language or detect_language(text, self._language)
         kind = contentless_kind(text)
         if kind is not None:
             return AskResult(question=question, language=lang, answered=False,
@@ -255,7 +258,8 @@ class Engine:
         text = validate_question(query, self.max_question_chars)
         k = validate_top_k(k, MAX_SEARCH_K)
         out = []
-        for cand in self._retrieve(text, detect_language(text), k, mode or self.mode).candidates:
+        for cand in self._retrieve(text, detect_language(text, self._language), k,
+                                   mode or self.mode).candidates:
             chunk = self.index.chunks[cand.chunk_id]
             article = self.index.articles[chunk.article_id]
             out.append(Passage(chunk_id=cand.chunk_id, article_id=article.id, title=article.title,

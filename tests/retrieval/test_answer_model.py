@@ -20,8 +20,9 @@ from kiji.retrieval.answer.signals import (
     QuestionFacts,
     Sentence,
 )
+from kiji.retrieval.embedding.fake import FakeEmbedder
 from kiji.retrieval.engine import Engine
-from tests.helpers import stale_model_file
+from tests.helpers import lexical_index, stale_model_file
 
 
 @pytest.mark.parametrize(("text", "kind"), [
@@ -46,6 +47,19 @@ def test_contentless_input_gets_help_with_examples_from_the_corpus(fake_engine: 
     assert result.answered is False and result.quotes == [] and result.related == []
     assert any(a.title[:20] in result.answer for a in fake_engine.index.articles.values())
     assert fake_engine.ask("hello").answer.startswith("I answer questions about the articles")
+
+
+def test_input_in_no_language_is_answered_in_the_articles_language(fake_engine: Engine,
+                                                                   tmp_path: Path) -> None:
+    japanese = fake_engine.ask("😂😂😂")
+    assert japanese.language == "ja" and not japanese.answered
+    assert japanese.answer == fake_engine.ask("こんにちは").answer
+    _, index = lexical_index(tmp_path, {
+        "elections": "General elections in Scotland are usually held on a Thursday in May.",
+        "harvest": "A poor harvest in Britain and a hard winter left the colony short of food."})
+    english = Engine(index=index, embedder=FakeEmbedder(), model=fake_engine.model).ask("😂😂😂")
+    assert english.language == "en" and not english.answered
+    assert english.answer.startswith("I answer questions about the articles")
 
 
 def test_shipped_model_loads_and_names_its_signals() -> None:

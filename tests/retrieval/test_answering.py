@@ -13,7 +13,7 @@ from kiji.retrieval.engine import Engine
 from kiji.retrieval.language import detect_language
 from kiji.retrieval.lexical.coverage import CoverageChecker
 from kiji.retrieval.lexical.tokenizer import JapaneseTokenizer
-from kiji.retrieval.models import Quote
+from kiji.retrieval.models import Language, Quote
 from kiji.retrieval.search.candidates import Candidate, diversify
 from kiji.retrieval.search.references import referenced_articles, without_quoted_titles
 
@@ -27,6 +27,14 @@ from kiji.retrieval.search.references import referenced_articles, without_quoted
 ])
 def test_language_detection(text: str, lang: str) -> None:
     assert detect_language(text) == lang
+
+
+@pytest.mark.parametrize(("text", "default", "lang"), [
+    ("😂😂😂", "ja", "ja"), ("?", "ja", "ja"), ("$100", "ja", "ja"), ("😂", "en", "en"),
+    ("DeepSeek 😂", "ja", "en"), ("半導体 😂", "en", "ja"),
+])
+def test_text_in_neither_script_takes_the_default(text: str, default: Language, lang: str) -> None:
+    assert detect_language(text, default) == lang
 
 
 TITLES = {"a": "DeepSeekその②", "b": "AI業界の革新、DeepSeekとは?", "c": "Ai+Cryptoの流れは急速に進んでいる",
