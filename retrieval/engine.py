@@ -150,6 +150,10 @@ class Engine:
 
     # --- queries -----------------------------------------------------------------------------
 
+    def language_of(self, text: str) -> Language:
+        """The language of a question; text in neither script takes the articles' language."""
+        return detect_language(text, self._language)
+
     def _terms(self, question: str, language: Language, mode: Mode) -> QueryTerms | None:
         if mode == "dense" or self.lexical is None:
             return None
@@ -218,7 +222,7 @@ class Engine:
         started = time.perf_counter()
         text = validate_question(question, self.max_question_chars)
         top_k = validate_top_k(self.default_top_k if top_k is None else top_k)
-        lang: Language = language or detect_language(text, self._language)
+        lang: Language = language or self.language_of(text)
         kind = contentless_kind(text)
         if kind is not None:
             return AskResult(question=question, language=lang, answered=False,
@@ -258,8 +262,7 @@ class Engine:
         text = validate_question(query, self.max_question_chars)
         k = validate_top_k(k, MAX_SEARCH_K)
         out = []
-        for cand in self._retrieve(text, detect_language(text, self._language), k,
-                                   mode or self.mode).candidates:
+        for cand in self._retrieve(text, self.language_of(text), k, mode or self.mode).candidates:
             chunk = self.index.chunks[cand.chunk_id]
             article = self.index.articles[chunk.article_id]
             out.append(Passage(chunk_id=cand.chunk_id, article_id=article.id, title=article.title,

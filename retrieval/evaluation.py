@@ -21,7 +21,6 @@ from kiji.errors import InvalidInput
 from kiji.retrieval.answer.fitting import Sample
 from kiji.retrieval.answer.model import AnswerModel
 from kiji.retrieval.engine import Engine
-from kiji.retrieval.language import detect_language
 from kiji.retrieval.models import AskResult, Quote
 from kiji.retrieval.search.candidates import Mode
 
@@ -84,7 +83,7 @@ def collect_samples(engine: Engine, items: Iterable[Item], group: str) -> list[S
         text = item.question.strip()
         if not text:
             continue
-        cands = engine.candidates(text, detect_language(text))
+        cands = engine.candidates(text, engine.language_of(text))
         spans = _gold_spans(engine, item)
         labels = np.array([any(s.article_id == a and s.start < e and b < s.end for a, b, e in spans)
                            for s in cands.sentences], dtype=bool)

@@ -61,11 +61,11 @@ class LexicalSide:
             frozenset(self.tokenizer.tokens(index.articles[a].text[s:e])) for a, s, e in index.sentences
         ]
         self.vocabulary = self.bm25.vocabulary
-        # Japanese questions are translated into the corpus's English words only where there is
-        # English text to find (none of the shipped or JSQuAD sentences is English, all of SQuAD's).
         #: Each sentence's language, by sentence id (the answer signals read it too).
         self.sentence_languages: list[Language] = [
             detect_language(index.articles[a].text[s:e]) for a, s, e in index.sentences]
+        # Japanese questions are translated into the corpus's English words only where there is
+        # English text to find (none of the shipped or JSQuAD sentences is English, all of SQuAD's).
         english = self.sentence_languages.count("en")
         self.has_english = english >= ENGLISH_TEXT_SHARE * max(1, len(index.sentences))
         self._bridge: EnglishBridge | None = None

@@ -27,12 +27,13 @@ JA_ARTICLES = {
 }
 
 
+def _vocabulary(tok: JapaneseTokenizer) -> set[str]:
+    return {t for text in EN_ARTICLES.values() for t in tok.tokens(text)}
+
+
 @pytest.fixture(scope="module")
 def bridge(tok: JapaneseTokenizer) -> JapaneseBridge:
-    vocab: set[str] = set()
-    for text in EN_ARTICLES.values():
-        vocab.update(tok.tokens(text))
-    return JapaneseBridge(vocab)
+    return JapaneseBridge(_vocabulary(tok))
 
 
 def test_dictionary_words_reach_the_corpus_english(bridge: JapaneseBridge) -> None:
@@ -81,9 +82,7 @@ def test_japanese_articles_are_left_alone(tmp_path: Path) -> None:
 
 
 def test_concurrent_lookups_agree(tok: JapaneseTokenizer) -> None:
-    vocab: set[str] = set()
-    for text in EN_ARTICLES.values():
-        vocab.update(tok.tokens(text))
+    vocab = _vocabulary(tok)
     fresh = JapaneseBridge(vocab)  # nothing cached: every thread may open its own connection
     questions = ["総選挙は何曜日?", "宇宙飛行士は何を体験する?", "イギリスの収穫は?", "裁判所は何を決める?"] * 8
     tokens = [tok.tokens(q) for q in questions]
