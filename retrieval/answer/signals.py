@@ -56,6 +56,7 @@ SENTENCE_SIGNALS: tuple[str, ...] = (
     "type_match",       # the question asks for a date / person / place / number and the sentence holds one
     "trigram_overlap",  # share of the question's character trigrams found in the sentence
     "missing_rare",     # rarest confident question term the sentence lacks (its idf / the rarest term's)
+    "window_coverage",  # coverage of the sentence with the one before it ("It was commissioned by…")
 )
 
 _SAME_LANGUAGE_SIGNALS: tuple[str, ...] = (
@@ -88,7 +89,7 @@ _COLUMN = {name: i for i, name in enumerate(SENTENCE_SIGNALS)}
 _PER_SENTENCE = [_COLUMN[name] for name in (
     "chunk_dense_gap", "chunk_bm25", "coverage", "coverage_loose", "is_headline", "log_length",
     "title_named", "figure_match", "chunk_rank", "chunk_fused", "type_match", "trigram_overlap",
-    "missing_rare")]
+    "missing_rare", "window_coverage")]
 
 #: The question signals above, and the same again multiplied by ``cross_lingual``.
 QUESTION_SIGNALS: tuple[str, ...] = (
@@ -315,11 +316,21 @@ class SignalExtractor:
             type_match = bool(asked & static.kinds)
             grams = len(q_grams & static.grams) / len(q_grams) if q_grams else 0.0
             lacking = max([strong[t] for t in strong_keys - toks], default=0.0)
+            # The answer often names its subject only in the sentence before ("The Bayeux Tapestry
+            # … . It was commissioned by Odo"; Japanese drops the subject altogether). Measured
+            # over 8 fold seeds, CV rank@3: dev ja .867 -> .895, en .804 -> .815, JSQuAD .918 ->
+            # .923, SQuAD .874 -> .890; with the next sentence too, or two before, it gained less.
+            before = int(self.prev[sid])
+            if before >= 0 and lexical is not None and strong_total:
+                window = strong_keys & (toks | lexical.sentence_tokens[before])
+                cov_w = math.fsum(strong[t] for t in window) / strong_total
+            else:
+                cov_w = cov
             missing_rare = lacking / rarest if rarest else 0.0
             per_sentence.append((
                 cand.dense - best_chunk, cand.lexical / best_bm25, cov, cov_l, static.headline,
                 static.log_length, refs.get(aid, 0.0), wants and figure, 1.0 / (1 + rank),
-                cand.fused / best_fused, type_match, grams, missing_rare))
+                cand.fused / best_fused, type_match, grams, missing_rare, cov_w))
             held = holds_units(units, terms_of_units, article.text[s:e], toks) if units else True
             sentences.append(Sentence(sid, cand.chunk_id, aid, s, e, d, figure, cov, cov_l, type_match,
                                       grams, missing_rare, static.language != language, held, static.numbers,
