@@ -41,11 +41,16 @@ def test_english_question_gets_verbatim_japanese_quote(real_engine: Engine) -> N
 
 
 def test_several_sources_disagree_on_the_nvidia_drop(real_engine: Engine) -> None:
-    result = real_engine.ask("NVIDIAの株価はどれくらい下がった?", top_k=5)
-    assert result.answered
+    # Asked for a percentage, the two articles' figures (17%, 11% after hours) are among the first
+    # three quotes and the answer says they differ. (Asked "どれくらい" instead, the 17% sentence
+    # ranks sixth, fifth before window_coverage: how often the ranker is right is `kiji eval`'s to
+    # measure, this test checks what kiji does with two sources that disagree.)
+    result = real_engine.ask("NVIDIAの株価は何%下がった?", top_k=3)
+    assert result.answered and result.sources_differ
     articles = {q.article_id for q in result.quotes}
     assert len(articles) >= 2
     assert any("17%" in q.text for q in result.quotes) and any("11%" in q.text for q in result.quotes)
+    assert "数字が異なります" in result.answer
     _all_verbatim(real_engine, result)
 
 
