@@ -263,9 +263,9 @@ class SignalExtractor:
         weights = terms.weights if terms and lexical else {}
         strong = {t: w * lexical.idf(t) for t, w in weights.items() if w >= 0.6} if lexical else {}
         loose = {t: w * lexical.idf(t) for t, w in weights.items()} if lexical else {}
-        strong_total = sum(strong.values())
+        strong_total = math.fsum(strong.values())
         rarest = max(strong.values(), default=0.0)
-        loose_total = sum(loose.values())
+        loose_total = math.fsum(loose.values())
         unknown_share = len(terms.unknown) / max(1, terms.n_tokens) if terms else 0.0
         facts = QuestionFacts(background, missing, specific, unknown_share, wants, asked, bool(units),
                               numbers_in(_without_titles(question, [index.articles[a].title for a in refs])),
@@ -303,7 +303,7 @@ class SignalExtractor:
         loose_keys = frozenset(loose)
         sentences: list[Sentence] = []
         per_sentence: list[tuple[float, ...]] = []
-        for sid, d in zip(sids.tolist(), dense.tolist(), strict=True):
+        for sid, d, before in zip(sids.tolist(), dense.tolist(), self.prev[sids].tolist(), strict=True):
             cand, s, e, rank = rows[sid]
             aid = index.chunks[cand.chunk_id].article_id
             article = index.articles[aid]
@@ -320,9 +320,9 @@ class SignalExtractor:
             # … . It was commissioned by Odo"; Japanese drops the subject altogether). Measured
             # over 8 fold seeds, CV rank@3: dev ja .867 -> .895, en .804 -> .815, JSQuAD .918 ->
             # .923, SQuAD .874 -> .890; with the next sentence too, or two before, it gained less.
-            before = int(self.prev[sid])
             if before >= 0 and lexical is not None and strong_total:
-                window = strong_keys & (toks | lexical.sentence_tokens[before])
+                # intersections with the question's few terms, not a union of two token sets
+                window = (strong_keys & toks) | (strong_keys & lexical.sentence_tokens[before])
                 cov_w = math.fsum(strong[t] for t in window) / strong_total
             else:
                 cov_w = cov
