@@ -28,6 +28,7 @@ from kiji.retrieval.index.store import LoadedIndex, check_compatible
 from kiji.retrieval.language import detect_language
 from kiji.retrieval.models import ArticleInfo, AskResult, Language, Passage
 from kiji.retrieval.search.candidates import (
+    FUSION_POOL,
     Candidate,
     LexicalSide,
     Mode,
@@ -170,7 +171,8 @@ class Engine:
         coverage = self.lexical.coverage if self.lexical is not None and mode != "dense" else None
         named = coverage.specific_terms(original) if coverage else []
         missing = coverage.missing(question, named if question == original else None) if coverage else []
-        return _LexicalPart(terms, missing, len(named), lexical_pool(terms, self.lexical, mode=mode))
+        top = lexical_pool(terms, self.lexical, mode=mode, pool=FUSION_POOL)
+        return _LexicalPart(terms, missing, len(named), top)
 
     def _retrieve(self, question: str, language: Language, k: int, mode: Mode) -> Retrieval:
         original = question
@@ -190,7 +192,8 @@ class Engine:
         part = lexical.result()
         candidates = retrieve(self.index, qvec, part.terms, self.lexical, mode=mode, k=k,
                               dense_weight=self.tuning.fusion_dense_weight, fusion=self.tuning.fusion,
-                              per_article=self.tuning.per_article, lexical_top=part.lexical_top)
+                              per_article=self.tuning.per_article, pool=FUSION_POOL,
+                              lexical_top=part.lexical_top)
         if refs:
             candidates = self._add_referenced(candidates, qvec, refs)
         return Retrieval(candidates, part.terms, qvec, refs, part.missing, part.specific)

@@ -126,8 +126,12 @@ def _minmax(values: np.ndarray) -> np.ndarray:
     return (values - lo) / (hi - lo)
 
 
+#: Chunks each side (dense, BM25) contributes to fusion before the top ``k`` are taken.
+FUSION_POOL = 30
+
+
 def lexical_pool(terms: QueryTerms | None, lexical: LexicalSide | None, *, mode: Mode,
-                 pool: int = 30) -> dict[int, float]:
+                 pool: int = FUSION_POOL) -> dict[int, float]:
     """The BM25 side of ``retrieve``: its top ``pool`` chunks with a positive score. It needs no
     query vector, so the engine works it out while the question is being embedded."""
     if mode == "dense" or lexical is None or terms is None or not terms.weights:
@@ -145,7 +149,7 @@ def retrieve(
     *,
     mode: Mode,
     k: int,
-    pool: int = 30,
+    pool: int = FUSION_POOL,
     dense_weight: float = 0.5,
     fusion: str = "weighted",
     per_article: int = 3,
@@ -153,7 +157,8 @@ def retrieve(
 ) -> list[Candidate]:
     """Top ``k`` chunks. Fusion: a weighted sum of min-max-normalised dense and BM25 scores over
     the union of both sides' top ``pool`` (chosen over RRF by measurement on the dev set).
-    ``lexical_top`` is ``lexical_pool``'s answer when the caller worked it out beforehand."""
+    ``lexical_top`` is ``lexical_pool``'s answer when the caller worked it out beforehand, for the
+    same ``pool``."""
     n = index.vectors.size
     dense_scores, dense_ids = index.vectors.search(qvec[None, :], min(pool, n))
     dense = {int(i): float(s) for i, s in zip(dense_ids[0], dense_scores[0], strict=True) if i >= 0}
