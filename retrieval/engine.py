@@ -217,7 +217,7 @@ class Engine:
         """The candidate sentences of ``question`` with their signals (what the ranker reads)."""
         mode = mode or self.mode
         r = self._retrieve(question, language, self.tuning.candidate_chunks, mode)
-        return self._signals.extract(question, r.candidates, r.qvec, r.terms, r.refs,
+        return self._signals.extract(question, r.candidates, r.qvec, r.terms, r.refs, language=language,
                                      missing=len(r.missing), specific=r.specific)
 
     def ask(self, question: str, *, top_k: int | None = None, language: Language | None = None,

@@ -253,12 +253,14 @@ class SignalExtractor:
         return static
 
     def extract(self, question: str, candidates: list[Candidate], qvec: np.ndarray,
-                terms: QueryTerms | None, refs: Mapping[str, float], *, missing: int,
-                specific: int) -> Candidates:
+                terms: QueryTerms | None, refs: Mapping[str, float], *, language: Language,
+                missing: int, specific: int) -> Candidates:
+        """``language``: the question's language as the engine settled it (detected, with the
+        corpus's language for text in neither script, or given by the caller); the sentences in
+        the other one are ``other_language``, and an English question's units are bridged."""
         index = self.index
         lexical = self.lexical
         wants = asks_for_number(question)
-        language = detect_language(question)
         units = asked_units(question)
         terms_of_units = _unit_terms(units, lexical, bridge=language == "en")
         asked = asked_types(question)

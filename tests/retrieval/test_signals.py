@@ -9,6 +9,7 @@ import pytest
 
 from kiji.retrieval.answer.signals import SENTENCE_SIGNALS, Candidates, SignalExtractor
 from kiji.retrieval.index.store import LoadedIndex
+from kiji.retrieval.models import Language
 from kiji.retrieval.search.candidates import Candidate
 from tests.helpers import lexical_index
 
@@ -20,13 +21,13 @@ ARTICLES = {
 QUESTION = "Who commissioned the Bayeux Tapestry?"
 
 
-def _extract(tmp_path: Path) -> tuple[LoadedIndex, Candidates]:
+def _extract(tmp_path: Path, language: Language = "en") -> tuple[LoadedIndex, Candidates]:
     lexical, index = lexical_index(tmp_path, ARTICLES)
     terms = lexical.terms(QUESTION, bridge=False)
     candidates = [Candidate(i, 0.5, 0.0, 0.5) for i in range(len(index.chunks))]
     extracted = SignalExtractor(index, lexical).extract(
         QUESTION, candidates, np.zeros(index.sentence_vectors.shape[1], np.float32), terms, {},
-        missing=0, specific=0)
+        language=language, missing=0, specific=0)
     return index, extracted
 
 
@@ -50,3 +51,14 @@ def test_window_coverage_counts_the_subject_named_in_the_sentence_before(tmp_pat
     # keeps its own coverage.
     first = _row(index, extracted, "Weaving")
     assert extracted.matrix[first, window] == extracted.sentences[first].coverage
+
+
+def test_the_language_the_engine_settled_decides_which_sentences_are_in_the_other_one(
+        tmp_path: Path) -> None:
+    # The engine passes the question's language (a caller's explicit one included); the signals
+    # do not detect it again from the text.
+    _, as_english = _extract(tmp_path, "en")
+    assert not any(s.other_language for s in as_english.sentences)
+    (tmp_path / "ja").mkdir()
+    _, as_japanese = _extract(tmp_path / "ja", "ja")
+    assert as_japanese.sentences and all(s.other_language for s in as_japanese.sentences)
