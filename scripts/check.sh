@@ -4,7 +4,7 @@
 #
 # mypy and import-linter read packages from disk by name, and the folders install as kiji.* through
 # a package-dir mapping, so both run on a mirror of the installed layout made of symlinks to the
-# checkout (build/layout/kiji/{corpus,retrieval,api,bot} -> ../../../{corpus,...}): the files they
+# checkout (build/layout/kiji/{corpus,retrieval,api,bot} -> ../../../{corpus,...}, kiji/cli -> kiji/cli): the files they
 # report are the checkout's, under build/layout/kiji/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -13,6 +13,7 @@ PY=.venv/bin
 layout=build/layout
 rm -rf "$layout" && mkdir -p "$layout/kiji"
 for f in kiji/*.py; do ln -s "../../../$f" "$layout/kiji/"; done
+for d in kiji/*/; do [ -f "$d/__init__.py" ] && ln -s "../../../${d%/}" "$layout/kiji/"; done
 for pkg in corpus retrieval api bot; do ln -s "../../../$pkg" "$layout/kiji/$pkg"; done
 
 echo "==> ruff" >&2

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from kiji import cli
+from kiji.cli import resources
 from kiji.retrieval.engine import Engine
 
 CONTRACT_KEYS = {"question", "language", "answered", "answer", "quotes"}
@@ -19,7 +20,7 @@ QUOTE_KEYS = {"article_id", "title", "text", "start", "end", "score"}
 
 @pytest.fixture()
 def use_fake(monkeypatch: pytest.MonkeyPatch, fake_engine: Engine) -> Engine:
-    monkeypatch.setattr(cli, "_engine", lambda settings: fake_engine)
+    monkeypatch.setattr(resources, "engine", lambda settings: fake_engine)
     return fake_engine
 
 

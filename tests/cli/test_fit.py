@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from kiji import cli
+from kiji.cli import resources
 from kiji.retrieval.answer.model import AnswerModel
 from kiji.retrieval.embedding.fake import FakeEmbedder
 from kiji.retrieval.engine import Engine
@@ -41,7 +42,7 @@ def test_fit_writes_a_loadable_model_when_the_current_one_is_stale(
         seen.append(engine.model)
         return engine
 
-    monkeypatch.setattr(cli, "_unfitted_engine", unfitted)
+    monkeypatch.setattr(resources, "unfitted_engine", unfitted)
     questions = tmp_path / "q.jsonl"
     questions.write_text("\n".join(json.dumps(i, ensure_ascii=False) for i in ITEMS), encoding="utf-8")
     out = tmp_path / "model.json"

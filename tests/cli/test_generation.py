@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from kiji import cli
+from kiji.cli import resources
 from kiji.retrieval.engine import Engine
 from kiji.retrieval.generation.result import GeneratedAskResult
 from kiji.retrieval.models import AskResult
@@ -45,7 +46,7 @@ def engine(generation_engine: Engine) -> Engine:
 @pytest.fixture()
 def configure(monkeypatch: pytest.MonkeyPatch, engine: Engine, llm: FakeLLM) -> Configure:
     """Point the CLI at the engine and, through the environment, at the scripted model."""
-    monkeypatch.setattr(cli, "_engine", lambda settings: engine)
+    monkeypatch.setattr(resources, "engine", lambda settings: engine)
     llm.requests.clear()
 
     def apply(case: Case | None = None, timeout_s: float = 5.0) -> None:
@@ -144,7 +145,7 @@ def test_eval_reports_generation(configure: Configure, llm: FakeLLM, tmp_path: P
 
 def test_without_model_settings_the_output_is_unchanged(
         monkeypatch: pytest.MonkeyPatch, engine: Engine, capsys: pytest.CaptureFixture[str]) -> None:
-    monkeypatch.setattr(cli, "_engine", lambda settings: engine)
+    monkeypatch.setattr(resources, "engine", lambda settings: engine)
     for name in ("KIJI_LLM_BASE_URL", "KIJI_LLM_MODEL", "KIJI_LLM_API_KEY"):
         monkeypatch.delenv(name, raising=False)
     assert cli.main(["ask", "--json", Q_JA]) == 0

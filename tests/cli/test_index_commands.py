@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from kiji import cli
+from kiji.cli import resources
 from kiji.retrieval.embedding.fake import FakeEmbedder
 from kiji.retrieval.index.store import (
     CHUNKS,
@@ -26,7 +27,7 @@ pytestmark = pytest.mark.usefixtures("isolated_env")
 
 @pytest.fixture()
 def fake_cli(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(cli, "_embedder", lambda settings: FakeEmbedder())
+    monkeypatch.setattr(resources, "embedder", lambda settings: FakeEmbedder())
 
 
 def _run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from kiji import cli
+from kiji.cli import resources
 from kiji.retrieval.embedding.fake import FakeEmbedder
 from kiji.retrieval.index.store import CURRENT, VERSIONS, current_version
 from kiji.settings import Settings
@@ -20,7 +21,7 @@ pytestmark = pytest.mark.usefixtures("isolated_env")
 
 @pytest.fixture()
 def fake_cli(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(cli, "_embedder", lambda settings: FakeEmbedder())
+    monkeypatch.setattr(resources, "embedder", lambda settings: FakeEmbedder())
 
 
 async def test_replicas_follow_a_builder_on_shared_storage(

@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from kiji import cli
+from kiji.cli import resources
 from kiji.errors import BuildLocked
 from kiji.retrieval.embedding.fake import FakeEmbedder
 from kiji.retrieval.index.store import (
@@ -157,7 +158,7 @@ def test_external_sigkill_during_embedding_and_lock_across_processes(tmp_path: P
         # The child holds the lock: a second build (library and CLI) refuses clearly.
         with pytest.raises(BuildLocked, match="another index build is running"):
             build(corpus, index_dir)
-        monkeypatch.setattr(cli, "_embedder", lambda settings: FakeEmbedder())
+        monkeypatch.setattr(resources, "embedder", lambda settings: FakeEmbedder())
         capsys.readouterr()
         assert cli.main(["index", "build", "--corpus", str(corpus), "--index-dir", str(index_dir)]) == 5
         assert "another index build is running" in capsys.readouterr().err
