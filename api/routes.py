@@ -17,6 +17,7 @@ import anyio
 from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictBool, field_validator
+from pydantic.config import JsonDict
 from pydantic_core import PydanticCustomError
 
 from kiji.api.deps import AppState, EngineDep, StateDep
@@ -33,7 +34,7 @@ T = TypeVar("T")
 
 #: Documents "not only whitespace" in the schema; the validators enforce the same rule (is_blank),
 #: since pydantic's regex engine and Python's str.isspace disagree on a few control characters.
-NOT_BLANK = {"pattern": NOT_BLANK_PATTERN}
+NOT_BLANK: JsonDict = {"pattern": NOT_BLANK_PATTERN}
 
 
 async def compute(state: AppState, fn: Callable[..., T], *args: object, **kwargs: object) -> T:
@@ -222,7 +223,7 @@ async def reload(state: StateDep) -> ReloadResponse | JSONResponse:
     result = await state.watcher.check(force=True)
     if result.outcome in ("reloaded", "unchanged"):
         assert result.version is not None
-        return ReloadResponse(outcome=result.outcome, version=result.version,  # type: ignore[arg-type]
+        return ReloadResponse(outcome=result.outcome, version=result.version,
                               previous=result.previous)
     error = result.error or IndexMissing("no index is loaded")
     if result.outcome == "rejected":

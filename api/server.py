@@ -6,6 +6,7 @@ import json
 import os
 import socket
 import sys
+from typing import Any
 
 from pydantic import SecretStr
 
@@ -65,7 +66,7 @@ def run(settings: Settings) -> None:
     check_address(settings.host, settings.port)
     print(f"kiji API listening on http://{settings.host}:{settings.port} (docs at /docs)",
           file=sys.stderr, flush=True)
-    common = {"host": settings.host, "port": settings.port, "log_level": "info",
+    common: dict[str, Any] = {"host": settings.host, "port": settings.port, "log_level": "info",
               "access_log": settings.access_log,
               # Refusals of malformed or oversized requests in the API's JSON error shape.
               "http": HTTP_PROTOCOL, "h11_max_incomplete_event_size": MAX_URL_BYTES + MAX_HEADER_BYTES,

@@ -120,7 +120,7 @@ def apply_endpoints(settings: Settings) -> Callable[[], None]:
 
 
 class KijiTree(app_commands.CommandTree["KijiBot"]):
-    async def on_error(self, interaction: discord.Interaction[KijiBot],  # type: ignore[override]
+    async def on_error(self, interaction: discord.Interaction[KijiBot],
                        error: app_commands.AppCommandError) -> None:
         await report_error(interaction, error)
 

@@ -8,7 +8,7 @@ any retrieval; /sources and /help answer directly from memory. Errors raised her
 from __future__ import annotations
 
 import logging
-from typing import Optional
+from typing import Any, Optional
 
 import discord
 from discord import app_commands
@@ -86,12 +86,12 @@ async def sources(interaction: discord.Interaction[KijiBot],
     articles = interaction.client.engine.articles()  # in memory: one pass over chunk rows, well under 3 s
     pages = page_count(len(articles))
     current = min(max(1, page if isinstance(page, int) else 1), pages)
-    extra = {}
     view = sources_view(current, pages, lang)
-    if view is not None:
-        extra["view"] = view
-    await interaction.response.send_message(embed=sources_embed(articles, current, lang), ephemeral=True,
-                                            **extra)
+    embed = sources_embed(articles, current, lang)
+    if view is None:
+        await interaction.response.send_message(embed=embed, ephemeral=True)
+    else:
+        await interaction.response.send_message(embed=embed, ephemeral=True, view=view)
     release(view)
 
 
@@ -102,7 +102,7 @@ async def help_command(interaction: discord.Interaction[KijiBot]) -> None:
     await interaction.response.send_message(embed=help_embed(lang_of(interaction.locale)), ephemeral=True)
 
 
-COMMANDS = (ask, sources, help_command)
+COMMANDS: tuple[app_commands.Command[Any, ..., None], ...] = (ask, sources, help_command)
 
 
 def register(bot: KijiBot) -> None:

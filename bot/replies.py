@@ -66,8 +66,8 @@ async def report_error(interaction: discord.Interaction[Any], error: BaseExcepti
     """The one place handler errors end: a log line and a private reply in the user's language."""
     if isinstance(error, app_commands.CommandInvokeError):
         error = error.original
-    name = interaction.command.qualified_name if interaction.command else (
-        (interaction.data or {}).get("custom_id", "?"))
+    data: dict[str, Any] = dict(interaction.data or {})
+    name = interaction.command.qualified_name if interaction.command else str(data.get("custom_id", "?"))
     if isinstance(error, (RateLimited, app_commands.CommandOnCooldown, InvalidInput)):
         log.info("interaction %s (%s): %s", interaction.id, name, type(error).__name__)
     elif isinstance(error, KijiError):

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Static checks, run by .ci/run before the tests: ruff (lint + import order), mypy on the core
-# packages, import-linter contracts (pyproject.toml). Needs the venv from scripts/setup.sh.
+# Static checks, run by .ci/run before the tests: ruff (lint + import order), mypy on every kiji
+# package, import-linter contracts (pyproject.toml). Needs the venv from scripts/setup.sh.
 #
 # mypy and import-linter read packages from disk by name, and the folders install as kiji.* through
 # a package-dir mapping, so both run on a mirror of the installed layout made of symlinks to the
@@ -18,8 +18,7 @@ for pkg in corpus retrieval api bot; do ln -s "../../../$pkg" "$layout/kiji/$pkg
 
 echo "==> ruff" >&2
 "$PY/ruff" check .
-echo "==> mypy (core: kiji.corpus, kiji.retrieval, kiji.errors, kiji.settings, kiji.runtime, kiji.watcher)" >&2
-(cd "$layout" && MYPYPATH=. "../../$PY/mypy" --config-file ../../pyproject.toml --cache-dir ../mypy-cache \
-    -p kiji.corpus -p kiji.retrieval -m kiji.errors -m kiji.settings -m kiji.runtime -m kiji.watcher)
+echo "==> mypy (all of kiji: core, composition root and edges)" >&2
+(cd "$layout" && MYPYPATH=. "../../$PY/mypy" --config-file ../../pyproject.toml --cache-dir ../mypy-cache -p kiji)
 echo "==> import-linter" >&2
 (cd "$layout" && PYTHONPATH=. "../../$PY/lint-imports" --no-cache ../../pyproject.toml)

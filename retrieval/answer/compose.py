@@ -32,7 +32,7 @@ def _clip(text: str, limit: int = 160) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-NOT_FOUND = {
+NOT_FOUND: dict[Language, str] = {
     "ja": "記事の中に、この質問に答える記述は見つかりませんでした。",
     "en": "The articles don't cover this: I found no passage that answers the question.",
 }
