@@ -38,3 +38,20 @@ def test_python_m_from_the_checkout_cannot_load_a_second_copy() -> None:
                           timeout=120)
     assert proc.returncode == 1
     assert "ImportError: import kiji.retrieval, not retrieval" in proc.stderr
+
+
+def test_every_package_folder_is_listed_for_wheels() -> None:
+    """An editable install finds a subpackage pyproject does not list; a wheel (the Dockerfile's
+    ``pip install /src``) leaves it out. kiji/cli/ was missing from the list when it was made."""
+    import tomllib
+
+    config = tomllib.loads((REPO_ROOT / "pyproject.toml").read_text(encoding="utf-8"))["tool"]["setuptools"]
+    listed = set(config["packages"])
+    found = set()
+    for package, folder in config["package-dir"].items():
+        for init in (REPO_ROOT / folder).rglob("__init__.py"):
+            relative = init.parent.relative_to(REPO_ROOT / folder)
+            found.add(".".join([package, *relative.parts]))
+    # Packages inside a mapped folder belong to it, whichever mapping reaches them first.
+    assert found - listed == set()
+    assert listed - found == set()
