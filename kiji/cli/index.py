@@ -41,7 +41,8 @@ def cmd_index_build(args: argparse.Namespace,
     """Build and publish; with ``change``, first apply it to the corpus folder in a transaction
     that is undone unless the build publishes (``kiji index add`` / ``remove``)."""
     from kiji.corpus.transaction import CorpusTransaction, recover
-    from kiji.retrieval.index.build import BuildSummary, build_index, build_lock
+    from kiji.retrieval.index.build import BuildSummary, build_index
+    from kiji.retrieval.index.versions import build_lock
     from kiji.runtime import chunk_params
 
     settings = settings_from(args)
@@ -137,7 +138,7 @@ def cmd_index_info(args: argparse.Namespace) -> int:
 
 
 def cmd_index_rollback(args: argparse.Namespace) -> int:
-    from kiji.retrieval.index.build import rollback
+    from kiji.retrieval.index.versions import rollback
 
     settings = settings_from(args)
     print(f"current index version is now {rollback(settings.index_dir, log=eprint)}")

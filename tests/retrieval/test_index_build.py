@@ -15,7 +15,7 @@ from kiji.corpus.chunker import ChunkParams
 from kiji.errors import BuildError, BuildLocked, IndexCorrupt
 from kiji.retrieval.embedding.fake import FakeEmbedder
 from kiji.retrieval.index import build as build_mod
-from kiji.retrieval.index.build import BuildSummary, build_lock, rollback
+from kiji.retrieval.index.build import BuildSummary
 from kiji.retrieval.index.store import (
     CHUNKS,
     CURRENT,
@@ -25,6 +25,7 @@ from kiji.retrieval.index.store import (
     list_versions,
     load_current,
 )
+from kiji.retrieval.index.versions import build_lock, rollback
 from tests.helpers import (
     SHIPPED,
     TOPICS,
