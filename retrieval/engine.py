@@ -20,8 +20,9 @@ from kiji.errors import NotFound
 from kiji.retrieval.answer.compose import compose, help_answer, sources_differ
 from kiji.retrieval.answer.contentless import contentless_kind
 from kiji.retrieval.answer.model import AnswerModel
+from kiji.retrieval.answer.question_signals import question_signals
 from kiji.retrieval.answer.quotes import make_quotes, order_sentences, verbatim
-from kiji.retrieval.answer.signals import Candidates, SignalExtractor, question_signals
+from kiji.retrieval.answer.signals import Candidates, SignalExtractor
 from kiji.retrieval.answer.tuning import DEFAULT_TUNING, RetrievalTuning
 from kiji.retrieval.embedding.embedder import Embedder
 from kiji.retrieval.index.store import LoadedIndex, check_compatible

@@ -25,7 +25,8 @@ from kiji.corpus.articles import load_corpus
 from kiji.corpus.chunker import ChunkParams, chunk_article
 from kiji.corpus.shipped import SHIPPED_CORPUS_DIR
 from kiji.retrieval.answer.model import AnswerModel, Linear
-from kiji.retrieval.answer.signals import QUESTION_SIGNALS, SENTENCE_SIGNALS
+from kiji.retrieval.answer.question_signals import QUESTION_SIGNALS
+from kiji.retrieval.answer.signals import SENTENCE_SIGNALS
 from kiji.retrieval.embedding.embedder import Progress
 from kiji.retrieval.embedding.fake import FakeEmbedder
 from kiji.retrieval.engine import Engine

@@ -18,13 +18,8 @@ import numpy as np
 from scipy.optimize import minimize
 
 from kiji.retrieval.answer.model import QUOTE_MARGIN, SOURCE_MARGIN, AnswerModel, Linear
-from kiji.retrieval.answer.signals import (
-    QUESTION_SIGNALS,
-    SENTENCE_SIGNALS,
-    QuestionFacts,
-    Sentence,
-    question_signals,
-)
+from kiji.retrieval.answer.question_signals import QUESTION_SIGNALS, question_signals
+from kiji.retrieval.answer.signals import SENTENCE_SIGNALS, QuestionFacts, Sentence
 
 
 @dataclass(frozen=True)

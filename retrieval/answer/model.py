@@ -1,6 +1,6 @@
 """The learned answer model: a linear sentence ranker and a logistic answer/decline model.
 
-Both are small and readable: one weight per named signal (``signals.py``), applied to standardised
+Both are small and readable: one weight per named signal (``signals.py``, ``question_signals.py``), applied to standardised
 values. The ranker's score orders the candidate sentences; the answer model turns the question's
 signals into a probability that the articles answer it, and kiji answers when that probability
 reaches ``threshold``. ``kiji fit`` writes the file; ``answer_model.json`` beside this module is the
@@ -19,7 +19,8 @@ from typing import Any
 import numpy as np
 
 from kiji.errors import InvalidInput
-from kiji.retrieval.answer.signals import QUESTION_SIGNALS, SENTENCE_SIGNALS
+from kiji.retrieval.answer.question_signals import QUESTION_SIGNALS
+from kiji.retrieval.answer.signals import SENTENCE_SIGNALS
 
 FORMAT = "kiji-answer-model/1"
 

@@ -1,20 +1,12 @@
-"""The named signals the learned ranker and the answer/decline model read.
+"""The named signals the learned ranker reads: one row of ``SENTENCE_SIGNALS`` for every candidate
+sentence (the sentences of the retrieved chunks). The answer/decline model's row for the question as a
+whole, made from these sentences as the ranker ordered them, is in ``question_signals.py``.
 
-Every candidate sentence (the sentences of the retrieved chunks) gets one row of ``SENTENCE_SIGNALS``;
-the question as a whole gets one row of ``QUESTION_SIGNALS``, computed from the sentences as the ranker
-ordered them. Scores are expressed relative to something of the same question — the best candidate,
-or the question's similarity to the corpus as a whole (its *background*) — because raw cosines of a
-small multilingual model differ from corpus to corpus: on the shipped articles an answerable question's
+Scores are expressed relative to something of the same question — the best candidate, or the
+question's similarity to the corpus as a whole (its *background*) — because raw cosines of a small
+multilingual model differ from corpus to corpus: on the shipped articles an answerable question's
 best sentence sits at cosine 0.86, on JSQuAD at 0.91, and an out-of-corpus one at 0.84 on both.
 The background turns that into "how far above everything else in this corpus", which carries over.
-
-A question answered from text in the other language (an English question over Japanese articles) sits
-lower on every similarity scale than one answered in its own language, answerable or not. One set of
-answer weights had to serve both, so its threshold was set by the cross-lingual questions and let
-same-language out-of-corpus questions through. ``cross_lingual`` (the share of the top three sentences
-in the other language) and the ``xl_`` copies of the question signals (each multiplied by it) let the
-answer model weigh the two cases apart: 5-fold CV, JSQuAD's absent-article questions declined 0.68 ->
-0.85 and SQuAD's 0.85 -> 0.93 at the same answered share.
 """
 
 from __future__ import annotations
@@ -59,30 +51,6 @@ SENTENCE_SIGNALS: tuple[str, ...] = (
     "window_coverage",  # coverage of the sentence with the one before it ("It was commissioned by…")
 )
 
-_SAME_LANGUAGE_SIGNALS: tuple[str, ...] = (
-    "best_z",            # best sentence cosine against the background (z-score)
-    "best_over_q99",     # best cosine − the background's 99th percentile, in background sds
-    "top_coverage",      # coverage of the top-ranked sentence
-    "top3_coverage",     # best coverage among the top three
-    "top3_coverage_loose",
-    "missing_share",     # share of the question's specific terms (names, codes) the corpus lacks
-    "any_missing",
-    "unknown_share",     # share of the question's tokens the corpus vocabulary lacks
-    "answer_type_ok",    # the asked kind of answer (date, person, place, number) is in the top three
-    "top3_trigrams",     # best trigram overlap among the top three
-    "top_missing_rare",  # the top sentence's missing_rare
-    "pool_coverage",     # best coverage among all candidate sentences
-    "top_score",         # the ranker's score of the top sentence
-    "top_margin",        # … minus the second's
-    "specific_terms",    # how many specific terms the question has
-    "background_mean",   # the question's mean cosine to the corpus
-    "background_sd",
-    "best_cosine",
-    "unit_missing",      # the question asks for a quantity in a unit (an age, gigawatts) no top-three sentence states
-    "number_missing",    # a figure the question gives (a year, a stage number) is in none of the top three
-    "negation_unmatched",  # the question is negated ("who did not…"), none of the top three states a negation
-)
-
 _COLUMN = {name: i for i, name in enumerate(SENTENCE_SIGNALS)}
 #: The columns ``extract`` fills sentence by sentence, in the order it lists them; the rest are
 #: whole-array operations.
@@ -90,10 +58,6 @@ _PER_SENTENCE = [_COLUMN[name] for name in (
     "chunk_dense_gap", "chunk_bm25", "coverage", "coverage_loose", "is_headline", "log_length",
     "title_named", "figure_match", "chunk_rank", "chunk_fused", "type_match", "trigram_overlap",
     "missing_rare", "window_coverage")]
-
-#: The question signals above, and the same again multiplied by ``cross_lingual``.
-QUESTION_SIGNALS: tuple[str, ...] = (
-    *_SAME_LANGUAGE_SIGNALS, "cross_lingual", *(f"xl_{name}" for name in _SAME_LANGUAGE_SIGNALS))
 
 _NUMBER_QUESTION = re.compile(
     r"(いくら|いくつ|何[%％年月日人台倍兆億万個回ドル円割位]|何パーセント|どれ(くらい|ぐらい|だけ)|何年|いつ|"
@@ -368,33 +332,3 @@ def _unit_terms(units: tuple[Unit, ...], lexical: LexicalSide | None, *, bridge:
     if lexical is None:
         return tuple(frozenset() for _ in units)
     return unit_terms(units, lambda word: lexical.terms(word, bridge=bridge, to_english=not bridge).weights)
-
-
-def question_signals(sentences: list[Sentence], scores: np.ndarray, facts: QuestionFacts) -> np.ndarray:
-    """One row of ``QUESTION_SIGNALS`` from the sentences and the ranker's scores of them."""
-    bg = facts.background
-    if not sentences:
-        return _with_cross_lingual([-5.0, -5.0, 0, 0, 0, 1.0 if facts.missing else 0.0, float(facts.missing > 0),
-                         facts.unknown_share, 0.0, 0.0, 1.0, 0.0, -10.0, 0.0, float(facts.specific), bg.mean,
-                         bg.sd, 0.0, float(facts.units_asked), float(bool(facts.numbers)), float(facts.negated)], 0.0)
-    order = np.argsort(-scores)
-    top = [sentences[i] for i in order[:3]]
-    best = max(s.dense for s in sentences)
-    margin = float(scores[order[0]] - scores[order[1]]) if len(order) > 1 else 5.0
-    cross = sum(s.other_language for s in top) / len(top)
-    return _with_cross_lingual([
-        (best - bg.mean) / bg.sd, (best - bg.q99) / bg.sd, top[0].coverage,
-        max(s.coverage for s in top), max(s.coverage_loose for s in top),
-        facts.missing / max(1, facts.specific), float(facts.missing > 0), facts.unknown_share,
-        float(not facts.asked or any(s.type_match for s in top)), max(s.trigram_overlap for s in top),
-        top[0].missing_rare, max(s.coverage for s in sentences), float(scores[order[0]]),
-        margin, float(facts.specific), bg.mean, bg.sd, best,
-        float(facts.units_asked and not any(s.units_held for s in top)),
-        float(bool(facts.numbers) and not facts.numbers <= frozenset().union(*(s.numbers for s in top))),
-        float(facts.negated and not any(s.negation for s in top))], cross)
-
-
-def _with_cross_lingual(row: list[float], cross: float) -> np.ndarray:
-    """``row`` (the same-language signals), ``cross_lingual``, then ``row`` times it."""
-    base = np.asarray(row, dtype=float)
-    return np.concatenate([base, [cross], base * cross])

@@ -13,13 +13,8 @@ from kiji.errors import InvalidInput
 from kiji.retrieval.answer.contentless import contentless_kind
 from kiji.retrieval.answer.fitting import Sample, cross_validated, fit, folds
 from kiji.retrieval.answer.model import AnswerModel
-from kiji.retrieval.answer.signals import (
-    QUESTION_SIGNALS,
-    SENTENCE_SIGNALS,
-    Background,
-    QuestionFacts,
-    Sentence,
-)
+from kiji.retrieval.answer.question_signals import QUESTION_SIGNALS
+from kiji.retrieval.answer.signals import SENTENCE_SIGNALS, Background, QuestionFacts, Sentence
 from kiji.retrieval.embedding.fake import FakeEmbedder
 from kiji.retrieval.engine import Engine
 from tests.helpers import lexical_index, stale_model_file
@@ -113,7 +108,7 @@ def test_fit_recovers_the_informative_signals() -> None:
     held_out = _synthetic(60, 1)
     hits = [int(np.argmax(model.ranker.score(s.matrix))) == int(np.argmax(s.labels)) for s in held_out]
     assert np.mean(hits) > 0.9
-    from kiji.retrieval.answer.signals import question_signals
+    from kiji.retrieval.answer.question_signals import question_signals
     answered = [model.answer_probability(question_signals(s.sentences, model.ranker.score(s.matrix), s.facts))
                 >= model.threshold for s in held_out]
     truth = [s.answerable for s in held_out]
@@ -149,7 +144,7 @@ def test_a_decline_shows_related_passages_and_no_quotes(fake_engine: Engine) -> 
 
 
 def test_cross_lingual_signals_copy_the_question_signals_by_the_share_in_the_other_language() -> None:
-    from kiji.retrieval.answer.signals import question_signals
+    from kiji.retrieval.answer.question_signals import question_signals
 
     facts = QuestionFacts(Background(0.5, 0.1, 0.7), 0, 1, 0.0, False)
     same = [Sentence(j, 0, "a", 0, 10, 0.9 - j / 100, False, 0.5, 0.5, False, 0.1, 0.0) for j in range(4)]

@@ -7,13 +7,8 @@ import dataclasses
 import numpy as np
 import pytest
 
-from kiji.retrieval.answer.signals import (
-    QUESTION_SIGNALS,
-    Background,
-    QuestionFacts,
-    Sentence,
-    question_signals,
-)
+from kiji.retrieval.answer.question_signals import QUESTION_SIGNALS, question_signals
+from kiji.retrieval.answer.signals import Background, QuestionFacts, Sentence
 from kiji.retrieval.answer.stated import numbers_in, question_negated, states_negation
 from kiji.retrieval.engine import Engine
 
