@@ -3,14 +3,10 @@
 Discord rejects a whole message when one embed limit is exceeded, and discord.py does not check, so
 every string is fitted here by construction:
 
-* lengths are counted in UTF-16 code units (``dlen``), never fewer than Discord's own count, so an
-  emoji-heavy title cannot slip past a limit;
-* text is cut at a character boundary that does not split a combining mark, variation selector,
-  skin-tone modifier or zero-width-joiner sequence, and marked with "…";
+* lengths, cuts and escaping follow ``markdown.py`` (UTF-16 lengths, never splitting a character,
+  Markdown shown as written);
 * a quote is shown as ``「text」``; when it must be cut the ellipsis goes OUTSIDE the brackets
   (``「tex」…``), so what is inside is always a verbatim slice of the article;
-* Markdown characters are escaped with a backslash so Discord renders the article's characters as
-  they are (``*`` stays ``*``, ``[a](b)`` is not turned into a link); ``unescape`` inverts it;
 * the 6,000-character total is shared out: field names and the footer first, then the quotes (the
   evidence), and the description gives way first;
 * the description carries the short answer only (which articles hold it, with the numbers of their
@@ -22,13 +18,13 @@ from __future__ import annotations
 
 import math
 import re
-import unicodedata
 from collections.abc import Sequence
 from urllib.parse import quote as urlquote
 
 import discord
 
 from kiji.bot.i18n import Lang, t
+from kiji.bot.markdown import ELLIPSIS, dlen, fit, unescape
 from kiji.retrieval.models import ArticleInfo, AskResult, Quote
 
 TITLE_MAX = 256
@@ -46,96 +42,8 @@ QUOTES_PER_EMBED = 5
 #: The answer text keeps at least this much when quotes compete for the 6,000 total.
 DESCRIPTION_FLOOR = 600
 ARTICLES_PER_PAGE = 10
-ELLIPSIS = "…"
 COLOR = discord.Colour(0x3B82F6)
 NOT_ANSWERED_COLOR = discord.Colour(0x9CA3AF)
-
-_URL = re.compile(r"https?://\S+")
-# Backslash-escaped anywhere; Discord hides a backslash before any ASCII punctuation.
-_ALWAYS = set("\\*_~|`[]")
-# Special only as the first non-space character of a line (quote, heading, list).
-_LINE_START = set(">#-")
-_ESCAPED = re.compile(r"\\([\\*_~|`\[\]>#\-])")
-
-
-def dlen(text: str) -> int:
-    """Length as Discord may count it: UTF-16 code units (>= code points, so always safe)."""
-    return len(text.encode("utf-16-le")) // 2
-
-
-def _extends_previous(ch: str) -> bool:
-    cp = ord(ch)
-    return (unicodedata.combining(ch) != 0 or ch == "\u200d" or 0xFE00 <= cp <= 0xFE0F
-            or 0x1F3FB <= cp <= 0x1F3FF or 0xE0020 <= cp <= 0xE007F
-            or unicodedata.category(ch) in {"Mn", "Me", "Mc"})
-
-
-def safe_cut(text: str, n: int) -> int:
-    """The largest boundary <= n that does not split a user-visible character."""
-    n = max(0, min(n, len(text)))
-    while 0 < n < len(text) and (_extends_previous(text[n]) or text[n - 1] == "\u200d"):
-        n -= 1
-    return n
-
-
-def _escape_plain(text: str, line_start: bool) -> tuple[str, bool]:
-    out: list[str] = []
-    for ch in text:
-        if ch in _ALWAYS or (line_start and ch in _LINE_START):
-            out.append("\\")
-        out.append(ch)
-        if ch == "\n":
-            line_start = True
-        elif not ch.isspace():
-            line_start = False
-    return "".join(out), line_start
-
-
-def escape(text: str) -> str:
-    """Escape Markdown outside URLs (a backslash inside a URL would break the link)."""
-    out: list[str] = []
-    pos, line_start = 0, True
-    for match in _URL.finditer(text):
-        plain, _ = _escape_plain(text[pos:match.start()], line_start)
-        out += [plain, match.group(0)]
-        pos, line_start = match.end(), False
-    out.append(_escape_plain(text[pos:], line_start)[0])
-    return "".join(out)
-
-
-def unescape(text: str) -> str:
-    """Inverse of ``escape`` (outside URLs), for tests and for anyone reading payloads back."""
-    out: list[str] = []
-    pos = 0
-    for match in _URL.finditer(text):
-        out.append(_ESCAPED.sub(r"\1", text[pos:match.start()]))
-        out.append(match.group(0))
-        pos = match.end()
-    out.append(_ESCAPED.sub(r"\1", text[pos:]))
-    return "".join(out)
-
-
-def fit(raw: str, limit: int, *, prefix: str = "", closing: str = "", cut_mark: str = ELLIPSIS,
-        markdown: bool = True) -> str:
-    """``prefix + escape(raw) + closing`` if it fits in ``limit``, else the longest
-    ``prefix + escape(raw[:n]) + closing + cut_mark`` that does (n at a safe boundary)."""
-    esc = escape if markdown else (lambda s: s)
-    whole = prefix + esc(raw) + closing
-    if dlen(whole) <= limit:
-        return whole
-    budget = limit - dlen(prefix) - dlen(closing) - dlen(cut_mark)
-    if budget < 0:
-        raise ValueError(f"limit {limit} too small for the markers")
-    lo, hi = 0, len(raw)  # escaped length grows with n: binary search the largest n that fits
-    while lo < hi:
-        mid = (lo + hi + 1) // 2
-        if dlen(esc(raw[:mid])) <= budget:
-            lo = mid
-        else:
-            hi = mid - 1
-    n = safe_cut(raw, lo)
-    return prefix + esc(raw[:n]) + closing + cut_mark
-
 
 def fit_content(text: str) -> str:
     """Message content (error replies) within 2,000 characters; plain text, already localized."""

@@ -20,7 +20,8 @@ from fastapi import FastAPI
 
 from kiji.api.deps import AppState
 from kiji.bot.client import KijiBot
-from kiji.bot.embeds import quote_text, unescape
+from kiji.bot.embeds import quote_text
+from kiji.bot.markdown import unescape
 from kiji.corpus.articles import load_corpus
 from kiji.corpus.chunker import ChunkParams, chunk_article
 from kiji.corpus.shipped import SHIPPED_CORPUS_DIR

@@ -14,8 +14,9 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from kiji.bot.client import AnswerCache
-from kiji.bot.embeds import quote_text, unescape
+from kiji.bot.embeds import quote_text
 from kiji.bot.i18n import t
+from kiji.bot.markdown import unescape
 from kiji.retrieval.engine import Engine
 from kiji.retrieval.models import ArticleInfo, AskResult, Quote
 from tests.helpers import (

@@ -7,16 +7,10 @@ import re
 
 import discord
 import pytest
-from hypothesis import given, settings
-from hypothesis import strategies as st
 
 from kiji.bot import embeds
 from kiji.bot.embeds import (
-    ELLIPSIS,
     answer_embed,
-    dlen,
-    escape,
-    fit,
     help_embed,
     more_sources_embed,
     quote_text,
@@ -24,10 +18,10 @@ from kiji.bot.embeds import (
     reader_url,
     short_answer,
     sources_embed,
-    unescape,
     violations,
 )
 from kiji.bot.i18n import lang_of, t
+from kiji.bot.markdown import ELLIPSIS, dlen, escape, unescape
 from kiji.retrieval.engine import Engine
 from kiji.retrieval.models import ArticleInfo, AskResult, Quote
 
@@ -53,49 +47,6 @@ def _assert_verbatim(embed: discord.Embed, quotes: list[Quote], engine: Engine |
         if engine is not None:
             article = engine.index.articles[q.article_id].text
             assert article[q.start:q.start + len(text)] == text
-
-
-# --- escaping and fitting ------------------------------------------------------------------------
-
-@pytest.mark.parametrize("text", [MARKDOWN_HEAVY, "plain 日本語", "", "\\", "http://x.y/_*_ *a*", FAMILY])
-def test_escape_round_trips(text: str) -> None:
-    assert unescape(escape(text)) == text
-
-
-@settings(max_examples=200, deadline=None)
-@given(st.lists(st.sampled_from(list("ab \n*_~|`[]()>#-\\:/.hts日本") + ["http://", "https://"]),
-                max_size=40).map("".join))
-def test_escape_round_trips_anything(text: str) -> None:
-    assert unescape(escape(text)) == text
-
-
-@settings(max_examples=200, deadline=None)
-@given(st.text(max_size=300), st.integers(min_value=4, max_value=120))
-def test_fit_never_exceeds_and_keeps_a_prefix(text: str, limit: int) -> None:
-    out = fit(text, limit, prefix="「", closing="」")
-    assert dlen(out) <= limit
-    if out.endswith("」" + ELLIPSIS):
-        assert text.startswith(unescape(out[1:-2]))
-    else:
-        assert unescape(out[1:-1]) == text
-
-
-def test_cut_never_splits_a_joined_emoji_or_a_combining_mark() -> None:
-    text = "ab" + FAMILY * 3
-    for limit in range(5, 30):
-        out = fit(text, limit, markdown=False)
-        body = out.removesuffix(ELLIPSIS)
-        assert (len(body) - 2) % len(FAMILY) == 0  # whole families only
-        assert dlen(out) <= limit
-    accented = "e\u0301" * 10  # e + combining acute
-    for limit in range(3, 12):
-        body = fit(accented, limit, markdown=False).removesuffix(ELLIPSIS)
-        assert len(body) % 2 == 0
-
-
-def test_lengths_count_utf16_units() -> None:
-    assert dlen("😀") == 2 and dlen("日本") == 2
-    assert dlen(fit("😀" * 2000, 256, markdown=False)) <= 256
 
 
 def test_quote_value_short_and_cut() -> None:

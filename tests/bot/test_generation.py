@@ -15,9 +15,10 @@ import pytest
 from kiji.bot import live
 from kiji.bot.client import KijiBot
 from kiji.bot.commands import register
-from kiji.bot.embeds import answer_embed, short_answer, unescape
+from kiji.bot.embeds import answer_embed, short_answer
 from kiji.bot.i18n import t
 from kiji.bot.main import read_token, run
+from kiji.bot.markdown import unescape
 from kiji.retrieval.engine import Engine
 from kiji.runtime import load_generator
 from kiji.settings import Settings
