@@ -23,18 +23,11 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
+from kiji.durable import fsync_dir
 from kiji.errors import CorpusError
 
 JOURNAL_DIR = ".kiji-transaction"
 JOURNAL = "journal.json"
-
-
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def _write_journal(folder: Path, steps: list[dict[str, Any]]) -> None:
@@ -45,7 +38,7 @@ def _write_journal(folder: Path, steps: list[dict[str, Any]]) -> None:
         fh.flush()
         os.fsync(fh.fileno())
     os.replace(tmp, root / JOURNAL)
-    _fsync_dir(root)
+    fsync_dir(root)
 
 
 def _undo(folder: Path, steps: list[dict[str, Any]]) -> None:
@@ -61,7 +54,7 @@ def _undo(folder: Path, steps: list[dict[str, Any]]) -> None:
                 os.replace(backup, target)
     for tmp in root.glob("incoming-*"):
         tmp.unlink(missing_ok=True)
-    _fsync_dir(folder)
+    fsync_dir(folder)
     shutil.rmtree(root)
 
 
@@ -128,7 +121,7 @@ class CorpusTransaction:
 
     def commit(self) -> None:
         shutil.rmtree(self.root)
-        _fsync_dir(self.folder)
+        fsync_dir(self.folder)
 
     def rollback(self) -> None:
         _undo(self.folder, self.steps)

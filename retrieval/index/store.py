@@ -28,6 +28,7 @@ import numpy as np
 
 from kiji.corpus.articles import Article, text_hash
 from kiji.corpus.chunker import Chunk
+from kiji.durable import fsync_dir, write_text_durable
 from kiji.errors import IndexCorrupt, IndexIncompatible, IndexMissing
 from kiji.retrieval.index.compact import Int8Vectors
 from kiji.retrieval.index.integrity import (
@@ -72,21 +73,6 @@ class LoadedIndex:
     @property
     def model_fingerprint(self) -> str:
         return str(self.manifest["model"]["fingerprint"])
-
-
-def fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def write_text_durable(path: Path, text: str) -> None:
-    with path.open("w", encoding="utf-8") as fh:
-        fh.write(text)
-        fh.flush()
-        os.fsync(fh.fileno())
 
 
 def sentence_table(chunks: list[Chunk]) -> list[tuple[str, int, int]]:
