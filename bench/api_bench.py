@@ -113,7 +113,7 @@ def wait_ready(base: str, proc: subprocess.Popen[bytes], log_path: Path) -> dict
         try:
             response = httpx.get(f"{base}/readyz", timeout=2)
             if response.status_code == 200:
-                return response.json()  # type: ignore[no-any-return]
+                return response.json()
             last = response.text
         except httpx.HTTPError as exc:
             last = type(exc).__name__

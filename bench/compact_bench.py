@@ -167,7 +167,7 @@ def bench_size(gen: Generator, n: int, queries: np.ndarray, compare: bool) -> di
         rng.choice(min(CHUNK, n - c * CHUNK), min(per_chunk, CHUNK), replace=False)] for c in gen.chunks(n)])
     spent = [time.perf_counter() - started]  # seconds generating, not building
 
-    def batches():  # type: ignore[no-untyped-def]
+    def batches():
         for c in gen.chunks(n):
             t = time.perf_counter()
             x = gen.chunk(c, min(CHUNK, n - c * CHUNK))
@@ -192,7 +192,7 @@ def bench_size(gen: Generator, n: int, queries: np.ndarray, compare: bool) -> di
 
         started = time.perf_counter()
         hnsw = faiss.index_factory(DIM, "HNSW32,SQ8", faiss.METRIC_INNER_PRODUCT)
-        hnsw.hnsw.efConstruction = 40
+        hnsw.hnsw.efConstruction = 40  # type: ignore[attr-defined]  # the factory built an IndexHNSWSQ
         hnsw.train(gen.chunk(0, min(CHUNK, n)))
         for c in gen.chunks(n):
             hnsw.add(gen.chunk(c, min(CHUNK, n - c * CHUNK)))

@@ -114,7 +114,8 @@ def write_synthetic_corpus(folder: Path, n: int, chars: int = 300, seed: int = 0
     pool = corpus_sentences()
     folder.mkdir(parents=True)
     for i in range(n):
-        body, j = [], 0
+        body: list[str] = []
+        j = 0
         while sum(len(s) for s in body) < chars:
             body.append(_mark(rng.choice(pool), f"{i}-{j}"))
             j += 1
@@ -133,7 +134,7 @@ class TimedFake(FakeEmbedder):
         self.charged = 0.0
         self.runtime = f"fake, charged {seconds_per_passage * 1000:.1f} ms/passage"
 
-    def embed_passages(self, texts, *, batch_size=16, progress=None):  # type: ignore[no-untyped-def]
+    def embed_passages(self, texts, *, batch_size=16, progress=None):
         self.charged += self.per * len(texts)
         return super().embed_passages(texts, batch_size=batch_size, progress=progress)
 
@@ -174,7 +175,7 @@ def part_incremental(settings: Settings, n_articles: int, budget_s: float, which
         def run(label: str, **kw: object) -> float:
             charged = getattr(embedder, "charged", 0.0)
             started = time.perf_counter()
-            summary = build_index(corpus_paths=[corpus], index_dir=index_dir, embedder=embedder,  # type: ignore[arg-type]
+            summary = build_index(corpus_paths=[corpus], index_dir=index_dir, embedder=embedder,
                                   params=params, batch_size=settings.embed_batch_size,
                                   ann_threshold=settings.ann_threshold, **kw)  # type: ignore[arg-type]
             wall = time.perf_counter() - started

@@ -98,7 +98,7 @@ def corpus(tmp_path: Path) -> Path:
 
 
 @pytest.hookimpl(wrapper=True, tryfirst=True)
-def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]):  # type: ignore[no-untyped-def]
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]):
     """Keep each phase's report on the test item, so fixtures can tell that a test failed (the
     browser tests save a screenshot then)."""
     report = yield

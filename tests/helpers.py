@@ -217,7 +217,7 @@ async def serve(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
 
 
 def state_of(app: FastAPI) -> AppState:
-    return app.state.kiji  # type: ignore[no-any-return]
+    return app.state.kiji
 
 
 def assert_error(response: httpx.Response, status: int, code: str | None = None) -> dict[str, str]:
@@ -227,7 +227,7 @@ def assert_error(response: httpx.Response, status: int, code: str | None = None)
     assert "Traceback" not in response.text
     if code is not None:
         assert body["error"]["code"] == code, body
-    return body["error"]  # type: ignore[no-any-return]
+    return body["error"]
 
 
 def truncate_vectors(version_dir: Path) -> None:

@@ -6,11 +6,12 @@ import hashlib
 import sqlite3
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 from kiji.feedback import FeedbackStore
 
-VOTE = dict(question="DeepSeekとは?", quote_ids=["a:1-5", "b:10-20"], language="ja", answered=True,
-            index_version="v1")
+VOTE: dict[str, Any] = dict(question="DeepSeekとは?", quote_ids=["a:1-5", "b:10-20"], language="ja",
+                            answered=True, index_version="v1")
 
 
 def test_vote_then_replace(tmp_path: Path) -> None:

@@ -103,7 +103,7 @@ async def test_unknown_route_and_wrong_method(client: httpx.AsyncClient) -> None
 async def test_a_bug_is_a_generic_500_and_is_logged(fake_engine: Engine, fake_index_dir: Path,
                                                     caplog: pytest.LogCaptureFixture) -> None:
     class BrokenEngine(Engine):
-        def ask(self, question: str, **_: Any) -> AskResult:  # type: ignore[override]
+        def ask(self, question: str, **_: Any) -> AskResult:
             raise RuntimeError("secret internals at /srv/kiji")
 
     broken = BrokenEngine(index=fake_engine.index, embedder=fake_engine.embedder,

@@ -15,6 +15,7 @@ import os
 import shutil
 import tempfile
 from pathlib import Path
+from typing import Any
 
 import schemathesis
 from hypothesis import HealthCheck, settings
@@ -38,8 +39,8 @@ build_fake_index(_INDEX_DIR)
 _FEEDBACK_DIR = Path(tempfile.mkdtemp(prefix="kiji-schema-feedback-"))
 atexit.register(shutil.rmtree, _FEEDBACK_DIR, ignore_errors=True)
 
-_SETTINGS = dict(index_dir=_INDEX_DIR, rate_limit_per_minute=0, watch_index=False,
-                 admin_token="schema-admin-token", feedback_db=_FEEDBACK_DIR / "feedback.sqlite3")
+_SETTINGS: dict[str, Any] = dict(index_dir=_INDEX_DIR, rate_limit_per_minute=0, watch_index=False,
+                              admin_token="schema-admin-token", feedback_db=_FEEDBACK_DIR / "feedback.sqlite3")
 _APP_ENGINE = Engine(index=load_current(_INDEX_DIR), embedder=FakeEmbedder())
 _APP = create_app(Settings(**_SETTINGS), engine=_APP_ENGINE)
 # from_asgi starts the app's lifespan itself (and keeps it for the rest of the process).

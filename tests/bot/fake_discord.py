@@ -30,7 +30,7 @@ from aiohttp import WSMsgType, web
 
 EPOCH = "2025-01-01T00:00:00.000000+00:00"
 _ids = itertools.count(1_300_000_000_000_000_000)
-BODY = web.RequestKey("body", object)  # the parsed request body, read once by the recorder
+BODY: web.RequestKey[Any] = web.RequestKey("body", object)  # the parsed request body, read once by the recorder
 
 
 def snowflake() -> str:

@@ -23,7 +23,7 @@ from kiji.bot.embeds import (
 from kiji.bot.i18n import lang_of, t
 from kiji.bot.markdown import ELLIPSIS, dlen, escape, unescape
 from kiji.retrieval.engine import Engine
-from kiji.retrieval.models import ArticleInfo, AskResult, Quote
+from kiji.retrieval.models import ArticleInfo, AskResult, Language, Quote
 
 MARKDOWN_HEAVY = "**太字** _x_ ~~y~~ ||z|| `c` [link](https://example.com/a_b) > q\n# h\n- li \\ "
 FAMILY = "👨\u200d👩\u200d👧\u200d👦"
@@ -76,7 +76,7 @@ def test_real_answers_fit_and_quote_verbatim(engine: Engine, question: str, lang
     result = engine.ask(question, top_k=5)
     assert result.answered and result.language == lang and result.quotes
     for locale in ("ja", "en"):
-        embed = answer_embed(result, locale)  # type: ignore[arg-type]
+        embed = answer_embed(result, locale)
         assert violations(embed) == []
         assert embed.title == escape(question) and embed.description
         _assert_verbatim(embed, result.quotes, engine)
@@ -87,12 +87,14 @@ def test_real_answers_fit_and_quote_verbatim(engine: Engine, question: str, lang
 
 
 def test_unanswered_question_says_so_in_its_language(engine: Engine) -> None:
-    for question, lang in (("What is the recipe for Okonomiyaki?", "en"), ("自転車のパンクの直し方は?", "ja")):
+    cases: tuple[tuple[str, Language], ...] = (("What is the recipe for Okonomiyaki?", "en"),
+                                                ("自転車のパンクの直し方は?", "ja"))
+    for question, lang in cases:
         result = engine.ask(question)
         assert not result.answered
         embed = answer_embed(result, "en")
         assert len(embed.fields) == len(result.related) and violations(embed) == []
-        assert embed.description == escape(t("not_covered", lang)) + (  # type: ignore[arg-type]
+        assert embed.description == escape(t("not_covered", lang)) + (
             "\n\n" + escape(t("related", "en")) if result.related else "")
         result.related = []
         embed = answer_embed(result, "en")
@@ -126,13 +128,13 @@ def _maximal(n_quotes: int = 5, quote_chars: int = 3000, title_chars: int = 400)
 def test_maximal_answers_stay_within_every_limit(n_quotes: int, quote_chars: int) -> None:
     result = _maximal(n_quotes, quote_chars)
     for lang in ("ja", "en"):
-        embed = answer_embed(result, lang)  # type: ignore[arg-type]
+        embed = answer_embed(result, lang)
         assert violations(embed) == [], violations(embed)
         assert embeds.embed_total(embed) <= embeds.TOTAL_MAX
         assert len(embed.fields) == n_quotes and embed.description
         _assert_verbatim(embed, result.quotes)
         more = more_sources_embed(result.question, result.more_quotes, first_number=6,
-                                  index_version=result.index_version, lang=lang)  # type: ignore[arg-type]
+                                  index_version=result.index_version, lang=lang)
         assert violations(more) == []
         _assert_verbatim(more, result.more_quotes[:5])
 
@@ -187,15 +189,15 @@ def test_every_quote_links_to_the_reader_at_its_span(engine: Engine) -> None:
     base = "https://kiji.example.org/sub"
     result = engine.ask("DeepSeekとは何ですか?", top_k=5)
     for lang in ("ja", "en"):
-        embed = answer_embed(result, lang, reader_base=base)  # type: ignore[arg-type]
+        embed = answer_embed(result, lang, reader_base=base)
         assert violations(embed) == []
         _assert_verbatim(embed, result.quotes, engine)
         for field, quote in zip(embed.fields, result.quotes, strict=True):
             url = f"{base}/articles/{quote.article_id}?start={quote.start}&end={quote.end}#quote"
             assert reader_url(base, quote) == url
-            assert (field.value or "").endswith(f"\n[{t('reader_link', lang)}]({url})")  # type: ignore
+            assert (field.value or "").endswith(f"\n[{t('reader_link', lang)}]({url})")
         more = more_sources_embed(result.question, result.more_quotes[:2], first_number=6,
-                                  index_version=result.index_version, lang=lang,  # type: ignore[arg-type]
+                                  index_version=result.index_version, lang=lang,
                                   reader_base=base)
         assert all("](" + base + "/articles/" in (f.value or "") for f in more.fields)
     # No setting, no reader links (the article's own URL, if any, as before).

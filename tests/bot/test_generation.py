@@ -48,7 +48,7 @@ def engine(generation_engine: Engine) -> Engine:
 
 def settings_for(server: FakeDiscord, llm: FakeLLM, tmp_path: Path, case: Case | None = None) -> Settings:
     absent = case is not None and case.absent
-    return Settings(DISCORD_TOKEN=TOKEN, discord_api_base=server.api_base,  # type: ignore[call-arg]
+    return Settings(DISCORD_TOKEN=TOKEN, discord_api_base=server.api_base,
                     discord_gateway_url=server.gateway_url, discord_cooldown_s=0,
                     feedback_db=tmp_path / "feedback.sqlite3", watch_index=False,
                     llm_base_url=f"http://127.0.0.1:{unused_port()}/v1" if absent else llm.base_url,

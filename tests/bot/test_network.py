@@ -87,7 +87,7 @@ async def test_a_lost_gateway_is_retried_with_backoff_until_it_is_back(
         engine: Engine, tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     server = FakeDiscord(token=TOKEN)
     await server.start()
-    settings = Settings(DISCORD_TOKEN=TOKEN, discord_api_base=server.api_base,  # type: ignore[call-arg]
+    settings = Settings(DISCORD_TOKEN=TOKEN, discord_api_base=server.api_base,
                         discord_gateway_url=server.gateway_url, feedback_db=tmp_path / "fb.sqlite3",
                         watch_index=False, discord_cooldown_s=0)
     task = asyncio.create_task(run(settings, engine, guild_ready_timeout=0.01))

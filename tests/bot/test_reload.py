@@ -27,7 +27,7 @@ async def test_new_version_is_served_and_a_damaged_one_refused(tmp_path: Path) -
 
         build_fake_index(index_dir, corpus=small_corpus(tmp_path, "b", 3), embedder=embedder)
         second = current_version(index_dir)
-        assert second != first
+        assert second is not None and second != first
         assert (await bot.watcher.check()).version == second
         assert len(bot.engine.articles()) == 3
         assert engine.version == first  # the old engine object is untouched (answers in flight)

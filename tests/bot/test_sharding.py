@@ -42,7 +42,7 @@ async def running(engine: Engine, tmp_path: Path, ready_bots: list[KijiBot]) -> 
     async def start(recommended: int = 1, **shard_settings: Any) -> tuple[FakeDiscord, KijiBot]:
         server = FakeDiscord(token=TOKEN, recommended_shards=recommended)
         await server.start()
-        settings = Settings(DISCORD_TOKEN=TOKEN, discord_api_base=server.api_base,  # type: ignore[call-arg]
+        settings = Settings(DISCORD_TOKEN=TOKEN, discord_api_base=server.api_base,
                             discord_gateway_url=server.gateway_url, feedback_db=tmp_path / "fb.sqlite3",
                             watch_index=False, discord_cooldown_s=0, _env_file=None, **shard_settings)
         task = asyncio.create_task(run(settings, engine, guild_ready_timeout=0.01))
@@ -103,7 +103,7 @@ async def test_set_shard_ids_run_only_those_without_asking_discord(running: Any,
 
 def test_shard_settings_are_checked() -> None:
     def make(**values: Any) -> Settings:
-        return Settings(_env_file=None, **values)  # type: ignore[call-arg]
+        return Settings(_env_file=None, **values)
 
     assert make(discord_shards=" AUTO ").discord_shards == "auto"
     assert make(discord_shards="", discord_shard_ids="").discord_shards is None

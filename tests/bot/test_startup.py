@@ -29,11 +29,11 @@ def test_missing_token_fails_clearly_before_loading_anything(tmp_path: Path,
                                                              monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("DISCORD_TOKEN", raising=False)
     monkeypatch.delenv("KIJI_DISCORD_TOKEN", raising=False)
-    settings = Settings(index_dir=tmp_path / "none", _env_file=None)  # type: ignore[call-arg]
+    settings = Settings(index_dir=tmp_path / "none", _env_file=None)
     with pytest.raises(InvalidInput, match="DISCORD_TOKEN is not set"):
         main(settings)
     with pytest.raises(InvalidInput) as err:
-        read_token(Settings(DISCORD_TOKEN="   ", _env_file=None))  # type: ignore[call-arg]
+        read_token(Settings(DISCORD_TOKEN="   ", _env_file=None))
     assert str(err.value) == MISSING_TOKEN
 
 
@@ -42,24 +42,28 @@ def test_main_loads_the_engine_once_and_runs_the_bot(monkeypatch: pytest.MonkeyP
 
     loads: list[Settings] = []
     ran: list[Any] = []
-    monkeypatch.setattr(bot_main, "load_engine", lambda settings: loads.append(settings) or engine)
+    def load_engine(settings: Settings) -> Engine:
+        loads.append(settings)
+        return engine
+
+    monkeypatch.setattr(bot_main, "load_engine", load_engine)
 
     async def fake_run(settings: Settings, *, watcher: IndexWatcher) -> None:
         ran.append(watcher.engine)
 
     monkeypatch.setattr(bot_main, "run", fake_run)
-    settings = Settings(DISCORD_TOKEN=TOKEN, _env_file=None)  # type: ignore[call-arg]
+    settings = Settings(DISCORD_TOKEN=TOKEN, _env_file=None)
     main(settings)
     assert loads == [settings] and ran == [engine]
 
 
 def test_endpoints_change_only_when_set() -> None:
     base, gateway = Route.BASE, DiscordWebSocket.DEFAULT_GATEWAY
-    restore = apply_endpoints(Settings(_env_file=None))  # type: ignore[call-arg]
+    restore = apply_endpoints(Settings(_env_file=None))
     assert (Route.BASE, DiscordWebSocket.DEFAULT_GATEWAY) == (base, gateway)
     restore()
     restore = apply_endpoints(Settings(discord_api_base="http://127.0.0.1:9/api/v10/",
-                                       discord_gateway_url="ws://127.0.0.1:9/gw", _env_file=None))  # type: ignore
+                                       discord_gateway_url="ws://127.0.0.1:9/gw", _env_file=None))
     assert Route.BASE == "http://127.0.0.1:9/api/v10" and str(DiscordWebSocket.DEFAULT_GATEWAY) == "ws://127.0.0.1:9/gw"
     restore()
     assert (Route.BASE, DiscordWebSocket.DEFAULT_GATEWAY) == (base, gateway)
@@ -78,7 +82,7 @@ async def test_run_serves_until_cancelled(engine: Engine, tmp_path: Path,
     monkeypatch.setattr(KijiBot, "on_ready", signal_ready)
     server = FakeDiscord(token=TOKEN)
     await server.start()
-    settings = Settings(DISCORD_TOKEN=TOKEN, discord_api_base=server.api_base,  # type: ignore[call-arg]
+    settings = Settings(DISCORD_TOKEN=TOKEN, discord_api_base=server.api_base,
                         discord_gateway_url=server.gateway_url, feedback_db=tmp_path / "fb.sqlite3")
     task = asyncio.create_task(run(settings, engine, guild_ready_timeout=0.01))
     try:
@@ -97,7 +101,7 @@ async def test_a_rejected_token_is_a_clear_error_without_the_token(engine: Engin
     server = FakeDiscord(token=TOKEN)
     await server.start()
     wrong = "wrong-token-1234567890"
-    settings = Settings(DISCORD_TOKEN=wrong, discord_api_base=server.api_base,  # type: ignore[call-arg]
+    settings = Settings(DISCORD_TOKEN=wrong, discord_api_base=server.api_base,
                         discord_gateway_url=server.gateway_url, feedback_db=tmp_path / "fb.sqlite3")
     try:
         with pytest.raises(KijiError, match="rejected the bot token") as err:

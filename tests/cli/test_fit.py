@@ -36,7 +36,7 @@ def test_fit_writes_a_loadable_model_when_the_current_one_is_stale(
     monkeypatch.setenv("KIJI_ANSWER_MODEL", str(stale))
     seen: list[AnswerModel] = []
 
-    def unfitted(settings):  # type: ignore[no-untyped-def]
+    def unfitted(settings):
         assert settings.answer_model == stale  # the settings name the stale file; fit must not load it
         engine = Engine(index=load_current(fake_index_dir), embedder=FakeEmbedder(), model=AnswerModel.unfitted())
         seen.append(engine.model)

@@ -35,7 +35,7 @@ async def test_replicas_follow_a_builder_on_shared_storage(
     assert list(builder_disk.glob("embeddings-*.sqlite")) and not (shared / "cache").exists()
     first = current_version(shared)
 
-    replicas = [IndexWatcher(Settings(index_dir=shared, _env_file=None), embedder=FakeEmbedder(),  # type: ignore[call-arg]
+    replicas = [IndexWatcher(Settings(index_dir=shared, _env_file=None), embedder=FakeEmbedder(),
                              warm_up=False) for _ in range(3)]
     for replica in replicas:
         engine = replica.load_initial()
@@ -66,7 +66,7 @@ async def test_a_version_whose_files_arrive_after_current_is_served_on_a_later_t
     build_fake_index(built, corpus=corpus)
     first = current_version(built)
     shutil.copytree(built, replica_dir)
-    replica = IndexWatcher(Settings(index_dir=replica_dir, _env_file=None),  # type: ignore[call-arg]
+    replica = IndexWatcher(Settings(index_dir=replica_dir, _env_file=None),
                            embedder=FakeEmbedder(), warm_up=False)
     engine = replica.load_initial()
     assert engine is not None
@@ -74,6 +74,7 @@ async def test_a_version_whose_files_arrive_after_current_is_served_on_a_later_t
 
     build_fake_index(built, corpus=corpus)
     second = current_version(built)
+    assert second is not None
     (replica_dir / VERSIONS / second).mkdir()  # the sync has created the folder, nothing in it yet
     shutil.copy(built / CURRENT, replica_dir / CURRENT)
     result = await replica.check()

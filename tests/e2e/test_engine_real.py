@@ -19,7 +19,7 @@ from kiji.settings import Settings
 pytestmark = pytest.mark.model
 
 
-def _all_verbatim(engine: Engine, result) -> None:  # type: ignore[no-untyped-def]
+def _all_verbatim(engine: Engine, result) -> None:
     for q in result.quotes + result.considered:
         assert engine.index.articles[q.article_id].text[q.start:q.end] == q.text
 

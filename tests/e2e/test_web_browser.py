@@ -20,10 +20,19 @@ import time
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import pytest
-from playwright.sync_api import Browser, BrowserContext, Page, Request, Route, expect, sync_playwright
+from playwright.sync_api import (
+    Browser,
+    BrowserContext,
+    Dialog,
+    Page,
+    Request,
+    Route,
+    expect,
+    sync_playwright,
+)
 
 from kiji.corpus.shipped import SHIPPED_CORPUS_DIR
 from kiji.feedback import FeedbackStore
@@ -85,7 +94,7 @@ class Server:
             f"{self.base}/v1/ask", data=json.dumps({"question": question}).encode(),
             headers={"Content-Type": "application/json", "Authorization": f"Bearer {API_KEY}"})
         with urllib.request.urlopen(request, timeout=30) as response:
-            return json.loads(response.read())  # type: ignore[no-any-return]
+            return json.loads(response.read())
 
 
 @pytest.fixture(scope="module")
@@ -157,7 +166,11 @@ class Tab:
         # e.g. a Content-Security-Policy violation.
         self.page.on("console", lambda m: self.errors.append(m.text)
                      if m.type == "error" and not m.text.startswith("Failed to load resource") else None)
-        self.page.on("dialog", lambda d: (self.dialogs.append(d.message), d.dismiss()))
+        def dismiss(dialog: Dialog) -> None:
+            self.dialogs.append(dialog.message)
+            dialog.dismiss()
+
+        self.page.on("dialog", dismiss)
         self.page.set_default_timeout(TIMEOUT_MS)
 
     def open(self, path: str = "/") -> Page:
@@ -442,7 +455,8 @@ def test_a_390_px_phone_screen(tab: Tab) -> None:
 
 
 @pytest.mark.parametrize("scheme", ["light", "dark"])
-def test_no_serious_accessibility_violations(browser: Browser, server: Server, scheme: str) -> None:
+def test_no_serious_accessibility_violations(browser: Browser, server: Server,
+                                           scheme: Literal["light", "dark"]) -> None:
     axe_js = _axe_source()
     context = browser.new_context(locale="en-US", color_scheme=scheme, viewport={"width": 1000, "height": 800})
     tab = Tab(context, server)

@@ -124,7 +124,7 @@ def test_folds_are_stratified_and_cross_validation_holds_each_question_out() -> 
         assert 0 < sum(s.answerable for s in members) < len(members)
     trained_on: dict[int, set[str]] = {}
 
-    def recording_fit(train):  # type: ignore[no-untyped-def]
+    def recording_fit(train):
         model = fit(train)
         trained_on[id(model)] = {s.id for s in train}
         return model

@@ -3,6 +3,8 @@ terms, fusion and diversity, quote choice, abstention and the answer text."""
 
 from __future__ import annotations
 
+from typing import cast
+
 import numpy as np
 import pytest
 
@@ -11,6 +13,7 @@ from kiji.retrieval.answer.quotes import make_quotes, order_sentences
 from kiji.retrieval.answer.signals import Sentence, asks_for_number
 from kiji.retrieval.engine import Engine
 from kiji.retrieval.language import detect_language
+from kiji.retrieval.lexical.bridge import EnglishBridge
 from kiji.retrieval.lexical.coverage import CoverageChecker
 from kiji.retrieval.lexical.tokenizer import JapaneseTokenizer
 from kiji.retrieval.models import Language, Quote
@@ -77,7 +80,7 @@ def checker() -> CoverageChecker:
             return {found: 0.8} if found in vocab else {}
 
     bridge = Bridge()
-    return CoverageChecker(vocab, tokenizer, lambda: bridge)
+    return CoverageChecker(vocab, tokenizer, lambda: cast("EnglishBridge", bridge))
 
 
 def test_missing_specific_terms(checker: CoverageChecker) -> None:

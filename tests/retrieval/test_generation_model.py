@@ -8,6 +8,7 @@ import json
 import logging
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -40,7 +41,7 @@ def engine(generation_engine: Engine) -> Engine:
 
 def generator_for(llm: FakeLLM, case: Case | None = None, **overrides: object) -> Generator:
     base_url = f"http://127.0.0.1:{unused_port()}/v1" if case and case.absent else llm.base_url
-    values: dict[str, object] = {"base_url": base_url, "model": llm.model, "api_key": API_KEY,
+    values: dict[str, Any] = {"base_url": base_url, "model": llm.model, "api_key": API_KEY,
                                  "timeout_s": case.timeout_s if case else 5.0}
     values.update(overrides)
     return Generator(LLMConfig(**values))

@@ -121,7 +121,7 @@ def test_summary_lines_and_progress(tmp_path: Path, corpus: Path) -> None:
     (corpus / "broken.txt").write_bytes(b"\x00\x01binary")
     ticks: list[tuple[int, int]] = []
 
-    def factory(total: int):  # type: ignore[no-untyped-def]
+    def factory(total: int):
         return lambda n: ticks.append((total, n))
 
     summary = build(corpus, tmp_path / "index", progress=factory, batch_size=4)
@@ -219,7 +219,7 @@ def test_concurrent_builds_in_threads(tmp_path: Path, corpus: Path) -> None:
     entered, release = threading.Event(), threading.Event()
 
     class Blocking(FakeEmbedder):
-        def embed_passages(self, texts, **kw):  # type: ignore[no-untyped-def]
+        def embed_passages(self, texts, **kw):
             entered.set()
             assert release.wait(10)
             return super().embed_passages(texts, **kw)
