@@ -21,7 +21,8 @@ from kiji.corpus.articles import load_corpus
 from kiji.corpus.chunker import ChunkParams
 from kiji.corpus.sentences import sentence_spans
 from kiji.corpus.shipped import SHIPPED_CORPUS_DIR
-from kiji.retrieval.index.build import build_index, texts_to_embed
+from kiji.retrieval.index.build import build_index
+from kiji.retrieval.index.passages import texts_to_embed
 from kiji.runtime import load_embedder
 from kiji.settings import Settings
 

@@ -37,7 +37,8 @@ from kiji.corpus.boilerplate import content_regions
 from kiji.corpus.sentences import sentence_spans
 from kiji.corpus.shipped import SHIPPED_CORPUS_DIR
 from kiji.retrieval.embedding.fake import FakeEmbedder
-from kiji.retrieval.index.build import build_index, texts_to_embed
+from kiji.retrieval.index.build import build_index
+from kiji.retrieval.index.passages import texts_to_embed
 from kiji.retrieval.index.vector_index import FaissIndex
 from kiji.runtime import chunk_params, load_embedder
 from kiji.settings import Settings

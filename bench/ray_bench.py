@@ -42,7 +42,8 @@ from kiji.corpus.shipped import SHIPPED_CORPUS_DIR
 from kiji.retrieval.embedding.embedder import Embedder, load_embedder
 from kiji.retrieval.embedding.fake import FakeEmbedder
 from kiji.retrieval.embedding.ray_pool import RayConfig, RayEmbeddingPool
-from kiji.retrieval.index.build import BuildSummary, build_index, texts_to_embed
+from kiji.retrieval.index.build import BuildSummary, build_index
+from kiji.retrieval.index.passages import texts_to_embed
 from kiji.runtime import chunk_params, embedder_config
 from kiji.settings import Settings
 

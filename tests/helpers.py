@@ -31,7 +31,8 @@ from kiji.retrieval.answer.signals import SENTENCE_SIGNALS
 from kiji.retrieval.embedding.embedder import Progress
 from kiji.retrieval.embedding.fake import FakeEmbedder
 from kiji.retrieval.engine import Engine
-from kiji.retrieval.index.build import BuildSummary, build_index, passage_text
+from kiji.retrieval.index.build import BuildSummary, build_index
+from kiji.retrieval.index.passages import passage_text
 from kiji.retrieval.index.store import CURRENT, VERSIONS, LoadedIndex, load_current, sentence_table
 from kiji.retrieval.lexical.bridge import EnglishBridge
 from kiji.retrieval.lexical.coverage import CoverageChecker

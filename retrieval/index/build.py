@@ -1,11 +1,17 @@
-"""Building and publishing an index version: incremental, validated, atomic, one build at a time."""
+"""Building and publishing an index version: incremental, validated, atomic, one build at a time.
+
+A build runs in phases, each a function below: read what is served now, chunk the corpus, embed what
+the cache lacks (``passages.py``), choose and build the vector index, write the version beside the
+others, validate it, publish it, prune old ones. Until ``publish`` renames ``CURRENT``, nothing that
+serves has changed; a failure at any point leaves the previous version serving.
+"""
 
 from __future__ import annotations
 
 import os
 import shutil
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from contextlib import nullcontext
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -14,12 +20,12 @@ from typing import Any
 
 import numpy as np
 
-from kiji.corpus.articles import Article, load_corpus, text_hash
+from kiji.corpus.articles import Article, load_corpus
 from kiji.corpus.chunker import Chunk, ChunkParams, chunk_article
 from kiji.errors import BuildError, IndexCorrupt, IndexUnavailable
-from kiji.retrieval.embedding.embedder import Embedder, Progress
+from kiji.retrieval.embedding.embedder import Embedder
 from kiji.retrieval.index.compact import Int8Vectors
-from kiji.retrieval.index.embedding_cache import EmbeddingCache
+from kiji.retrieval.index.passages import PassageEncoder, ProgressFactory, embed_with_cache, embedding_inputs
 from kiji.retrieval.index.store import (
     FORMAT_VERSION,
     VERSIONS,
@@ -28,50 +34,10 @@ from kiji.retrieval.index.store import (
     publish,
     read_manifest,
     self_query_ok,
-    sentence_table,
     write_version,
 )
 from kiji.retrieval.index.vector_index import FaissIndex, recall_at_k, tune_nprobe
 from kiji.retrieval.index.versions import build_lock, clean_leftovers, new_version_name, prune_versions
-
-ProgressFactory = Callable[[int], Callable[[int], None]]
-#: Embeds the passages a build lacks somewhere: ``encoder(texts, progress)`` yields ``(rows,
-#: vectors)`` as parts finish, ``rows`` being positions in ``texts`` (in any order). The default runs
-#: the build's embedder here; ``kiji index build --ray`` passes a Ray pool (embedding/ray_pool.py).
-PassageEncoder = Callable[[list[str], Progress | None], Iterator[tuple[np.ndarray, np.ndarray]]]
-#: Passages embedded between cache writes.
-CACHE_SLICE = 512
-
-
-def local_encoder(embedder: Embedder, batch_size: int) -> PassageEncoder:
-    """Embed in this process, ``CACHE_SLICE`` passages at a time."""
-    def encode(texts: list[str], progress: Progress | None) -> Iterator[tuple[np.ndarray, np.ndarray]]:
-        for lo in range(0, len(texts), CACHE_SLICE):
-            part = texts[lo : lo + CACHE_SLICE]
-            yield (np.arange(lo, lo + len(part)),
-                   embedder.embed_passages(part, batch_size=batch_size, progress=progress))
-    return encode
-
-
-def passage_text(article: Article, chunk: Chunk) -> str:
-    """What gets embedded: the title gives a chunk the context its sentences leave implicit."""
-    return f"{article.title}\n{chunk.text}"
-
-
-def embedding_inputs(articles: dict[str, Article], chunks: list[Chunk]
-                     ) -> tuple[list[str], list[tuple[str, int, int]], list[str]]:
-    """What a build embeds: one passage per chunk, and each distinct sentence (for quote choice)."""
-    texts = [passage_text(articles[c.article_id], c) for c in chunks]
-    sentences = sentence_table(chunks)
-    return texts, sentences, [articles[a].text[s:e] for a, s, e in sentences]
-
-
-def texts_to_embed(corpus: list[Path], params: ChunkParams) -> list[str]:
-    """The distinct texts a full build of ``corpus`` embeds, in order (benchmarks time these)."""
-    articles = load_corpus(corpus).articles
-    chunks = [c for a in articles for c in chunk_article(a, params)]
-    texts, _, sentence_texts = embedding_inputs({a.id: a for a in articles}, chunks)
-    return list(dict.fromkeys(texts + sentence_texts))
 
 
 @dataclass
@@ -108,16 +74,6 @@ class BuildSummary:
         for item in self.skipped:
             out.append(f"skipped: {item}")
         return out
-
-
-def _choose_kind(n: int, threshold: int, compact_threshold: int | None = None) -> str:
-    if compact_threshold is not None and n >= compact_threshold:
-        return "ivf-sq8"
-    return "hnsw" if n >= threshold else "flat"
-
-
-def _probe_rows(n: int, size: int = 200) -> np.ndarray:
-    return np.random.default_rng(0).choice(n, size=min(size, n), replace=False)
 
 
 def build_index(
@@ -162,79 +118,23 @@ def build_index(
             raise BuildError("nothing could be indexed: no readable articles"
                              + (f" ({len(skipped)} files skipped: {'; '.join(skipped[:5])})" if skipped else ""),
                              hint="check KIJI_CORPUS_DIR / --corpus")
-        previous: dict[str, Any] = {}
-        current_manifest: dict[str, Any] = {}
-        current: str | None = None
-        try:
-            current = current_version(index_dir)
-            if current:
-                # Only the manifest: loading the whole current index would cost its memory twice.
-                current_manifest = read_manifest(index_dir / VERSIONS / current)
-                previous = current_manifest.get("articles", {})
-        except IndexCorrupt as exc:
-            # A damaged CURRENT or current version: build everything from the corpus; publishing
-            # replaces it.
-            log(f"the served index cannot be read ({exc.message}); this build replaces it")
-        except IndexUnavailable:
-            pass
+        current, current_manifest = _read_current(index_dir, log)
         articles = report.articles
-        chunks: list[Chunk] = []
-        per_article: dict[str, dict[str, Any]] = {}
-        by_id = {a.id: a for a in articles}
-        for article in articles:
-            found = chunk_article(article, params)
-            per_article[article.id] = {"sha256": article.sha256, "title": article.title,
-                                       "source": article.source, "url": article.url,
-                                       "chunks": len(found)}
-            chunks.extend(found)
-        if not chunks:
-            raise BuildError("nothing could be indexed: the articles contain no text after cleaning")
+        chunks, per_article = _chunk(articles, params)
         if if_changed and not full and current and _serves_the_same(index_dir / VERSIONS / current, current_manifest,
-                                                       per_article, params, embedder, skipped):
+                                                                    per_article, params, embedder, skipped):
             return BuildSummary(version=current, articles=len(articles), chunks=len(chunks),
                                 unchanged=sorted(per_article), skipped=skipped,
                                 index_kind=current_manifest["index"]["kind"], published=False,
                                 seconds=time.perf_counter() - started)
 
-        texts, sentences, sentence_texts = embedding_inputs(by_id, chunks)
-        all_texts = texts + sentence_texts
-        hashes = [text_hash(t) for t in all_texts]
-        cache = EmbeddingCache((cache_dir or index_dir / "cache") / f"embeddings-{embedder.fingerprint}.sqlite",
-                               embedder.dim, log=log)
-        try:
-            cached = {} if full else cache.get_many(sorted(set(hashes)))
-            first_use: dict[str, int] = {}
-            for i, h in enumerate(hashes):
-                if h not in cached:
-                    first_use.setdefault(h, i)
-            missing = list(first_use.items())
-            embed_started = time.perf_counter()
-            if missing:
-                tick = progress(len(missing)) if progress else None
-                encode = encoder or local_encoder(embedder, batch_size)
-                _embed_missing(encode, missing, all_texts, embedder.dim, cache, cached, tick)
-            embed_seconds = time.perf_counter() - embed_started
-        finally:
-            cache.close()
-        all_vectors = np.stack([cached[h] for h in hashes]).astype(np.float32)
-        vectors = all_vectors[: len(texts)]
-        sentence_vectors = all_vectors[len(texts) :]
-
-        kind = _choose_kind(len(vectors), ann_threshold, compact_threshold)
-        compact = kind == "ivf-sq8"
-        index = FaissIndex.build(vectors, kind=kind)
-        recall = None
-        if kind == "hnsw":
-            probe = vectors[_probe_rows(len(vectors))]
-            recall = recall_at_k(index, FaissIndex.build(vectors, kind="flat"), probe, 10)
-        elif compact:
-            # Sentences are what questions look like to a chunk index: near their chunk, not on it.
-            source = sentence_vectors if len(sentence_vectors) else vectors
-            recall = tune_nprobe(index, vectors, source[_probe_rows(len(source))])
-        if recall is not None and recall < 0.95:
-            log(f"{kind.upper()} recall@10 {recall:.3f} < 0.95; falling back to exact search")
-            index, kind = FaissIndex.build(vectors, kind="flat"), "flat"
-        stored_sentences = Int8Vectors.encode(sentence_vectors) if compact else sentence_vectors
+        texts, sentences, sentence_texts = embedding_inputs({a.id: a for a in articles}, chunks)
+        cache_path = (cache_dir or index_dir / "cache") / f"embeddings-{embedder.fingerprint}.sqlite"
+        embedded = embed_with_cache(texts + sentence_texts, embedder=embedder, cache_path=cache_path,
+                                    full=full, encoder=encoder, batch_size=batch_size, progress=progress,
+                                    log=log)
+        vectors = embedded.vectors[: len(texts)]
+        built = _vector_index(vectors, embedded.vectors[len(texts) :], ann_threshold, compact_threshold, log)
 
         version = new_version_name()
         manifest = {
@@ -244,64 +144,129 @@ def build_index(
             "model": {"id": embedder.model_id, "fingerprint": embedder.fingerprint,
                       "runtime": embedder.runtime, "dim": embedder.dim},
             "chunker": params.to_dict(),
-            "index": {"kind": kind, "recall_at_10": recall, "metric": "inner_product",
-                      **({"nprobe": index.nprobe} if index.nprobe else {}),
-                      "sentence_vectors": "int8" if compact else "float32"},
+            "index": {"kind": built.kind, "recall_at_10": built.recall, "metric": "inner_product",
+                      **({"nprobe": built.index.nprobe} if built.index.nprobe else {}),
+                      "sentence_vectors": "int8" if built.compact else "float32"},
             "counts": {"articles": len(articles), "chunks": len(chunks), "sentences": len(sentences)},
             "articles": per_article,
             "skipped": skipped,
         }
-        tmp = index_dir / VERSIONS / f"tmp-{version}"
-        (index_dir / VERSIONS).mkdir(parents=True, exist_ok=True)
-        try:
-            write_version(tmp, manifest=manifest, vectors=index, chunks=chunks, articles=articles,
-                          sentences=sentences, sentence_vectors=stored_sentences)
-            _validate(tmp, embedder, vectors, texts)
-            final = index_dir / VERSIONS / version
-            os.replace(tmp, final)
-            if _before_publish:
-                _before_publish(final)
-            publish(index_dir, version)
-        except BaseException:
-            shutil.rmtree(tmp, ignore_errors=True)
-            raise
+        def write(path: Path) -> None:
+            write_version(path, manifest=manifest, vectors=built.index, chunks=chunks, articles=articles,
+                          sentences=sentences, sentence_vectors=built.sentence_vectors)
+
+        _write_validate_publish(index_dir, version, write, embedder, vectors, texts, _before_publish)
         prune_versions(index_dir, keep_versions)
-
-        prev_ids, new_ids = set(previous), set(per_article)
-        summary = BuildSummary(
+        added, changed, removed, unchanged = _article_changes(current_manifest.get("articles", {}), per_article)
+        return BuildSummary(
             version=version, articles=len(articles), chunks=len(chunks),
-            added=sorted(new_ids - prev_ids), removed=sorted(prev_ids - new_ids),
-            changed=sorted(a for a in new_ids & prev_ids
-                           if previous[a].get("sha256") != per_article[a]["sha256"]),
-            unchanged=sorted(a for a in new_ids & prev_ids
-                             if previous[a].get("sha256") == per_article[a]["sha256"]),
-            embedded_chunks=len(missing), reused_chunks=len(hashes) - len(missing),
-            skipped=skipped, index_kind=kind, recall_at_10=recall,
-            seconds=time.perf_counter() - started, embed_seconds=embed_seconds,
+            added=added, changed=changed, removed=removed, unchanged=unchanged,
+            embedded_chunks=embedded.embedded, reused_chunks=embedded.reused,
+            skipped=skipped, index_kind=built.kind, recall_at_10=built.recall,
+            seconds=time.perf_counter() - started, embed_seconds=embedded.seconds,
         )
-        return summary
 
 
-def _embed_missing(encode: PassageEncoder, missing: list[tuple[str, int]], all_texts: list[str], dim: int,
-                   cache: EmbeddingCache, cached: dict[str, np.ndarray], tick: Progress | None) -> None:
-    """Embed the ``missing`` (hash, position) passages; parts go to the cache as they finish, so a
-    build killed or failed late keeps its work."""
-    parts = encode([all_texts[i] for _, i in missing], tick)
+def _read_current(index_dir: Path, log: Callable[[str], None]) -> tuple[str | None, dict[str, Any]]:
+    """The served version's name and manifest, if one is served and readable."""
     try:
-        for rows, fresh in parts:
-            if fresh.shape != (len(rows), dim):
-                raise BuildError(f"the encoder returned vectors of shape {fresh.shape} for {len(rows)} "
-                                 f"passages of dimension {dim}")
-            done = [(missing[int(r)][0], fresh[j]) for j, r in enumerate(rows)]
-            cache.put_many(done)
-            cached.update(done)
-    finally:
-        close = getattr(parts, "close", None)
-        if close is not None:
-            close()  # a generator's cleanup (a Ray session it opened) runs now, not at collection
-    lost = sum(h not in cached for h, _ in missing)
-    if lost:
-        raise BuildError(f"the encoder returned no vectors for {lost} of {len(missing)} passages")
+        current = current_version(index_dir)
+        # Only the manifest: loading the whole current index would cost its memory twice.
+        return current, read_manifest(index_dir / VERSIONS / current) if current else {}
+    except IndexCorrupt as exc:
+        # A damaged CURRENT or current version: build everything from the corpus; publishing
+        # replaces it.
+        log(f"the served index cannot be read ({exc.message}); this build replaces it")
+    except IndexUnavailable:
+        pass
+    return None, {}
+
+
+def _chunk(articles: list[Article], params: ChunkParams) -> tuple[list[Chunk], dict[str, dict[str, Any]]]:
+    """Every article's chunks, in order, and the manifest's entry for each article."""
+    chunks: list[Chunk] = []
+    per_article: dict[str, dict[str, Any]] = {}
+    for article in articles:
+        found = chunk_article(article, params)
+        per_article[article.id] = {"sha256": article.sha256, "title": article.title,
+                                   "source": article.source, "url": article.url,
+                                   "chunks": len(found)}
+        chunks.extend(found)
+    if not chunks:
+        raise BuildError("nothing could be indexed: the articles contain no text after cleaning")
+    return chunks, per_article
+
+
+@dataclass(frozen=True)
+class _BuiltVectors:
+    index: FaissIndex
+    kind: str
+    recall: float | None  # recall@10 against exact search, for the approximate kinds
+    sentence_vectors: np.ndarray | Int8Vectors
+
+    @property
+    def compact(self) -> bool:
+        return self.kind == "ivf-sq8"
+
+
+def _choose_kind(n: int, threshold: int, compact_threshold: int | None = None) -> str:
+    if compact_threshold is not None and n >= compact_threshold:
+        return "ivf-sq8"
+    return "hnsw" if n >= threshold else "flat"
+
+
+def _probe_rows(n: int, size: int = 200) -> np.ndarray:
+    return np.random.default_rng(0).choice(n, size=min(size, n), replace=False)
+
+
+def _vector_index(vectors: np.ndarray, sentence_vectors: np.ndarray, ann_threshold: int,
+                  compact_threshold: int | None, log: Callable[[str], None]) -> _BuiltVectors:
+    """The chunk index of the kind the size calls for; exact search when an approximate one's
+    recall@10 falls under 0.95."""
+    kind = _choose_kind(len(vectors), ann_threshold, compact_threshold)
+    compact = kind == "ivf-sq8"
+    index = FaissIndex.build(vectors, kind=kind)
+    recall = None
+    if kind == "hnsw":
+        probe = vectors[_probe_rows(len(vectors))]
+        recall = recall_at_k(index, FaissIndex.build(vectors, kind="flat"), probe, 10)
+    elif compact:
+        # Sentences are what questions look like to a chunk index: near their chunk, not on it.
+        source = sentence_vectors if len(sentence_vectors) else vectors
+        recall = tune_nprobe(index, vectors, source[_probe_rows(len(source))])
+    if recall is not None and recall < 0.95:
+        log(f"{kind.upper()} recall@10 {recall:.3f} < 0.95; falling back to exact search")
+        index, kind = FaissIndex.build(vectors, kind="flat"), "flat"
+    stored = Int8Vectors.encode(sentence_vectors) if compact else sentence_vectors
+    return _BuiltVectors(index=index, kind=kind, recall=recall, sentence_vectors=stored)
+
+
+def _write_validate_publish(index_dir: Path, version: str, write: Callable[[Path], None],
+                            embedder: Embedder, vectors: np.ndarray, texts: list[str],
+                            before_publish: Callable[[Path], None] | None) -> None:
+    """``write`` the version under a temporary name, prove it answers, rename it into place and
+    point ``CURRENT`` at it; on any failure, remove what was written."""
+    tmp = index_dir / VERSIONS / f"tmp-{version}"
+    (index_dir / VERSIONS).mkdir(parents=True, exist_ok=True)
+    try:
+        write(tmp)
+        _validate(tmp, embedder, vectors, texts)
+        final = index_dir / VERSIONS / version
+        os.replace(tmp, final)
+        if before_publish:
+            before_publish(final)
+        publish(index_dir, version)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+
+
+def _article_changes(previous: dict[str, Any], per_article: dict[str, dict[str, Any]]
+                     ) -> tuple[list[str], list[str], list[str], list[str]]:
+    """The articles this version adds, changes, removes and keeps, against the one it replaces."""
+    prev_ids, new_ids = set(previous), set(per_article)
+    same = {a for a in new_ids & prev_ids if previous[a].get("sha256") == per_article[a]["sha256"]}
+    return sorted(new_ids - prev_ids), sorted(new_ids & prev_ids - same), sorted(prev_ids - new_ids), sorted(same)
 
 
 def _serves_the_same(path: Path, manifest: dict[str, Any], per_article: dict[str, dict[str, Any]],
