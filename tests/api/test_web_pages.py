@@ -1,6 +1,6 @@
 """The web page's server side on the fake-embedder engine: pages, headers, languages, weight, the
 chunks and feedback endpoints, and the key and rate-limit rules they share with the API.
-(What the page does in a browser is in test_web_browser.py.)"""
+(What the page does in a browser is in tests/e2e/web/.)"""
 
 from __future__ import annotations
 
