@@ -23,7 +23,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-from kiji.durable import fsync_dir
+from kiji.durable import fsync_dir, replace_text_durable
 from kiji.errors import CorpusError
 
 JOURNAL_DIR = ".kiji-transaction"
@@ -32,13 +32,7 @@ JOURNAL = "journal.json"
 
 def _write_journal(folder: Path, steps: list[dict[str, Any]]) -> None:
     root = folder / JOURNAL_DIR
-    tmp = root / (JOURNAL + ".tmp")
-    with tmp.open("w", encoding="utf-8") as fh:
-        json.dump({"steps": steps}, fh)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, root / JOURNAL)
-    fsync_dir(root)
+    replace_text_durable(root / JOURNAL, json.dumps({"steps": steps}), tmp=root / (JOURNAL + ".tmp"))
 
 
 def _undo(folder: Path, steps: list[dict[str, Any]]) -> None:

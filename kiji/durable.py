@@ -26,3 +26,12 @@ def write_text_durable(path: Path, text: str) -> None:
         fh.write(text)
         fh.flush()
         os.fsync(fh.fileno())
+
+
+def replace_text_durable(path: Path, text: str, *, tmp: Path) -> None:
+    """Make ``path`` hold ``text``, all or nothing: written whole to ``tmp`` (in the same folder)
+    and fsynced, renamed over ``path``, the rename made durable. A reader sees the old text or the
+    new, never a part; a crash leaves at most ``tmp`` behind."""
+    write_text_durable(tmp, text)
+    os.replace(tmp, path)
+    fsync_dir(path.parent)

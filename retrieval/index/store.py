@@ -28,7 +28,7 @@ import numpy as np
 
 from kiji.corpus.articles import Article, text_hash
 from kiji.corpus.chunker import Chunk
-from kiji.durable import fsync_dir, write_text_durable
+from kiji.durable import fsync_dir, replace_text_durable, write_text_durable
 from kiji.errors import IndexCorrupt, IndexIncompatible, IndexMissing
 from kiji.retrieval.index.compact import Int8Vectors
 from kiji.retrieval.index.integrity import (
@@ -132,10 +132,7 @@ def list_versions(index_dir: Path) -> list[str]:
 
 def publish(index_dir: Path, version: str) -> None:
     """Point ``CURRENT`` at ``version`` atomically (write a temp file, fsync, rename)."""
-    tmp = index_dir / f".{CURRENT}.tmp"
-    write_text_durable(tmp, version + "\n")
-    os.replace(tmp, index_dir / CURRENT)
-    fsync_dir(index_dir)
+    replace_text_durable(index_dir / CURRENT, version + "\n", tmp=index_dir / f".{CURRENT}.tmp")
 
 
 def read_manifest(path: Path) -> dict[str, Any]:

@@ -43,6 +43,7 @@ CRASH_SCRIPT = r'''
 import os, signal, sys, time
 from pathlib import Path
 
+import kiji.durable as durable
 import kiji.retrieval.index.build as build
 import kiji.retrieval.index.store as store
 from kiji.corpus.chunker import ChunkParams
@@ -83,7 +84,7 @@ elif point == "publish":                        # .CURRENT.tmp written, not yet 
         real_write(path, text)
         if path.name == ".CURRENT.tmp":
             die()
-    store.write_text_durable = write
+    durable.write_text_durable = write          # replace_text_durable's own write
 elif point == "prune":                          # published, old versions not yet pruned
     build.prune_versions = lambda *a, **k: die()
 
