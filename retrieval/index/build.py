@@ -151,6 +151,7 @@ def build_index(
             "articles": per_article,
             "skipped": skipped,
         }
+
         def write(path: Path) -> None:
             write_version(path, manifest=manifest, vectors=built.index, chunks=chunks, articles=articles,
                           sentences=sentences, sentence_vectors=built.sentence_vectors)
@@ -206,7 +207,9 @@ class _BuiltVectors:
 
     @property
     def compact(self) -> bool:
-        return self.kind == "ivf-sq8"
+        """int8 sentence vectors: a compact build, also when its chunk index fell back to exact
+        search (``kind`` is then "flat")."""
+        return isinstance(self.sentence_vectors, Int8Vectors)
 
 
 def _choose_kind(n: int, threshold: int, compact_threshold: int | None = None) -> str:

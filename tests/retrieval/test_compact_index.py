@@ -110,3 +110,21 @@ def test_a_damaged_compact_version_is_named(tmp_path: Path) -> None:
     (version / SENTENCE_CODES).unlink()
     with pytest.raises(IndexCorrupt, match=r"sentence vectors are missing .*sentences.int8.npy"):
         load_current(tmp_path / "index")
+
+
+def test_a_compact_build_whose_ivf_misses_recall_falls_back_to_exact_search(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Exact search for the chunks; the sentence vectors stay int8, and the manifest says so."""
+    import kiji.retrieval.index.build as build_module
+
+    logged: list[str] = []
+    monkeypatch.setattr(build_module, "tune_nprobe", lambda *a, **k: 0.5)
+    summary = build(SHIPPED_CORPUS_DIR, tmp_path / "index", compact_threshold=1, log=logged.append)
+    assert summary.index_kind == "flat" and summary.recall_at_10 == 0.5
+    assert any("recall@10 0.500 < 0.95; falling back to exact search" in line for line in logged)
+    loaded = load_current(tmp_path / "index")
+    assert loaded.vectors.kind == "flat" and loaded.manifest["index"]["sentence_vectors"] == "int8"
+    assert isinstance(loaded.sentence_vectors, Int8Vectors) and not (loaded.path / SENTENCES).exists()
+    engine = Engine(index=loaded, embedder=FakeEmbedder(), model=FAKE_MODEL)
+    for q in engine.ask(QUESTIONS[0]).quotes:
+        assert loaded.articles[q.article_id].text[q.start:q.end] == q.text
