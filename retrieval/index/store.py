@@ -50,6 +50,8 @@ SENTENCES = "sentences.npy"
 SENTENCE_CODES = "sentences.int8.npy"
 SENTENCE_SCALES = "sentences.scale.npy"
 CURRENT = "CURRENT"
+#: The next CURRENT while it is written; a crash can leave it, and the next build removes it.
+CURRENT_TMP = f".{CURRENT}.tmp"
 VERSIONS = "versions"
 
 _REBUILD_HINT = "rebuild with `kiji index build --full`, or `kiji index rollback` to the previous version"
@@ -132,7 +134,7 @@ def list_versions(index_dir: Path) -> list[str]:
 
 def publish(index_dir: Path, version: str) -> None:
     """Point ``CURRENT`` at ``version`` atomically (write a temp file, fsync, rename)."""
-    replace_text_durable(index_dir / CURRENT, version + "\n", tmp=index_dir / f".{CURRENT}.tmp")
+    replace_text_durable(index_dir / CURRENT, version + "\n", tmp=index_dir / CURRENT_TMP)
 
 
 def read_manifest(path: Path) -> dict[str, Any]:

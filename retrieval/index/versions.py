@@ -12,7 +12,14 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from kiji.errors import BuildError, BuildLocked, IndexCorrupt, IndexUnavailable
-from kiji.retrieval.index.store import VERSIONS, current_version, list_versions, load_version, publish
+from kiji.retrieval.index.store import (
+    CURRENT_TMP,
+    VERSIONS,
+    current_version,
+    list_versions,
+    load_version,
+    publish,
+)
 
 
 @contextmanager
@@ -43,7 +50,7 @@ def clean_leftovers(index_dir: Path) -> list[str]:
             if path.name.startswith("tmp-"):
                 shutil.rmtree(path, ignore_errors=True)
                 removed.append(path.name)
-    tmp_current = index_dir / ".CURRENT.tmp"
+    tmp_current = index_dir / CURRENT_TMP
     if tmp_current.exists():
         tmp_current.unlink()
     return removed
