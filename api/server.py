@@ -66,12 +66,13 @@ def run(settings: Settings) -> None:
     check_address(settings.host, settings.port)
     print(f"kiji API listening on http://{settings.host}:{settings.port} (docs at /docs)",
           file=sys.stderr, flush=True)
-    common: dict[str, Any] = {"host": settings.host, "port": settings.port, "log_level": "info",
-              "access_log": settings.access_log,
-              # Refusals of malformed or oversized requests in the API's JSON error shape.
-              "http": HTTP_PROTOCOL, "h11_max_incomplete_event_size": MAX_URL_BYTES + MAX_HEADER_BYTES,
-              # Do not wait forever for slow clients on shutdown; in-flight queries take < 1 s.
-              "timeout_graceful_shutdown": 10}
+    common: dict[str, Any] = {
+        "host": settings.host, "port": settings.port, "log_level": "info",
+        "access_log": settings.access_log,
+        # Refusals of malformed or oversized requests in the API's JSON error shape.
+        "http": HTTP_PROTOCOL, "h11_max_incomplete_event_size": MAX_URL_BYTES + MAX_HEADER_BYTES,
+        # Do not wait forever for slow clients on shutdown; in-flight queries take < 1 s.
+        "timeout_graceful_shutdown": 10}
     if settings.workers > 1:
         # Several processes need an import string: each worker imports and calls the factory.
         export_for_workers(settings)

@@ -5,8 +5,9 @@
 #
 # mypy and import-linter read packages from disk by name, and the folders install as kiji.* through
 # a package-dir mapping, so both run on a mirror of the installed layout made of symlinks to the
-# checkout (build/layout/kiji/{corpus,retrieval,api,bot} -> ../../../{corpus,...}, kiji/cli -> kiji/cli): the files they
-# report are the checkout's, under build/layout/kiji/.
+# checkout: build/layout/kiji/{corpus,retrieval,api,bot} -> ../../../{corpus,...}, kiji's own
+# modules and subpackages (kiji/cli) beside them, and tests/ and bench/ at the top. The files they
+# report are the checkout's, under build/layout/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=.venv/bin

@@ -1,10 +1,10 @@
 """The learned answer model: a linear sentence ranker and a logistic answer/decline model.
 
-Both are small and readable: one weight per named signal (``signals.py``, ``question_signals.py``), applied to standardised
-values. The ranker's score orders the candidate sentences; the answer model turns the question's
-signals into a probability that the articles answer it, and kiji answers when that probability
-reaches ``threshold``. ``kiji fit`` writes the file; ``answer_model.json`` beside this module is the
-shipped one. The file names its signals, so a model fitted on other signals is refused, not misread.
+Both are small and readable: one weight per named signal (``signals.py``, ``question_signals.py``),
+applied to standardised values. The ranker's score orders the candidate sentences; the answer model
+turns the question's signals into a probability that the articles answer it, and kiji answers when
+that probability reaches ``threshold``. ``kiji fit`` writes the file; ``answer_model.json`` beside
+this module is the shipped one. The file names its signals, so a model fitted on other signals is refused, not misread.
 """
 
 from __future__ import annotations
