@@ -11,7 +11,6 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Mapping
-from dataclasses import replace
 
 from kiji.retrieval.search.candidates import QueryTerms
 
@@ -70,6 +69,5 @@ _REFERENCE_NOUNS = frozenset({"記事", "投稿", "ブログ", "エントリー"
 
 def drop_reference_words(terms: QueryTerms) -> QueryTerms:
     """Once the named article is known, 記事/"article" would only match unrelated uses of the word."""
-    # replace() keeps every other field: rebuilt by hand, n_tokens fell to 0, and the unknown share
-    # of a question that names an article (unknown / n_tokens) read as if every token were unknown.
-    return replace(terms, weights={t: w for t, w in terms.weights.items() if t not in _REFERENCE_NOUNS})
+    return QueryTerms(weights={t: w for t, w in terms.weights.items() if t not in _REFERENCE_NOUNS},
+                      unknown=terms.unknown)

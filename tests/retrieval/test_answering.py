@@ -17,8 +17,8 @@ from kiji.retrieval.lexical.bridge import EnglishBridge
 from kiji.retrieval.lexical.coverage import CoverageChecker
 from kiji.retrieval.lexical.tokenizer import JapaneseTokenizer
 from kiji.retrieval.models import Language, Quote
-from kiji.retrieval.search.candidates import Candidate, QueryTerms, diversify
-from kiji.retrieval.search.references import drop_reference_words, referenced_articles, without_quoted_titles
+from kiji.retrieval.search.candidates import Candidate, diversify
+from kiji.retrieval.search.references import referenced_articles, without_quoted_titles
 
 
 @pytest.mark.parametrize(("text", "lang"), [
@@ -55,14 +55,6 @@ def test_distinctive_title_run_needs_an_article_cue() -> None:
     assert referenced_articles("Ai+Cryptoの市場は?", TITLES) == {}
     # "DeepSeek" is in several titles: naming it names no article
     assert referenced_articles("DeepSeekの記事を書いたのは誰?", TITLES) == {}
-
-
-def test_dropping_reference_words_keeps_the_question_s_token_count() -> None:
-    """The unknown share (unknown / n_tokens) of a question naming an article is its own, not 1."""
-    terms = QueryTerms(weights={"記事": 1.0, "著者": 1.0, "article": 0.7}, unknown=("ゾルビウム",), n_tokens=5)
-    dropped = drop_reference_words(terms)
-    assert dropped.weights == {"著者": 1.0}
-    assert (dropped.unknown, dropped.n_tokens) == (("ゾルビウム",), 5)
 
 
 @pytest.fixture(scope="module")
