@@ -10,6 +10,13 @@ headers with 414 / 431 in the same shape before buffering more of them:
 - header names and values over ``MAX_HEADER_BYTES`` in all, or more than ``MAX_HEADERS``: 431
   ``headers_too_large``.
 
+A refusal usually comes while the client is still sending (a 100 KB URL is refused at 64 KB).
+Closing then would leave unread bytes in the socket, and the kernel answers those with a reset,
+which destroys the reply before the client reads it: the client sees "connection reset", not the
+414. So a refused connection closes gracefully, as nginx's ``lingering_close`` does: the reply,
+then a half-close (FIN), then whatever still arrives is discarded until the client closes, or for
+at most ``LINGER_S`` seconds.
+
 64 KB of URL holds a 5,000-character Japanese query percent-encoded (9 bytes a character; the
 default question limit is 1,000); longer questions go in ``POST /v1/ask`` bodies. What still gets a
 reply outside this shape: a connection closed before a request line is complete gets nothing, and
@@ -24,6 +31,9 @@ import json
 MAX_URL_BYTES = 64 * 1024
 MAX_HEADER_BYTES = 32 * 1024
 MAX_HEADERS = 100
+#: How long a refused connection is drained before it is closed anyway. A client reads the reply
+#: and closes within milliseconds; this bounds one that never does (nginx's lingering_timeout is 5 s).
+LINGER_S = 5.0
 
 _BAD_REQUEST = (400, "bad_request", "the request is not valid HTTP/1.1 (a malformed request line or "
                                     "header, a control character in a header, or an invalid "
@@ -49,11 +59,15 @@ class _Refused(Exception):
     """Raised from a parser callback: the parser stops and reports an error to the protocol."""
 
 
-class _JsonRefusals:
-    """The shared part: count what the parser delivers, answer a refusal as JSON."""
+class _JsonRefusals(asyncio.Protocol):
+    """The shared part: count what the parser delivers, answer a refusal as JSON, then drain.
+
+    First in each protocol's bases, so its ``data_received`` and ``connection_lost`` wrap uvicorn's.
+    """
 
     transport: asyncio.Transport
     _refusal: tuple[int, str, str] | None = None
+    _linger: asyncio.TimerHandle | None = None
     _url_bytes = 0
     _header_bytes = 0
     _header_count = 0
@@ -77,9 +91,26 @@ class _JsonRefusals:
 
     def _send_refusal(self) -> None:
         status, code, message = self._refusal or _BAD_REQUEST
-        if not self.transport.is_closing():
-            self.transport.write(error_bytes(status, code, message))
-            self.transport.close()
+        transport = self.transport
+        if transport.is_closing() or self._linger is not None:
+            return
+        transport.write(error_bytes(status, code, message))
+        if not transport.can_write_eof():
+            transport.close()
+            return
+        transport.write_eof()  # the FIN follows the reply once it is written
+        self._linger = asyncio.get_running_loop().call_later(LINGER_S, transport.close)
+
+    def data_received(self, data: bytes) -> None:
+        if self._linger is None:
+            super().data_received(data)
+        # else: the rest of a refused request, discarded. The client's own close ends the
+        # connection (eof_received returns None, so asyncio closes the transport).
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if self._linger is not None:
+            self._linger.cancel()
+        super().connection_lost(exc)
 
 
 from uvicorn.protocols.http.h11_impl import H11Protocol  # noqa: E402
