@@ -79,7 +79,7 @@ async def test_ask_each_case(case: Case, stream: bool, engine: Engine, llm: Fake
         r = await client.post("/v1/ask", json={"question": case.question, "stream": stream})
         elapsed = time.monotonic() - started
     assert r.status_code == 200 and API_KEY not in r.text
-    assert elapsed < case.timeout_s + 1.5
+    assert elapsed < case.timeout_s + 2.0  # the "timeout" case's model takes 3 s: it was not awaited
     model_text = expected_text(case, llm.completions[-1].body) if llm.completions else None
     if not stream:
         assert r.headers["content-type"] == "application/json"

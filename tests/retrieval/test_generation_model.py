@@ -77,7 +77,9 @@ async def test_each_case(case: Case, streaming: bool, engine: Engine, llm: FakeL
     shown = json.loads(final.model_dump_json())
     model_text = expected_text(case, llm.completions[-1].body) if llm.completions else None
     check_shown(case, engine.ask(case.question), shown, model_text)
-    assert elapsed < case.timeout_s + 1.0  # a slow or failing model costs at most the timeout
+    # A slow or failing model costs at most the timeout (the "timeout" case's takes 3 s; the margin
+    # is for a loaded CI machine).
+    assert elapsed < case.timeout_s + 2.0
     if not case.absent:
         assert len(llm.completions) == 1 and llm.completions[0].body.get("stream", False) is streaming
     if streaming and case.reason is None:
@@ -150,12 +152,12 @@ async def test_other_server_misbehaviour_falls_back(reply: Reply, reason: str, m
 
 
 async def test_a_slow_trickle_is_cut_at_the_timeout_not_per_chunk(engine: Engine, llm: FakeLLM) -> None:
-    # Each chunk arrives within httpx's read timeout; the whole answer would take 4 s.
+    # Each chunk arrives within httpx's read timeout; the whole answer would take 4.5 s.
     llm.reply(Reply(text="NVIDIA fell 11% in after-hours trading [1]. " * 2, chunk_chars=2,
                     chunk_delay_s=0.1))
     started = time.monotonic()
     final, tokens = await run(generator_for(llm, timeout_s=1.0), engine, Q_EN, True)
-    assert time.monotonic() - started < 2.0 and tokens
+    assert time.monotonic() - started < 3.0 and tokens
     assert final.fallback_reason == "timeout"
 
 
