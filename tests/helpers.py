@@ -2,26 +2,15 @@
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import dataclasses
 import json
-import re
 import shutil
-import threading
-import time
-from collections.abc import AsyncIterator, Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
-import httpx
 import numpy as np
-from fastapi import FastAPI
 
-from kiji.api.deps import AppState
-from kiji.bot.client import KijiBot
-from kiji.bot.embeds import quote_text
-from kiji.bot.markdown import unescape
 from kiji.corpus.articles import load_corpus
 from kiji.corpus.chunker import ChunkParams, chunk_article
 from kiji.corpus.shipped import SHIPPED_CORPUS_DIR
@@ -30,17 +19,13 @@ from kiji.retrieval.answer.question_signals import QUESTION_SIGNALS
 from kiji.retrieval.answer.signals import SENTENCE_SIGNALS
 from kiji.retrieval.embedding.embedder import Progress
 from kiji.retrieval.embedding.fake import FakeEmbedder
-from kiji.retrieval.engine import Engine
 from kiji.retrieval.index.build import BuildSummary, build_index
 from kiji.retrieval.index.passages import passage_text
 from kiji.retrieval.index.store import CURRENT, VERSIONS, LoadedIndex, load_current, sentence_table
 from kiji.retrieval.lexical.bridge import EnglishBridge
 from kiji.retrieval.lexical.coverage import CoverageChecker
 from kiji.retrieval.lexical.tokenizer import JapaneseTokenizer
-from kiji.retrieval.models import ArticleInfo, AskResult
 from kiji.retrieval.search.candidates import LexicalSide
-from kiji.settings import Settings
-from tests.bot.fake_discord import FakeDiscord, Pending
 
 #: The checkout the tests run from.
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -193,171 +178,3 @@ def leftovers(index_dir: Path) -> list[str]:
     if (index_dir / f".{CURRENT}.tmp").exists():
         found.append(f".{CURRENT}.tmp")
     return found
-
-
-# --- the HTTP API ----------------------------------------------------------------------------------
-
-JA_QUESTION = "Stargateの最初の投資額っていくら?"
-ADMIN = {"Authorization": "Bearer admin-secret"}
-
-
-def make_settings(index_dir: Path, **overrides: Any) -> Settings:
-    values: dict[str, Any] = {"index_dir": index_dir, "rate_limit_per_minute": 0, "watch_index": False,
-                              "embedding_runtime": "torch"}
-    values.update(overrides)
-    return Settings(**values)
-
-
-@contextlib.asynccontextmanager
-async def serve(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
-    """Run the app's lifespan and give a client talking to it in-process."""
-    async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
-        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
-            yield client
-
-
-def state_of(app: FastAPI) -> AppState:
-    return app.state.kiji
-
-
-def assert_error(response: httpx.Response, status: int, code: str | None = None) -> dict[str, str]:
-    assert response.status_code == status, response.text
-    body = response.json()
-    assert set(body) == {"error"} and set(body["error"]) == {"code", "message"}, body
-    assert "Traceback" not in response.text
-    if code is not None:
-        assert body["error"]["code"] == code, body
-    return body["error"]
-
-
-def truncate_vectors(version_dir: Path) -> None:
-    vectors = version_dir / "vectors.faiss"
-    vectors.write_bytes(vectors.read_bytes()[:64])
-
-
-class GatedEmbedder(FakeEmbedder):
-    """Holds the first query embedding after ``hold`` is set until ``release`` is set."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.hold = threading.Event()
-        self.entered = threading.Event()
-        self.release = threading.Event()
-
-    def embed_queries(self, texts: Sequence[str]) -> np.ndarray:
-        if self.hold.is_set():
-            self.hold.clear()
-            self.entered.set()
-            self.release.wait(10)
-        return super().embed_queries(texts)
-
-
-class RendezvousEmbedder(FakeEmbedder):
-    """Each query embedding waits until ``parties`` of them are running at the same time: it only
-    completes if the server really runs that many queries concurrently (else it times out)."""
-
-    def __init__(self, parties: int) -> None:
-        super().__init__()
-        self.barrier = threading.Barrier(parties, timeout=10)
-
-    def embed_queries(self, texts: Sequence[str]) -> np.ndarray:
-        self.barrier.wait()
-        return super().embed_queries(texts)
-
-
-# --- the Discord bot -------------------------------------------------------------------------------
-
-TOKEN = "fake-token-for-tests"
-QUESTION_EN = "What is DeepSeek?"
-QUESTION_JA = "NVIDIAは時間外取引で何%下落しましたか?"
-# The brief's "how do i fix a flat bike tire" is answered by the fake embedder's loose tuning (a weak
-# n-gram match); this one is declined by the shipped decision rule (a term the corpus never mentions).
-OFF_TOPIC = "What is the recipe for Okonomiyaki?"
-LOCATION = re.compile(r" · (?:chars (\d+)–(\d+)|(\d+)〜(\d+)文字目)$")
-
-
-class ScriptedEngine:
-    """The real engine, plus failures, delays, canned results or articles where a test needs them."""
-
-    def __init__(self, inner: Engine) -> None:
-        self.inner = inner
-        self.errors: dict[str, BaseException] = {}
-        self.results: dict[str, AskResult] = {}
-        self.articles_list: list[ArticleInfo] | None = None
-        self.delay_s = 0.0
-        self.calls = 0
-
-    def ask(self, question: str, *, top_k: int | None = None) -> AskResult:
-        self.calls += 1
-        if self.delay_s:
-            time.sleep(self.delay_s)  # blocking on purpose: it must not stall the event loop
-        if question in self.errors:
-            raise self.errors[question]
-        if question in self.results:
-            return self.results[question]
-        return self.inner.ask(question, top_k=top_k)
-
-    def articles(self) -> list[ArticleInfo]:
-        return self.articles_list if self.articles_list is not None else self.inner.articles()
-
-
-@dataclasses.dataclass
-class Harness:
-    server: FakeDiscord
-    bot: KijiBot
-    engine: ScriptedEngine
-    task: asyncio.Task[None]
-
-    async def send(self, payload: dict[str, Any], done: Callable[[Pending], Any] | None = None) -> Pending:
-        pending = await self.server.interact(payload)
-        await self.server.wait_until(lambda: (done or finished)(pending))
-        return pending
-
-    async def ask(self, question: str, **options: Any) -> Pending:
-        who = {k: options.pop(k) for k in ("user_id", "locale", "guild_id") if k in options}
-        return await self.send(self.server.slash("ask", {"question": question, **options}, **who))
-
-
-def finished(p: Pending) -> bool:
-    """The user sees a final message: a direct reply, an edit of the placeholder, or a follow-up."""
-    if p.callback is None:
-        return False
-    return p.callback["type"] in (4, 7) or bool(p.edits) or bool(p.followups)
-
-
-def reply(p: Pending) -> dict[str, Any]:
-    if p.followups:
-        return p.followups[-1]
-    assert p.original is not None
-    return p.original
-
-
-def embed_of(p: Pending) -> dict[str, Any]:
-    embeds = reply(p)["embeds"]
-    assert len(embeds) == 1
-    return embeds[0]
-
-
-def buttons(message: dict[str, Any]) -> list[dict[str, Any]]:
-    return [c for row in message["components"] for c in row["components"]]
-
-
-def custom_id(message: dict[str, Any], prefix: str) -> str:
-    return next(b["custom_id"] for b in buttons(message) if b["custom_id"].startswith(prefix))
-
-
-def assert_quotes_verbatim(embed: dict[str, Any], engine: Engine) -> list[tuple[str, int]]:
-    """Every field quotes its article word for word at the location its name gives."""
-    by_title = {a.title: a for a in engine.index.articles.values()}
-    seen = []
-    for field in embed["fields"]:
-        match = LOCATION.search(field["name"])
-        assert match, field["name"]
-        start = int(match.group(1) or match.group(3))
-        title = unescape(re.sub(r"^\d+\. ", "", field["name"][:match.start()]))
-        article = by_title[title]
-        text, _cut = quote_text(field["value"])
-        assert text and article.text[start:start + len(text)] == text
-        seen.append((article.id, start))
-    return seen

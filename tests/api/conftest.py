@@ -10,12 +10,8 @@ import pytest
 
 from kiji.api.app import create_app
 from kiji.retrieval.engine import Engine
-from tests.helpers import (
-    build_fake_index,
-    make_settings,
-    serve,
-    small_corpus,
-)
+from tests.api.helpers import make_settings, serve
+from tests.helpers import build_fake_index, small_corpus
 
 
 @pytest.fixture()

@@ -24,19 +24,18 @@ from kiji.retrieval.engine import Engine
 from kiji.retrieval.index.build import build_index
 from kiji.retrieval.index.store import load_current
 from kiji.settings import Settings
-from tests.helpers import (
+from tests.api.helpers import (
     ADMIN,
     JA_QUESTION,
     GatedEmbedder,
     RendezvousEmbedder,
     assert_error,
-    build_fake_index,
     make_settings,
     serve,
-    small_corpus,
     state_of,
     truncate_vectors,
 )
+from tests.helpers import build_fake_index, small_corpus
 
 # --- availability --------------------------------------------------------------------------------
 

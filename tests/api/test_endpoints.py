@@ -14,10 +14,7 @@ import pytest
 
 from kiji.retrieval.engine import Engine
 from kiji.retrieval.models import AskResult
-from tests.helpers import (
-    JA_QUESTION,
-    assert_error,
-)
+from tests.api.helpers import JA_QUESTION, assert_error
 
 # --- endpoints -----------------------------------------------------------------------------------
 

@@ -18,7 +18,7 @@ import pytest
 from kiji.api.app import create_app
 from kiji.api.auth_failures import WINDOW_S, FailureLimiter
 from kiji.retrieval.engine import Engine
-from tests.helpers import ADMIN, JA_QUESTION, assert_error, make_settings, serve
+from tests.api.helpers import ADMIN, JA_QUESTION, assert_error, make_settings, serve
 from tests.kiji_cli import KIJI, fake_env
 
 # --- case 5: failed authentication ------------------------------------------------------------------

@@ -13,12 +13,7 @@ import pytest
 from kiji.api.app import create_app
 from kiji.retrieval.engine import Engine
 from kiji.retrieval.models import AskResult
-from tests.helpers import (
-    JA_QUESTION,
-    assert_error,
-    make_settings,
-    serve,
-)
+from tests.api.helpers import JA_QUESTION, assert_error, make_settings, serve
 
 # --- invalid input -------------------------------------------------------------------------------
 

@@ -12,12 +12,7 @@ from kiji.api.app import create_app
 from kiji.api.rate_limit import TokenBucketLimiter
 from kiji.api.security import match_key
 from kiji.retrieval.engine import Engine
-from tests.helpers import (
-    JA_QUESTION,
-    assert_error,
-    make_settings,
-    serve,
-)
+from tests.api.helpers import JA_QUESTION, assert_error, make_settings, serve
 
 # --- protection ----------------------------------------------------------------------------------
 

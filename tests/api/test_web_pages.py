@@ -22,7 +22,7 @@ from kiji.api.web_strings import STRINGS, choose_lang
 from kiji.feedback import FeedbackStore
 from kiji.retrieval.engine import Engine
 from kiji.settings import Settings
-from tests.helpers import make_settings, serve
+from tests.api.helpers import make_settings, serve
 
 PAGE_BUDGET_BYTES = 100_000
 

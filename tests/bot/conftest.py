@@ -17,13 +17,7 @@ from kiji.bot.main import read_token
 from kiji.retrieval.engine import Engine
 from kiji.settings import Settings
 from tests.bot.fake_discord import FakeDiscord
-from tests.helpers import (
-    QUESTION_EN,
-    QUESTION_JA,
-    TOKEN,
-    Harness,
-    ScriptedEngine,
-)
+from tests.bot.helpers import QUESTION_EN, QUESTION_JA, TOKEN, Harness, ScriptedEngine
 
 
 @pytest.fixture(scope="module")

@@ -19,7 +19,7 @@ from kiji.bot.i18n import t
 from kiji.bot.markdown import unescape
 from kiji.retrieval.engine import Engine
 from kiji.retrieval.models import ArticleInfo, AskResult, Quote
-from tests.helpers import (
+from tests.bot.helpers import (
     OFF_TOPIC,
     QUESTION_EN,
     QUESTION_JA,

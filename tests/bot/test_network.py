@@ -17,7 +17,8 @@ from kiji.bot.main import run
 from kiji.retrieval.engine import Engine
 from kiji.settings import Settings
 from tests.bot.fake_discord import FakeDiscord
-from tests.helpers import TOKEN, build_fake_index, finished, small_corpus
+from tests.bot.helpers import TOKEN, finished
+from tests.helpers import build_fake_index, small_corpus
 from tests.kiji_cli import KIJI, Run, fake_env, kiji
 
 

@@ -14,7 +14,7 @@ from kiji.bot.i18n import t
 from kiji.errors import IndexMissing
 from kiji.retrieval.engine import Engine
 from tests.bot.fake_discord import Pending
-from tests.helpers import (
+from tests.bot.helpers import (
     QUESTION_EN,
     QUESTION_JA,
     Harness,

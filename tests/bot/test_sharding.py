@@ -18,7 +18,7 @@ from kiji.bot.main import run
 from kiji.retrieval.engine import Engine
 from kiji.settings import Settings
 from tests.bot.fake_discord import FakeDiscord
-from tests.helpers import QUESTION_EN, TOKEN, assert_quotes_verbatim, embed_of, finished
+from tests.bot.helpers import QUESTION_EN, TOKEN, assert_quotes_verbatim, embed_of, finished
 
 
 @pytest.fixture()

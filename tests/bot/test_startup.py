@@ -18,10 +18,7 @@ from kiji.retrieval.models import AskResult
 from kiji.settings import Settings
 from kiji.watcher import IndexWatcher
 from tests.bot.fake_discord import FakeDiscord
-from tests.helpers import (
-    TOKEN,
-    finished,
-)
+from tests.bot.helpers import TOKEN, finished
 
 # --- start-up ------------------------------------------------------------------------------------
 

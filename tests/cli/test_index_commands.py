@@ -16,9 +16,7 @@ from kiji.retrieval.index.store import (
     current_version,
     load_current,
 )
-from tests.helpers import (
-    article_text,
-)
+from tests.helpers import article_text
 
 pytestmark = pytest.mark.usefixtures("isolated_env")
 

@@ -17,12 +17,7 @@ from kiji.retrieval.index.store import (
     current_version,
     load_current,
 )
-from tests.helpers import (
-    SHIPPED,
-    TOPICS,
-    article_text,
-    build,
-)
+from tests.helpers import SHIPPED, TOPICS, article_text, build
 
 pytestmark = pytest.mark.usefixtures("isolated_env")
 

@@ -26,15 +26,7 @@ from kiji.retrieval.index.store import (
     load_current,
 )
 from kiji.retrieval.index.versions import build_lock, rollback
-from tests.helpers import (
-    SHIPPED,
-    TOPICS,
-    RecordingEmbedder,
-    article_text,
-    build,
-    leftovers,
-    passage_hashes,
-)
+from tests.helpers import SHIPPED, TOPICS, RecordingEmbedder, article_text, build, leftovers, passage_hashes
 
 pytestmark = pytest.mark.usefixtures("isolated_env")
 

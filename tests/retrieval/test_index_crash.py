@@ -25,14 +25,7 @@ from kiji.retrieval.index.store import (
     list_versions,
     load_current,
 )
-from tests.helpers import (
-    SHIPPED,
-    TOPICS,
-    article_text,
-    build,
-    leftovers,
-    write_corpus,
-)
+from tests.helpers import SHIPPED, TOPICS, article_text, build, leftovers, write_corpus
 
 pytestmark = pytest.mark.usefixtures("isolated_env")
 

@@ -21,9 +21,7 @@ from kiji.retrieval.index.store import (
     current_version,
     load_current,
 )
-from tests.helpers import (
-    build,
-)
+from tests.helpers import build
 
 pytestmark = pytest.mark.usefixtures("isolated_env")
 
