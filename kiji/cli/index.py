@@ -16,23 +16,76 @@ from kiji.exit_codes import as_kiji_error
 
 if TYPE_CHECKING:
     from kiji.corpus.transaction import CorpusTransaction
+    from kiji.retrieval.embedding.models.spec import ModelSpec
     from kiji.settings import Settings
 
 
 def cmd_model_prepare(args: argparse.Namespace) -> int:
-    from kiji.retrieval.embedding.prepare.convert import prepare_default_model
-    from kiji.retrieval.embedding.prepare.onnx_export import export_onnx
+    from kiji.retrieval.embedding.models import registry
+    from kiji.retrieval.embedding.prepare.mirror import MirrorUnavailable
 
-    dest = Path(args.dest) if args.dest else settings_from(args).model_dir
+    settings = settings_from(args)
+    if args.name:
+        spec = registry.get(args.name)
+        if spec is None:
+            raise InvalidInput(f"unknown model {args.name!r}; known: {', '.join(registry.MODELS)}")
+    else:
+        # Unset: the default, even where only the fallback is prepared so far.
+        spec = settings.model_spec if settings.embedding_model else registry.MODELS[registry.DEFAULT]
+        if spec is None:
+            raise InvalidInput(f"KIJI_EMBEDDING_MODEL={settings.embedding_model!r} is not a model kiji "
+                               "prepares (sentence-transformers loads it itself); name one of "
+                               f"{', '.join(registry.MODELS)}")
+    dest = Path(args.dest) if args.dest else settings.prepared_dir(spec)
     try:
-        path = prepare_default_model(dest, force=args.force, log=eprint)
-        if not args.no_onnx:
-            export_onnx(path, log=eprint)
-    except KijiError:
+        path = _prepare(spec, dest, args)
+    except MirrorUnavailable as exc:
+        fallback = registry.MODELS[registry.FALLBACK]
+        if args.name or args.source or args.dest or spec.name == fallback.name:
+            raise ModelError(f"cannot fetch {spec.name}: {exc}",
+                             hint="check the network, or pass --source FOLDER with the published files") from None
+        eprint(f"cannot fetch {spec.name} ({exc}).")
+        eprint(f"Preparing the small model {fallback.name} instead, so kiji still runs; "
+               f"run `kiji model prepare` again when the network is back.")
+        spec = fallback
+        path = _prepare(spec, settings.prepared_dir(spec), args)
+    print(f"model ready at {path} ({spec.name}; {spec.licence})")
+    return 0
+
+
+def _prepare(spec: ModelSpec, dest: Path, args: argparse.Namespace) -> Path:
+    from kiji.retrieval.embedding.model_files import ModelPrepError
+    from kiji.retrieval.embedding.models.spec import PrepareOptions, prepare_with_onnx
+    from kiji.retrieval.embedding.prepare.mirror import MirrorUnavailable
+
+    eprint(f"{spec.title}: {spec.licence}")
+    try:
+        path = prepare_with_onnx(spec, dest, PrepareOptions(force=args.force, source=args.source, log=eprint),
+                                 onnx=not args.no_onnx)
+    except (KijiError, MirrorUnavailable):
         raise
-    except Exception as exc:
+    except ModelPrepError as exc:  # a hash mismatch, a foreign folder, a failed check: stop, named
         raise ModelError(f"model preparation failed: {exc}") from None
-    print(f"model ready at {path}")
+    except Exception as exc:  # a full disk, no permission: named by its kind; anything else here
+        # is a failed export or check of the model, not a bug in kiji
+        raise (as_kiji_error(exc) or ModelError(f"model preparation failed: {type(exc).__name__}: {exc}")) \
+            from None
+    return path
+
+
+def cmd_model_list(args: argparse.Namespace) -> int:
+    from kiji.retrieval.embedding.model_files import MARKER_FILE
+    from kiji.retrieval.embedding.models import registry
+
+    settings = settings_from(args)
+    in_use = settings.model_spec
+    for name, spec in registry.MODELS.items():
+        ready = (settings.prepared_dir(spec) / MARKER_FILE).is_file()
+        flags = ", ".join(f for f in ("default" if name == registry.DEFAULT else "",
+                                      "in use" if in_use is spec else "",
+                                      "prepared" if ready else "not prepared") if f)
+        print(f"{name:24} {spec.dim}-d  {spec.memory:30} {flags}")
+        print(f"{'':24} {spec.licence}")
     return 0
 
 

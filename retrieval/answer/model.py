@@ -3,8 +3,8 @@
 Both are small and readable: one weight per named signal (``signals.py``, ``question_signals.py``),
 applied to standardised values. The ranker's score orders the candidate sentences; the answer model
 turns the question's signals into a probability that the articles answer it, and kiji answers when
-that probability reaches ``threshold``. ``kiji fit`` writes the file; ``answer_model.json`` beside
-this module is the shipped one. The file names its signals, so a model fitted on other signals is refused, not misread.
+that probability reaches ``threshold``. ``kiji fit`` writes the file; ``fitted/<model>.json`` beside
+this module are the shipped ones, one per embedding model (signals differ from model to model). The file names its signals, so a model fitted on other signals is refused, not misread.
 """
 
 from __future__ import annotations
@@ -21,8 +21,12 @@ import numpy as np
 from kiji.errors import InvalidInput
 from kiji.retrieval.answer.question_signals import QUESTION_SIGNALS
 from kiji.retrieval.answer.signals import SENTENCE_SIGNALS
+from kiji.retrieval.embedding.models import registry
+from kiji.retrieval.embedding.models.spec import ModelSpec
 
 FORMAT = "kiji-answer-model/1"
+#: One fitted model per embedding model, named by ``ModelSpec.answer_model``.
+FITTED_PACKAGE = "kiji.retrieval.answer.fitted"
 
 
 @dataclass(frozen=True)
@@ -113,14 +117,19 @@ class AnswerModel:
         return model
 
     @classmethod
+    def shipped(cls, spec: ModelSpec | None = None) -> AnswerModel:
+        """The model fitted for ``spec``'s embeddings (the default model's when None)."""
+        name = (spec or registry.MODELS[registry.DEFAULT]).answer_model
+        text = resources.files(FITTED_PACKAGE).joinpath(name).read_text("utf-8")
+        return cls.from_dict(json.loads(text))
+
+    @classmethod
     def load(cls, path: Path | None = None) -> AnswerModel:
-        """The model at ``path``, or the shipped one."""
+        """The model at ``path``, or the one shipped for the default embedding model."""
+        if path is None:
+            return cls.shipped()
         try:
-            if path is None:
-                text = resources.files(__package__).joinpath("answer_model.json").read_text("utf-8")
-            else:
-                text = Path(path).read_text(encoding="utf-8")
-            data = json.loads(text)
+            data = json.loads(Path(path).read_text(encoding="utf-8"))
         except OSError as exc:
             raise InvalidInput(f"cannot read the answer model {path}: {exc.strerror}") from None
         except (json.JSONDecodeError, UnicodeDecodeError):

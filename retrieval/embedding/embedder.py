@@ -44,8 +44,10 @@ class EmbedderConfig:
     model: str
     runtime: Runtime = "auto"
     threads: int = 1
-    #: ``model`` is the offline default folder, which ``kiji model prepare`` creates.
+    #: ``model`` is a folder that ``kiji model prepare`` creates.
     prepared_default: bool = False
+    #: Tokens kept of one input by the ONNX runtime (sentence-transformers keeps its own setting).
+    max_length: int = 512
 
 
 @runtime_checkable
@@ -137,11 +139,11 @@ class SentenceTransformerEmbedder(_BatchedEmbedder):
 
 
 class OnnxEmbedder(_BatchedEmbedder):
-    def __init__(self, model_dir: Path, *, variant: Variant, threads: int = 1) -> None:
+    def __init__(self, model_dir: Path, *, variant: Variant, threads: int = 1, max_length: int = 512) -> None:
         from kiji.retrieval.embedding.onnx_encoder import OnnxEncoder
 
         try:
-            self.encoder = OnnxEncoder(model_dir, variant=variant, threads=threads)
+            self.encoder = OnnxEncoder(model_dir, variant=variant, threads=threads, max_length=max_length)
         except Exception as exc:
             raise ModelError(f"cannot load ONNX model from {model_dir}: {exc}",
                              hint="run `kiji model prepare`") from None
@@ -150,7 +152,8 @@ class OnnxEmbedder(_BatchedEmbedder):
         self.dim = int(self.encoder.dim)
         prompts = _stored_prompts(model_dir)
         self.query_prompt = prompts.get("query", "")
-        self.passage_prompt = prompts.get("passage", "")
+        # e5 stores "passage"; sentence-transformers 5+ folders (EmbeddingGemma) call it "document".
+        self.passage_prompt = prompts.get("passage") or prompts.get("document") or ""
         base = weights_fingerprint(model_dir)
         # fp32 ONNX gives torch's vectors; int8 does not, so it gets its own fingerprint.
         self.fingerprint = base if variant == "fp32" else f"{base}-int8"
@@ -166,17 +169,20 @@ def _model_hint(prepared_default: bool) -> str:
 
 
 def resolve_runtime(config: EmbedderConfig) -> str:
-    """``auto``: ONNX fp32 when the prepared export exists and its check run at prepare time found
-    the same vectors as torch (it is ~2-3x faster per query); otherwise torch. int8 changes the
-    vectors slightly, so it is used only when asked for."""
+    """``auto``: ONNX when the prepared export exists and its check run at prepare time found the
+    same vectors as torch (it is ~2-3x faster per query); otherwise torch. The export's marker says
+    which variant ``auto`` means: fp32 for e5-small (its int8 changes the vectors more than its
+    speed is worth), int8 for EmbeddingGemma (its 8-bit weights keep the ranking, README "Models",
+    and halve memory)."""
     if config.runtime != "auto":
         return config.runtime
     model_dir = Path(config.model)
     marker = read_marker(model_dir / ONNX_DIR, ONNX_MARKER_FILE) if model_dir.is_dir() else None
-    if marker and onnx_path(model_dir, "fp32").is_file() \
-            and float(marker.get("fp32_min_cosine", 0.0)) >= ONNX_MATCH_COSINE:
-        return "onnx"
-    return "torch"
+    if not marker or float(marker.get("fp32_min_cosine", 0.0)) < ONNX_MATCH_COSINE:
+        return "torch"
+    if marker.get("auto") == "int8" and onnx_path(model_dir, "int8").is_file():
+        return "onnx-int8"
+    return "onnx" if onnx_path(model_dir, "fp32").is_file() else "torch"
 
 
 def load_embedder(config: EmbedderConfig) -> Embedder:
@@ -192,4 +198,4 @@ def load_embedder(config: EmbedderConfig) -> Embedder:
     if not onnx_path(model_dir, variant).is_file():
         raise ModelError(f"no ONNX export ({variant}) for {config.model}",
                          hint="run `kiji model prepare` (ONNX runtimes need a local model folder)")
-    return OnnxEmbedder(model_dir, variant=variant, threads=config.threads)
+    return OnnxEmbedder(model_dir, variant=variant, threads=config.threads, max_length=config.max_length)

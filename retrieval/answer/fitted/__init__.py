@@ -1,0 +1,1 @@
+"""The fitted answer models shipped with kiji, one per embedding model (``kiji fit``)."""

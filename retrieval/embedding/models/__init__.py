@@ -1,0 +1,1 @@
+"""Embedding models kiji knows by name (``registry.py``), one module each."""
