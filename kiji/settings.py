@@ -109,7 +109,7 @@ class Settings(BaseSettings):
     # --- embedding model --------------------------------------------------------------------
     #: A model kiji prepares offline, by name (``embeddinggemma-300m``, ``multilingual-e5-small``;
     #: ``kiji model list``), or any sentence-transformers model id or local folder. Empty: the
-    #: default, EmbeddingGemma-300M, or e5-small where only that one could be prepared.
+    #: default (``registry.DEFAULT``), or the fallback where only that one could be prepared.
     embedding_model: str = ""
     embedding_runtime: Runtime = "auto"
     #: Threads for the embedding runtime and FAISS. One each holds latency under competing load.

@@ -2,8 +2,8 @@
 
 The fake engine indexes the shipped corpus with ``FakeEmbedder`` (hashed n-grams) in a temporary
 folder, so unit tests exercise the real chunker, FAISS index, BM25 and answer code in well under a
-second. ``real_engine`` uses the prepared default model, EmbeddingGemma-300M; setup prepares it
-before tests run (the small model's own tests are in tests/retrieval/test_model_prep.py).
+second. ``real_engine`` uses the prepared default model; setup prepares it before tests run
+(EmbeddingGemma's are in tests/retrieval/test_embeddinggemma_real.py).
 """
 
 from __future__ import annotations
@@ -60,8 +60,7 @@ def _model_dir(spec: ModelSpec) -> Path:
 
 @pytest.fixture(scope="session")
 def real_model_dir() -> Path:
-    """The default model (EmbeddingGemma-300M), prepared and exported; setup does both, so this
-    only checks them (a few seconds)."""
+    """The default model, prepared and exported; setup does both, so this only checks them."""
     spec = registry.MODELS[registry.DEFAULT]
     return prepare_with_onnx(spec, _model_dir(spec), PrepareOptions(log=lambda _: None))
 

@@ -1,7 +1,7 @@
 """How candidates are gathered before the learned model ranks them (README, "How answers are decided").
 
 The weights that rank sentences and decide whether to answer are not here: they are fitted by
-``kiji fit`` and live in ``answer_model.json`` (see ``model.py``).
+``kiji fit`` and live in ``fitted/<model>.json`` (see ``model.py``).
 """
 
 from __future__ import annotations

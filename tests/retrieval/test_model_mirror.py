@@ -170,7 +170,7 @@ def test_the_real_pins_cover_what_sentence_transformers_loads() -> None:
         assert len(embeddinggemma.FILES[name]) == 64
     # The published LFS object id of the weights, as the model issue states it.
     assert embeddinggemma.FILES["model.safetensors"].startswith("cbf5a78393b6a033")
-    assert registry.DEFAULT == embeddinggemma.NAME
+    assert registry.get("embeddinggemma") is embeddinggemma.SPEC
 
 
 def test_pip_download_never_takes_an_sdist(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
