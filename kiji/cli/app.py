@@ -46,7 +46,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     model = sub.add_parser("model", help="the embedding model").add_subparsers(dest="model_cmd", required=True)
     prep = model.add_parser("prepare", help="fetch, verify and export an offline model (default: the "
-                                            "one KIJI_EMBEDDING_MODEL names, else EmbeddingGemma-300M)")
+                                            "one KIJI_EMBEDDING_MODEL names, else multilingual-e5-small)")
     prep.add_argument("name", nargs="?", help="a model from `kiji model list`")
     prep.add_argument("--source", help="where the weights come from: mirror, hub, or a local folder "
                                        "holding the published files (default: mirror, then hub)")

@@ -172,8 +172,8 @@ def resolve_runtime(config: EmbedderConfig) -> str:
     """``auto``: ONNX when the prepared export exists and its check run at prepare time found the
     same vectors as torch (it is ~2-3x faster per query); otherwise torch. The export's marker says
     which variant ``auto`` means: fp32 for e5-small (its int8 changes the vectors more than its
-    speed is worth), int8 for EmbeddingGemma (its 8-bit weights keep the ranking, README "Models",
-    and halve memory)."""
+    speed is worth), int8 for EmbeddingGemma (cosine 0.9987 to fp32, 41 vs 66 ms a query, ~1.1 vs ~2.6 GB;
+    README "Embedding models")."""
     if config.runtime != "auto":
         return config.runtime
     model_dir = Path(config.model)

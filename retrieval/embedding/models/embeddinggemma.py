@@ -1,4 +1,5 @@
-"""EmbeddingGemma-300M (google/embeddinggemma-300m): kiji's default embedding model.
+"""EmbeddingGemma-300M (google/embeddinggemma-300m): the stronger model (not yet the default:
+registry.py says why).
 
 768-d, 100+ languages, Matryoshka-trained, Gemma 3 text encoder + mean pooling + two Dense
 projections + normalisation. On questions nobody tuned for it ranks far better than e5-small

@@ -45,7 +45,7 @@ class ModelSpec:
     onnx_recipe: OnnxRecipe
     #: The fitted answer model for this model's signals (``kiji fit``), by file name.
     answer_model: str
-    #: Writes a verified sentence-transformers folder at the destination; returns the marker fields.
+    #: Writes a verified sentence-transformers folder at the destination and returns its path.
     prepare: Callable[[Path, PrepareOptions], Path] = field(repr=False)
     #: Rough serving memory, for the README and ``kiji model list``.
     memory: str = ""

