@@ -35,6 +35,7 @@ from kiji.retrieval.search.candidates import (
     Mode,
     QueryTerms,
     chunk_vectors,
+    dense_pool,
     lexical_pool,
     retrieve,
 )
@@ -175,7 +176,9 @@ class Engine:
         top = lexical_pool(terms, self.lexical, mode=mode, pool=FUSION_POOL)
         return _LexicalPart(terms, missing, len(named), top)
 
-    def _retrieve(self, question: str, language: Language, k: int, mode: Mode) -> Retrieval:
+    def _retrieve(self, question: str, language: Language, k: int, mode: Mode, sentence_hits: int = 0
+                  ) -> Retrieval:
+        """The top ``k`` chunks, then those of the ``sentence_hits`` best sentences (``_add_sentence_hits``)."""
         original = question
         refs = referenced_articles(question, self._titles)
         if refs:
@@ -191,12 +194,15 @@ class Engine:
         lexical = _lexical_pool().submit(self._lexical, question, original, language, mode, refs)
         qvec = self.embedder.embed_queries([question])[0]
         part = lexical.result()
+        dense_top = dense_pool(self.index, qvec, FUSION_POOL)
         candidates = retrieve(self.index, qvec, part.terms, self.lexical, mode=mode, k=k,
                               dense_weight=self.tuning.fusion_dense_weight, fusion=self.tuning.fusion,
                               per_article=self.tuning.per_article, pool=FUSION_POOL,
-                              lexical_top=part.lexical_top)
+                              lexical_top=part.lexical_top, dense_top=dense_top)
         if refs:
             candidates = self._add_referenced(candidates, qvec, refs)
+        if mode != "lexical" and sentence_hits:
+            candidates = self._add_sentence_hits(candidates, qvec, dense_top, sentence_hits)
         return Retrieval(candidates, part.terms, qvec, refs, part.missing, part.specific)
 
     def _add_referenced(self, candidates: list[Candidate], qvec: np.ndarray,
@@ -214,10 +220,34 @@ class Engine:
                 extra.append(Candidate(ids[j], float(sims[j]), 0.0, floor))
         return candidates + extra
 
+    def _add_sentence_hits(self, candidates: list[Candidate], qvec: np.ndarray,
+                           dense_top: dict[int, float], count: int) -> list[Candidate]:
+        """The chunks of the question's best sentences join the candidates even when fusion left
+        them out: a chunk's vector averages its sentences, so the one sentence that answers can sit
+        in a chunk ranked low. Sentences are looked for in the dense side's chunks (a bounded cost
+        however large the corpus)."""
+        chunk_of: dict[int, int] = {}  # each sentence once, with the first pool chunk holding it
+        for chunk in dense_top:
+            for sid, _, _ in self._signals.chunk_sentences[chunk]:
+                chunk_of.setdefault(sid, chunk)
+        if not chunk_of:
+            return candidates
+        sids = np.fromiter(chunk_of, dtype=np.int64, count=len(chunk_of))
+        sims = np.asarray(self.index.sentence_vectors[sids] @ qvec)
+        have = {c.chunk_id for c in candidates}
+        floor = min((c.fused for c in candidates), default=0.0)
+        extra = []
+        for j in np.argsort(-sims)[:count]:
+            chunk = chunk_of[int(sids[j])]
+            if chunk not in have:
+                have.add(chunk)
+                extra.append(Candidate(chunk, dense_top[chunk], 0.0, floor))
+        return candidates + extra
+
     def candidates(self, question: str, language: Language, mode: Mode | None = None) -> Candidates:
         """The candidate sentences of ``question`` with their signals (what the ranker reads)."""
         mode = mode or self.mode
-        r = self._retrieve(question, language, self.tuning.candidate_chunks, mode)
+        r = self._retrieve(question, language, self.tuning.candidate_chunks, mode, self.tuning.sentence_hits)
         return self._signals.extract(question, r.candidates, r.qvec, r.terms, r.refs, language=language,
                                      missing=len(r.missing), specific=r.specific)
 

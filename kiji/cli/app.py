@@ -23,6 +23,7 @@ from kiji.cli.index import (
 from kiji.cli.quality import cmd_eval, cmd_fit
 from kiji.cli.serve import cmd_bot, cmd_serve
 from kiji.exit_codes import BUG, INTERRUPTED, OUTPUT_CLOSED, as_kiji_error, status_for
+from kiji.retrieval.answer.tuning import QUOTE_MARGIN, SOURCE_MARGIN, TARGET_ANSWERED
 from kiji.retrieval.validation import DEFAULT_TOP_K, MAX_TOP_K
 
 
@@ -114,8 +115,15 @@ def build_parser() -> argparse.ArgumentParser:
     paths(ft)
     ft.add_argument("sets", nargs="+", metavar="QUESTIONS[@INDEX_DIR]")
     ft.add_argument("--out", required=True, help="where to write the model (JSON)")
-    ft.add_argument("--target", type=float, default=0.93,
-                    help="share of answerable training questions to answer (sets the threshold)")
+    ft.add_argument("--target", type=float, default=TARGET_ANSWERED,
+                    help=f"share of answerable training questions to answer (sets the threshold; "
+                         f"default {TARGET_ANSWERED})")
+    ft.add_argument("--quote-margin", type=float, default=QUOTE_MARGIN,
+                    help=f"quotes after the first are shown while their ranker score is within this of the "
+                         f"best (default {QUOTE_MARGIN})")
+    ft.add_argument("--source-margin", type=float, default=SOURCE_MARGIN,
+                    help=f"another article's best sentence moves up to second place within this of the best "
+                         f"(default {SOURCE_MARGIN})")
     ft.set_defaults(func=cmd_fit)
 
     serve = sub.add_parser("serve", help="run the HTTP API")

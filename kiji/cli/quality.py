@@ -99,7 +99,8 @@ def cmd_fit(args: argparse.Namespace) -> int:
     samples = [s for name, items, engine in question_sets(args, settings, resources.unfitted_engine(settings))
                for s in collect_samples(engine, items, name)]
     try:
-        model = fit(samples, target_answered=args.target)
+        model = fit(samples, target_answered=args.target, quote_margin=args.quote_margin,
+                    source_margin=args.source_margin)
     except ValueError as exc:
         raise InvalidInput(str(exc)) from None
     model.save(Path(args.out))

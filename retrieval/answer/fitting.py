@@ -17,9 +17,10 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.optimize import minimize
 
-from kiji.retrieval.answer.model import QUOTE_MARGIN, SOURCE_MARGIN, AnswerModel, Linear
+from kiji.retrieval.answer.model import AnswerModel, Linear
 from kiji.retrieval.answer.question_signals import QUESTION_SIGNALS, question_signals
 from kiji.retrieval.answer.signals import SENTENCE_SIGNALS, QuestionFacts, Sentence
+from kiji.retrieval.answer.tuning import QUOTE_MARGIN, SOURCE_MARGIN, TARGET_ANSWERED
 
 
 @dataclass(frozen=True)
@@ -90,7 +91,7 @@ def question_rows(samples: Sequence[Sample], ranker: Linear) -> np.ndarray:
                                       np.zeros(0), s.facts) for s in samples])
 
 
-def fit(samples: Sequence[Sample], *, target_answered: float = 0.93, l2_ranker: float = 1.0,
+def fit(samples: Sequence[Sample], *, target_answered: float = TARGET_ANSWERED, l2_ranker: float = 1.0,
         l2_answer: float = 3.0, quote_margin: float = QUOTE_MARGIN,
         source_margin: float = SOURCE_MARGIN) -> AnswerModel:
     ranker = fit_ranker(samples, l2_ranker)

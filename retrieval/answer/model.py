@@ -21,6 +21,7 @@ import numpy as np
 from kiji.errors import InvalidInput
 from kiji.retrieval.answer.question_signals import QUESTION_SIGNALS
 from kiji.retrieval.answer.signals import SENTENCE_SIGNALS
+from kiji.retrieval.answer.tuning import QUOTE_MARGIN, SOURCE_MARGIN
 from kiji.retrieval.embedding.models import registry
 from kiji.retrieval.embedding.models.spec import ModelSpec
 
@@ -61,9 +62,6 @@ def _linear(data: dict[str, Any]) -> Linear:
                   bias=float(data.get("bias", 0.0)))
 
 
-#: The quote margins ``kiji fit`` writes into a model (compared by cross-validation, README "Quotes").
-QUOTE_MARGIN = 7.0
-SOURCE_MARGIN = 1.5
 
 
 @dataclass(frozen=True)

@@ -141,6 +141,12 @@ def lexical_pool(terms: QueryTerms | None, lexical: LexicalSide | None, *, mode:
     return {int(i): float(scores[i]) for i in top if scores[i] > 0}
 
 
+def dense_pool(index: LoadedIndex, qvec: np.ndarray, pool: int = FUSION_POOL) -> dict[int, float]:
+    """The dense side of ``retrieve``: its top ``pool`` chunks by cosine, best first."""
+    dense_scores, dense_ids = index.vectors.search(qvec[None, :], min(pool, index.vectors.size))
+    return {int(i): float(s) for i, s in zip(dense_ids[0], dense_scores[0], strict=True) if i >= 0}
+
+
 def retrieve(
     index: LoadedIndex,
     qvec: np.ndarray,
@@ -154,14 +160,13 @@ def retrieve(
     fusion: str = "weighted",
     per_article: int = 3,
     lexical_top: dict[int, float] | None = None,
+    dense_top: dict[int, float] | None = None,
 ) -> list[Candidate]:
     """Top ``k`` chunks. Fusion: a weighted sum of min-max-normalised dense and BM25 scores over
     the union of both sides' top ``pool`` (chosen over RRF by measurement on the dev set).
-    ``lexical_top`` is ``lexical_pool``'s answer when the caller worked it out beforehand, for the
-    same ``pool``."""
-    n = index.vectors.size
-    dense_scores, dense_ids = index.vectors.search(qvec[None, :], min(pool, n))
-    dense = {int(i): float(s) for i, s in zip(dense_ids[0], dense_scores[0], strict=True) if i >= 0}
+    ``lexical_top`` and ``dense_top`` are ``lexical_pool``'s and ``dense_pool``'s answers when the
+    caller worked them out beforehand, for the same ``pool``."""
+    dense = dict(dense_pool(index, qvec, pool) if dense_top is None else dense_top)
     lex = lexical_pool(terms, lexical, mode=mode, pool=pool) if lexical_top is None else lexical_top
     if mode == "dense" or not lex:
         by_dense = sorted(dense.items(), key=lambda kv: -kv[1])
