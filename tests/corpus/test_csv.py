@@ -18,7 +18,7 @@ from kiji.retrieval.embedding.fake import FakeEmbedder
 from kiji.retrieval.engine import Engine
 from kiji.retrieval.index.store import load_current
 from tests.cli.fault_walk import ARTICLES
-from tests.helpers import TOPICS, build, build_fake_index
+from tests.helpers import REPO_ROOT, TOPICS, build, build_fake_index
 from tests.kiji_cli import kiji
 
 pytestmark = pytest.mark.usefixtures("isolated_env")
@@ -146,3 +146,14 @@ def test_index_add_and_remove_treat_a_csv_as_many_articles(tmp_path: Path) -> No
     run = kiji("index", "remove", "ferry", *where)
     assert run.code == 2 and "article ferry is one of 2 records in feed.csv; edit that file instead" in run.err
     assert set(load_current(index_dir).articles) == {"chips", "deepseek", "bakery", "ferry"}
+
+
+def test_the_docs_csv_example_reads_as_it_says(tmp_path: Path) -> None:
+    page = (REPO_ROOT / "docs" / "formats.md").read_text(encoding="utf-8")
+    example = page.split("## CSV", 1)[1].split("```text\n", 1)[1].split("```", 1)[0]
+    path = tmp_path / "news.csv"
+    path.write_text(example, encoding="utf-8")
+    articles = read_file(path)
+    assert [(a.id, a.url) for a in articles] == [("bakery", "https://example.org/bakery"), ("news-4", None)]
+    assert articles[0].title == "A bakery that opens at midnight"
+    assert articles[1].title == "A row without id or title. In news.csv, its id is news-4; its title, this line"
