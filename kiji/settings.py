@@ -83,7 +83,7 @@ class Settings(BaseSettings):
     #: Above this many vectors the index switches from exact search to HNSW.
     ann_threshold: int = Field(200_000, ge=1)
     #: From this many chunks on, a build writes a compact version: chunk vectors in an IVF index over
-    #: 8-bit codes, sentence vectors as int8 (a quarter of the memory; see the README's scaling).
+    #: 8-bit codes, sentence vectors as int8 (a quarter of the memory; see docs/scaling.md).
     compact_threshold: int = Field(500_000, ge=1)
     embed_batch_size: int = Field(16, ge=1, le=512)
     #: Memory-map the vector index on load (large indexes: pages load on demand, shared by workers).
