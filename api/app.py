@@ -23,13 +23,11 @@ from fastapi.middleware.cors import CORSMiddleware
 
 from kiji.api.auth_failures import FailureLimiter
 from kiji.api.deps import AppState, cpu_slots
+from kiji.api.edges import EDGES, Edge, include_edges
 from kiji.api.errors import UnexpectedErrorMiddleware, install_error_handlers
-from kiji.api.feedback import build_feedback_router
 from kiji.api.metrics import Metrics, MetricsMiddleware
 from kiji.api.rate_limit import TokenBucketLimiter
-from kiji.api.routes import admin_router, build_v1_router, ops_router
-from kiji.api.security import BodyLimitMiddleware, admin_enabled
-from kiji.api.web import install_web
+from kiji.api.security import BodyLimitMiddleware
 from kiji.retrieval.embedding.embedder import Embedder
 from kiji.retrieval.engine import Engine
 from kiji.runtime import load_generator
@@ -79,9 +77,11 @@ def max_body_size(settings: Settings) -> int:
 
 
 def create_app(settings: Settings | None = None, *, engine: Engine | None = None,
-               embedder: Embedder | None = None, warm_up: bool | None = None) -> FastAPI:
+               embedder: Embedder | None = None, warm_up: bool | None = None,
+               edges: tuple[Edge, ...] = EDGES) -> FastAPI:
     """The API app. ``engine`` (or just ``embedder``) skips loading the model, for tests;
-    ``warm_up`` defaults to on only when the app loads the model itself."""
+    ``warm_up`` defaults to on only when the app loads the model itself; ``edges``: the routers
+    to serve (``kiji.api.edges.EDGES``)."""
     settings = settings or Settings()
     metrics = Metrics()
     do_warm = warm_up if warm_up is not None else (engine is None and embedder is None)
@@ -109,12 +109,7 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
                   docs_url="/docs", redoc_url=None)
     app.state.kiji = None
     install_error_handlers(app)
-    app.include_router(build_v1_router(settings))
-    app.include_router(build_feedback_router(settings))
-    if admin_enabled(settings):
-        app.include_router(admin_router)
-    app.include_router(ops_router)
-    install_web(app, settings)  # the page at / and its static files
+    include_edges(app, settings, edges)  # every router, from the one list in api/edges.py
     # add_middleware wraps: the last added is the outermost.
     app.add_middleware(BodyLimitMiddleware, max_bytes=max_body_size(settings))
     app.add_middleware(UnexpectedErrorMiddleware)

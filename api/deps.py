@@ -4,14 +4,19 @@
 index watcher shared with the bot, ``kiji.watcher``) holds the *current* engine; a reload replaces
 that reference in one assignment. A handler takes ``EngineDep`` once, so a request that started on
 one index version finishes on it even if a reload lands meanwhile.
+
+The helpers every router shares live here too (``compute``, ``only_params``): routers are siblings
+in one layer and may not import each other (pyproject.toml's API contract).
 """
 
 from __future__ import annotations
 
+import functools
 import os
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Annotated
+from typing import Annotated, TypeVar
 
 import anyio
 from fastapi import Depends, Request
@@ -19,12 +24,14 @@ from fastapi import Depends, Request
 from kiji.api.auth_failures import FailureLimiter
 from kiji.api.metrics import Metrics
 from kiji.api.rate_limit import TokenBucketLimiter
-from kiji.errors import IndexUnavailable, KijiError
+from kiji.errors import IndexUnavailable, InvalidInput, KijiError
 from kiji.feedback import FeedbackStore
 from kiji.retrieval.engine import Engine
 from kiji.retrieval.generation.answerer import Generator
 from kiji.settings import Settings
 from kiji.watcher import IndexWatcher
+
+T = TypeVar("T")
 
 
 def cpu_slots(embed_threads: int) -> int:
@@ -99,3 +106,16 @@ async def get_engine(state: StateDep) -> Engine:
 
 
 EngineDep = Annotated[Engine, Depends(get_engine)]
+
+
+async def compute(state: AppState, fn: Callable[..., T], *args: object, **kwargs: object) -> T:
+    """Run engine work on a worker thread, at most ``cpu_limiter`` at a time."""
+    return await anyio.to_thread.run_sync(functools.partial(fn, *args, **kwargs),
+                                          limiter=state.cpu_limiter)
+
+
+def only_params(request: Request, allowed: set[str]) -> None:
+    """Unknown query parameters are typos (?K=3, ?query=), refused like unknown body fields."""
+    unknown = sorted(set(request.query_params) - allowed)
+    if unknown:
+        raise InvalidInput(f"unknown query parameter(s): {', '.join(unknown)[:200]}")

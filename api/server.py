@@ -6,42 +6,56 @@ import json
 import os
 import socket
 import sys
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from pydantic import SecretStr
 
 from kiji.errors import ServiceUnreachable
 from kiji.settings import Settings
 
-#: Settings the API reads; the rest (Discord, build tuning) is not worth exporting to workers.
-_WORKER_FIELDS = ("corpus_dir", "index_dir", "embedding_model", "embedding_runtime", "embed_threads",
-                  "faiss_threads", "top_k", "max_question_chars", "api_keys", "admin_token",
-                  "rate_limit_per_minute", "auth_failures_per_minute", "cors_origins", "watch_index",
-                  "watch_interval_s", "min_similarity", "index_mmap", "feedback_db", "feedback_salt")
+if TYPE_CHECKING:
+    from fastapi import FastAPI
+
+#: Worker processes are started by uvicorn from an import string, so they cannot be handed the
+#: settings object: the parent puts all of it, every field, in this variable as JSON, and
+#: ``worker_app`` rebuilds exactly that object (the workers' own environment is not read again, so
+#: values from the command line or ``.env`` and the environment's reach every worker alike).
+WORKER_SETTINGS_ENV = "KIJI_WORKER_SETTINGS"
 
 
-def _env_value(value: object) -> str | None:
-    if value is None:
-        return None
+def _plain(value: object) -> object:
     if isinstance(value, SecretStr):
         return value.get_secret_value()
+    if isinstance(value, Path):
+        return str(value)
     if isinstance(value, list):
-        return json.dumps([v.get_secret_value() if isinstance(v, SecretStr) else v for v in value])
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    return str(value)
+        return [_plain(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    return value
 
 
-def export_for_workers(settings: Settings) -> None:
-    """Worker processes build their own app from the environment (``create_app()``), so settings
-    that came from the command line or ``.env`` are exported as ``KIJI_*`` for them to read."""
-    for name in _WORKER_FIELDS:
-        value = _env_value(getattr(settings, name))
-        key = f"KIJI_{name.upper()}"
-        if value is None:
-            os.environ.pop(key, None)
-        else:
-            os.environ[key] = value
+def settings_for_workers(settings: Settings) -> str:
+    """The whole settings object as JSON, secrets included (the variable stays in this process
+    tree, like the ``KIJI_*`` variables the secrets may have come from)."""
+    return json.dumps(_plain(settings.model_dump()))
+
+
+def worker_settings() -> Settings:
+    """The settings the parent exported; the environment's when started otherwise."""
+    exported = os.environ.get(WORKER_SETTINGS_ENV)
+    if exported is None:
+        return Settings()
+    # model_validate, not Settings(...): sources (environment, .env) are not consulted again.
+    return Settings.model_validate(json.loads(exported), by_name=True)
+
+
+def worker_app() -> FastAPI:
+    """The factory each worker process calls (``kiji.api.server:worker_app``)."""
+    from kiji.api.app import create_app
+
+    return create_app(worker_settings())
 
 
 def check_address(host: str, port: int) -> None:
@@ -75,8 +89,8 @@ def run(settings: Settings) -> None:
         "timeout_graceful_shutdown": 10}
     if settings.workers > 1:
         # Several processes need an import string: each worker imports and calls the factory.
-        export_for_workers(settings)
-        uvicorn.run("kiji.api.app:create_app", factory=True, workers=settings.workers, **common)
+        os.environ[WORKER_SETTINGS_ENV] = settings_for_workers(settings)
+        uvicorn.run("kiji.api.server:worker_app", factory=True, workers=settings.workers, **common)
     else:
         from kiji.api.app import create_app
 

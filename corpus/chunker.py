@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 
-from kiji.corpus.articles import Article
+from kiji.corpus.article import Article
 from kiji.corpus.boilerplate import content_regions
 from kiji.corpus.sentences import sentence_spans
 

@@ -1,7 +1,8 @@
 """What ``kiji index add`` and ``kiji index remove`` will change in a corpus folder, decided (and
 refused) before anything changes: size limit, readable articles, ids that are already taken.
 
-An article's id is its file name without the suffix (``X.txt`` → ``X``), or a ``.jsonl`` record's
+An article's id is its file name without the suffix (``X.txt`` → ``X``), or, in a format of many
+articles per file (``.jsonl``, ``.csv``: ``ArticleFormat.many`` in the format registry), a record's
 ``id``. Adding ``X.md`` beside ``X.txt`` would make two articles with one id (the build keeps one
 and skips the other), so an id that exists is refused unless ``--replace`` asks for the old file to
 go; the same holds for a file that is already in the folder.
@@ -12,14 +13,17 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from kiji.corpus.articles import SUPPORTED_SUFFIXES, corpus_files, read_file
+from kiji.corpus.articles import corpus_files, read_file, unsupported
+from kiji.corpus.formats.registry import format_of
 from kiji.corpus.transaction import CorpusTransaction
-from kiji.errors import ArticleError, CorpusError, InvalidInput, KijiError
+from kiji.errors import CorpusError, InvalidInput, KijiError
 
 
 def _ids_in(path: Path) -> list[str]:
-    """The ids a corpus file holds: its stem, or a ``.jsonl`` file's record ids (none if unreadable)."""
-    if path.suffix.lower() != ".jsonl":
+    """The ids a corpus file holds: its stem, or the record ids of a many-article file (none if
+    unreadable)."""
+    fmt = format_of(path)
+    if fmt is None or not fmt.many:
         return [path.stem]
     try:
         return [a.id for a in read_file(path, errors=[])]
@@ -68,8 +72,8 @@ def plan_add(folder: Path, paths: list[Path], *, replace: bool, max_bytes: int) 
     for path in paths:
         if not path.is_file():
             raise InvalidInput(f"not a file: {path}")
-        if path.suffix.lower() not in SUPPORTED_SUFFIXES:
-            raise ArticleError(path.name, f"unsupported file type (use {', '.join(SUPPORTED_SUFFIXES)})")
+        if format_of(path) is None:
+            raise unsupported(path)
         articles = read_file(path, max_bytes=max_bytes)  # refuse a broken or oversized file before it enters
         if path.name in names:
             raise CorpusError(f"{path} and {names[path.name]} have the same name; add one of them")

@@ -21,7 +21,7 @@ one-line message and an exit status, the Discord bot into an ephemeral reply. An
     ├── CredentialsRejected     a service refused kiji's credentials or permissions
     └── SystemFault             the operating system refused a file operation, or memory ran out
 
-Each class has its own CLI exit status (``kiji/exit_codes.py``, the README's table).
+Each class has its own CLI exit status (``kiji/exit_codes.py``, the table in docs/cli.md).
 
 Messages never contain secrets: tokens and keys are read from the environment and never formatted
 into an exception.

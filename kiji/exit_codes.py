@@ -4,7 +4,7 @@ The rule: 70 means a bug in kiji and nothing else. Every fault of input, files, 
 environment ends as one line on stderr that says what to do, with the status of its kind below.
 Exceptions that are not ``KijiError`` but plainly come from the environment (``OSError``: permission
 denied, disk full, read-only file system; ``MemoryError``; an SQLite file that is damaged, locked or
-unwritable) are translated here, so no command needs to wrap them one by one. The README's table is
+unwritable) are translated here, so no command needs to wrap them one by one. The table in docs/cli.md is
 checked against ``EXIT_CODES`` by a test.
 """
 

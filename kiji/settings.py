@@ -83,13 +83,13 @@ class Settings(BaseSettings):
     #: Above this many vectors the index switches from exact search to HNSW.
     ann_threshold: int = Field(200_000, ge=1)
     #: From this many chunks on, a build writes a compact version: chunk vectors in an IVF index over
-    #: 8-bit codes, sentence vectors as int8 (a quarter of the memory; see the README's scaling).
+    #: 8-bit codes, sentence vectors as int8 (a quarter of the memory; see docs/scaling.md).
     compact_threshold: int = Field(500_000, ge=1)
     embed_batch_size: int = Field(16, ge=1, le=512)
     #: Memory-map the vector index on load (large indexes: pages load on demand, shared by workers).
     index_mmap: bool = False
-    #: Largest article (a .txt/.md/.html file, or one .jsonl record) a build reads or `index add`
-    #: accepts. The shipped articles are under 20 KB; a 50 MB file took 1.7 GB and minutes.
+    #: Largest article (a one-article file, or one record of a .jsonl/.csv file: the format
+    #: registry, kiji.corpus.formats) a build reads or `index add` accepts. The shipped articles are under 20 KB; a 50 MB file took 1.7 GB and minutes.
     max_article_bytes: int = Field(5_000_000, ge=1_000)
 
     # --- distributed builds (`kiji index build --ray`, the `ray` extra) ----------------------

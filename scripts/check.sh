@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Static checks, run by .ci/run before the tests: ruff (lint + import order), mypy on every kiji
-# package and on the tests and benches, import-linter contracts (pyproject.toml). Needs the venv
-# from scripts/setup.sh.
+# package and on the tests and benches, import-linter contracts (pyproject.toml), and the docs
+# site built strictly (mkdocs.yml: a broken link or anchor fails). Needs the venv from
+# scripts/setup.sh.
 #
 # mypy and import-linter read packages from disk by name, and the folders install as kiji.* through
 # a package-dir mapping, so both run on a mirror of the installed layout made of symlinks to the
@@ -26,3 +27,5 @@ mypy=(env MYPYPATH=. "../../$PY/mypy" --config-file ../../pyproject.toml --cache
 (cd "$layout" && "${mypy[@]}" -p kiji -p tests && "${mypy[@]}" bench)
 echo "==> import-linter" >&2
 (cd "$layout" && PYTHONPATH=. "../../$PY/lint-imports" --no-cache ../../pyproject.toml)
+echo "==> mkdocs build --strict (docs/ into build/site)" >&2
+NO_MKDOCS_2_WARNING=1 "$PY/mkdocs" build --strict --quiet

@@ -4,8 +4,11 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import os
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -253,18 +256,33 @@ def test_server_run_workers_use_the_factory(monkeypatch: pytest.MonkeyPatch, fak
 
     seen: dict[str, Any] = {}
     monkeypatch.setattr(uvicorn, "run", lambda app, **kw: seen.update(app=app, **kw))
-    saved = dict(os.environ)
-    try:
-        settings = make_settings(fake_index_dir, workers=3, api_keys="a,b", admin_token="t",
-                                 cors_origins="https://x.example", top_k=4)
-        server.run(settings)
-        assert seen["app"] == "kiji.api.app:create_app" and seen["factory"] is True and seen["workers"] == 3
-        # What each worker will read: the same settings, from the environment.
-        rebuilt = Settings()
-        assert rebuilt.index_dir == fake_index_dir and rebuilt.top_k == 4
-        assert [k.get_secret_value() for k in rebuilt.api_keys] == ["a", "b"]
-        assert rebuilt.admin_token is not None and rebuilt.admin_token.get_secret_value() == "t"
-        assert rebuilt.cors_origins == ["https://x.example"] and rebuilt.watch_index is False
-    finally:
-        os.environ.clear()
-        os.environ.update(saved)
+    monkeypatch.delenv(server.WORKER_SETTINGS_ENV, raising=False)
+    settings = make_settings(fake_index_dir, workers=3, api_keys="a,b", admin_token="t",
+                             cors_origins="https://x.example", top_k=4, llm_base_url="http://127.0.0.1:9/v1",
+                             llm_model="m", llm_api_key="k", discord_token="d", public_url="https://k.example")
+    server.run(settings)
+    assert seen["app"] == "kiji.api.server:worker_app" and seen["factory"] is True and seen["workers"] == 3
+    # What each worker will build its app from: the whole settings object, every field.
+    exported = json.loads(os.environ[server.WORKER_SETTINGS_ENV])
+    assert set(exported) == set(Settings.model_fields)
+    rebuilt = server.worker_settings()
+    assert rebuilt == settings
+    assert [k.get_secret_value() for k in rebuilt.api_keys] == ["a", "b"]
+    assert rebuilt.llm_api_key is not None and rebuilt.llm_api_key.get_secret_value() == "k"
+    assert rebuilt.discord_token is not None and rebuilt.discord_token.get_secret_value() == "d"
+    assert isinstance(server.worker_app(), FastAPI)
+    monkeypatch.delenv(server.WORKER_SETTINGS_ENV)
+
+
+def test_a_worker_process_gets_the_parents_settings_not_its_environment(fake_index_dir: Path) -> None:
+    """In a fresh interpreter, as uvicorn starts a worker: the exported object wins over a
+    ``KIJI_*`` variable or ``.env`` the worker would otherwise read."""
+    settings = make_settings(fake_index_dir, top_k=4, llm_base_url="http://127.0.0.1:9/v1", llm_model="m",
+                             max_question_chars=321)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("KIJI_")}
+    env.update({server.WORKER_SETTINGS_ENV: server.settings_for_workers(settings), "KIJI_TOP_K": "9"})
+    code = "from kiji.api.server import worker_settings; print(worker_settings().model_dump_json())"
+    proc = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert Settings.model_validate_json(proc.stdout, by_name=True).model_dump(mode="json") == \
+        settings.model_dump(mode="json")

@@ -16,8 +16,8 @@ import pytest
 from pydantic import ValidationError
 
 from kiji.api.app import create_app
-from kiji.api.feedback import answer_key
-from kiji.api.web import STATIC_DIR
+from kiji.api.routers.feedback import answer_key
+from kiji.api.routers.web import STATIC_DIR
 from kiji.api.web_strings import STRINGS, choose_lang
 from kiji.feedback import FeedbackStore
 from kiji.retrieval.engine import Engine

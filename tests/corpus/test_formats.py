@@ -1,4 +1,4 @@
-"""Input formats end to end (read, chunk, index): .txt, .md, .html, .jsonl, encodings, broken files."""
+"""Input formats end to end (read, chunk, index): .txt, .md, .html, .jsonl, .csv, encodings, broken files."""
 
 from __future__ import annotations
 
@@ -87,9 +87,9 @@ def test_input_formats_and_broken_files(tmp_path: Path) -> None:
     (corpus / "image.txt").write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + bytes(200))
     (corpus / "bad-records.jsonl").write_text("[1, 2]\n{\"title\": \"no text\"}\n", encoding="utf-8")
     (corpus / "bad id!.txt").write_text("A perfectly fine article with an unusable file name.\n" * 3)
+    (corpus / "data.csv").write_text("a,b\n1,2\n")  # a CSV without the article columns
     # Not corpus files at all: ignored without a word.
     (corpus / "report.pdf").write_bytes(b"%PDF-1.4 binary")
-    (corpus / "data.csv").write_text("a,b\n1,2\n")
     (corpus / ".hidden.txt").write_text(article_text(*TOPICS[1]))
 
     index_dir = tmp_path / "index"
@@ -100,7 +100,7 @@ def test_input_formats_and_broken_files(tmp_path: Path) -> None:
     assert summary.articles == len(ids)
 
     skipped = "\n".join(summary.skipped)
-    assert len(summary.skipped) == 8, summary.skipped
+    assert len(summary.skipped) == 9, summary.skipped
     assert "garbage.txt: not UTF-8 and no other text encoding could be detected" in skipped
     assert "empty.txt: no article text found" in skipped
     assert "blank.md: no article text found" in skipped
@@ -109,7 +109,8 @@ def test_input_formats_and_broken_files(tmp_path: Path) -> None:
     assert "feed.jsonl:4: empty 'text'" in skipped
     assert "bad-records.jsonl: no valid records (2 bad lines" in skipped
     assert "bad id!.txt: invalid article id" in skipped
-    for name in ("report.pdf", "data.csv", "hidden"):
+    assert "data.csv: a CSV needs a header row naming its columns: id,title,url,body" in skipped
+    for name in ("report.pdf", "hidden"):
         assert name not in skipped
     assert loaded.manifest["skipped"] == summary.skipped
 

@@ -44,7 +44,7 @@ def answer_key(question: str, index_version: str, quote_ids: list[str]) -> str:
     return hashlib.sha256(data.encode("utf-8", "surrogatepass")).hexdigest()[:16]
 
 
-def build_feedback_router(settings: Settings) -> APIRouter:
+def build_router(settings: Settings) -> APIRouter:
     class FeedbackRequest(BaseModel):
         model_config = ConfigDict(extra="forbid", title="FeedbackRequest")
 

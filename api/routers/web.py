@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
-from fastapi import APIRouter, Cookie, FastAPI, Header, Query, Request
+from fastapi import APIRouter, Cookie, Header, Query, Request
 from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
@@ -26,7 +26,8 @@ from fastapi.templating import Jinja2Templates
 from kiji.api.web_strings import LANG_COOKIE, LANG_NAMES, LANGS, Lang, choose_lang, strings_for
 from kiji.settings import Settings
 
-HERE = Path(__file__).resolve().parent
+#: The page's templates and scripts sit beside the routers, in api/ (package data of kiji.api).
+HERE = Path(__file__).resolve().parent.parent
 STATIC_DIR = HERE / "static"
 TEMPLATES_DIR = HERE / "templates"
 
@@ -112,7 +113,8 @@ def build_web_router(pages: WebPages) -> APIRouter:
     return router
 
 
-def install_web(app: FastAPI, settings: Settings) -> None:
-    """Mount the pages and their static files on ``app``."""
-    app.include_router(build_web_router(WebPages(settings)))
-    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+def build_router(settings: Settings) -> APIRouter:
+    """The pages and their static files (``/static``, mounted on the router, kept by include_router)."""
+    router = build_web_router(WebPages(settings))
+    router.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    return router
