@@ -69,6 +69,22 @@ def classify(exc: BaseException, *, received: bool = False) -> GenerationError |
     return None
 
 
+def _too_long(config: LLMConfig) -> GenerationError:
+    return GenerationError(reasons.TOO_LONG, f"the answer passed {config.max_answer_chars:,} characters "
+                                             f"(max_tokens {config.max_tokens} was ignored)")
+
+
+def _cut(exc: BaseException) -> GenerationError | None:
+    """A transport failure while the body was arriving (the status line had come), or None. By
+    class name, as in ``classify``: the HTTP library under openai is not always ``httpx``."""
+    names = {c.__name__ for c in type(exc).__mro__}
+    if "TimeoutException" in names:
+        return GenerationError(reasons.TIMEOUT, "the model server did not answer in time")
+    if "TransportError" in names:
+        return GenerationError(reasons.INTERRUPTED, "the connection closed mid-answer")
+    return None
+
+
 class ChatClient:
     def __init__(self, config: LLMConfig) -> None:
         self.config = config
@@ -92,21 +108,44 @@ class ChatClient:
                 "temperature": 0}
 
     async def complete(self, messages: list[dict[str, str]]) -> Completion:
+        # Read as a stream of bytes and stop past the cap: a server that ignores max_tokens could
+        # otherwise send 20 MB that the client would buffer and parse whole on the event loop.
+        cap = self.config.max_response_bytes
+        body = bytearray()
         try:
-            response = await self._openai().chat.completions.create(**self._params(messages))
+            async with self._openai().chat.completions.with_streaming_response.create(
+                    **self._params(messages)) as response:
+                try:
+                    async for part in response.iter_bytes():
+                        body += part
+                        if len(body) > cap:
+                            raise _too_long(self.config)
+                except Exception as exc:  # noqa: BLE001 - a transport failure, or re-raised as it was
+                    raise (_cut(exc) or exc) from None
+        except GenerationError:
+            raise
         except Exception as exc:  # noqa: BLE001 - classified, or re-raised as it was
             raise (classify(exc) or exc) from None
-        choices = getattr(response, "choices", None)
-        if not isinstance(choices, list) or not choices:
+        try:
+            data = json.loads(body)
+        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+            raise GenerationError(reasons.BAD_RESPONSE, f"unreadable response ({type(exc).__name__})") from None
+        choices = data.get("choices") if isinstance(data, dict) else None
+        if not isinstance(choices, list) or not choices or not isinstance(choices[0], dict):
             raise GenerationError(reasons.BAD_RESPONSE, "the response holds no choices")
-        content = getattr(getattr(choices[0], "message", None), "content", None)
+        message = choices[0].get("message")
+        content = message.get("content") if isinstance(message, dict) else None
         if not isinstance(content, str):
             raise GenerationError(reasons.BAD_RESPONSE, "the response holds no answer text")
-        return Completion(content, getattr(choices[0], "finish_reason", None))
+        if len(content) > self.config.max_answer_chars:
+            raise _too_long(self.config)
+        finish = choices[0].get("finish_reason")
+        return Completion(content, finish if isinstance(finish, str) else None)
 
     async def stream(self, messages: list[dict[str, str]], on_text: Callable[[str], None]) -> Completion:
         """Stream the answer, handing each piece of text to ``on_text``; the whole answer at the end."""
         pieces: list[str] = []
+        size = 0
         finish: str | None = None
         try:
             response = await self._openai().chat.completions.create(**self._params(messages), stream=True)
@@ -114,10 +153,15 @@ class ChatClient:
                 for choice in getattr(chunk, "choices", None) or []:
                     text = getattr(getattr(choice, "delta", None), "content", None)
                     if isinstance(text, str) and text:
+                        size += len(text)
+                        if size > self.config.max_answer_chars:
+                            raise _too_long(self.config)  # closing the stream stops the reading
                         pieces.append(text)
                         on_text(text)
                     finish = getattr(choice, "finish_reason", None) or finish
         except Exception as exc:  # noqa: BLE001 - classified, or re-raised as it was
+            if isinstance(exc, GenerationError):
+                raise
             raise (classify(exc, received=bool(pieces)) or exc) from None
         if finish is None:
             if pieces:
