@@ -234,6 +234,7 @@ class Engine:
                              index_version=self.version, decision=f"contentless input ({kind})",
                              confidence=0.0,
                              took_ms=round((time.perf_counter() - started) * 1000, 2))
+        self.index.mapped.check()  # a mapped file changed under us: IndexCorrupt, not a SIGBUS
         cands = self.candidates(text, lang, mode)
         model = self.model
         scores = model.ranker.score(cands.matrix) if cands.sentences else np.zeros(0)
@@ -265,6 +266,7 @@ class Engine:
     def search(self, query: str, *, k: int = 5, mode: Mode | None = None) -> list[Passage]:
         text = validate_question(query, self.max_question_chars)
         k = validate_top_k(k, MAX_SEARCH_K)
+        self.index.mapped.check()
         out = []
         for cand in self._retrieve(text, self.language_of(text), k, mode or self.mode).candidates:
             chunk = self.index.chunks[cand.chunk_id]

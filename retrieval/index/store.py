@@ -31,6 +31,7 @@ from kiji.corpus.chunker import Chunk
 from kiji.durable import fsync_dir, replace_text_durable, write_text_durable
 from kiji.errors import IndexCorrupt, IndexIncompatible, IndexMissing
 from kiji.retrieval.index.compact import Int8Vectors
+from kiji.retrieval.index.files import MappedFiles, check_sizes, freeze, sizes_of
 from kiji.retrieval.index.integrity import (
     MAX_POINTER_BYTES,
     POINTER_HINT,
@@ -49,6 +50,8 @@ ARTICLES = "articles.jsonl"
 SENTENCES = "sentences.npy"
 SENTENCE_CODES = "sentences.int8.npy"
 SENTENCE_SCALES = "sentences.scale.npy"
+#: The files that can be memory-mapped: their sizes are in the manifest.
+_BINARY = (VECTORS, SENTENCES, SENTENCE_CODES, SENTENCE_SCALES)
 CURRENT = "CURRENT"
 #: The next CURRENT while it is written; a crash can leave it, and the next build removes it.
 CURRENT_TMP = f".{CURRENT}.tmp"
@@ -71,6 +74,8 @@ class LoadedIndex:
     #: way ``sentence_vectors[rows]`` is a float32 array.
     sentence_vectors: np.ndarray | Int8Vectors
     sentence_ids: dict[tuple[str, int, int], int]
+    #: The memory-mapped files (KIJI_INDEX_MMAP), checked before each search; empty when read into memory.
+    mapped: MappedFiles = MappedFiles("")
 
     @property
     def model_fingerprint(self) -> str:
@@ -103,10 +108,13 @@ def write_version(path: Path, *, manifest: dict[str, Any], vectors: FaissIndex,
                     "sentences": c.sentences}, ensure_ascii=False) + "\n" for c in chunks))
     write_text_durable(path / ARTICLES, "".join(
         json.dumps(a.to_dict(), ensure_ascii=False) + "\n" for a in articles))
-    # The manifest goes last: its presence marks a complete version.
+    # The manifest goes last: its presence marks a complete version. It records the binary files'
+    # sizes, checked before they are mapped.
+    manifest = {**manifest, "files": sizes_of(path, _BINARY)}
     write_text_durable(path / MANIFEST, json.dumps(manifest, ensure_ascii=False, indent=2))
     with (path / VECTORS).open("rb") as fh:
         os.fsync(fh.fileno())
+    freeze(path)
     fsync_dir(path)
 
 
@@ -222,10 +230,15 @@ def load_version(path: Path, *, mmap: bool = False) -> LoadedIndex:
         if expected != text_hash(article.text):
             raise IndexCorrupt(f"article {aid} in index version {path.name} ({ARTICLES}) does not match its hash",
                                hint=_REBUILD_HINT)
+    # Last, so the messages above name a damaged table first; before anything is served or read.
+    files = manifest.get("files")
+    check_sizes(path, files if isinstance(files, dict) else {})
     return LoadedIndex(version=path.name, path=path, manifest=manifest, vectors=vectors,
                        chunks=chunks, articles=articles, sentences=sentences,
                        sentence_vectors=sentence_vectors,
-                       sentence_ids={key: i for i, key in enumerate(sentences)})
+                       sentence_ids={key: i for i, key in enumerate(sentences)},
+                       mapped=MappedFiles.of(path, [f for f in _BINARY if (path / f).is_file()]) if mmap
+                       else MappedFiles(path.name))
 
 
 def _load_array(path: Path, file: str, dtype: type, shape: tuple[int, ...], mmap: bool) -> np.ndarray:
