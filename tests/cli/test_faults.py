@@ -6,8 +6,11 @@ from __future__ import annotations
 
 import json
 import re
+import resource
 import shutil
+import signal
 import sqlite3
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -198,3 +201,33 @@ def test_the_readme_lists_every_exit_status() -> None:
     table = table[: table.index("\n\n")]
     rows = dict(re.findall(r"^\| (\d+) \| `([^`]+)` \|", table, flags=re.M))
     assert rows == {str(c.status): c.name for c in EXIT_CODES}
+
+
+# --- issue 28, item 5: a full disk ------------------------------------------------------------------
+
+def _file_size_limit(limit: int) -> Callable[[], None]:
+    """A child whose writes stop at ``limit`` bytes a file: numpy then reports a short write with no
+    errno ("2048 requested and 1218 written"), exactly as it does on a full disk."""
+
+    def apply() -> None:
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+        resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+
+    return apply
+
+
+@pytest.mark.parametrize("limit", [3000, 8000])
+def test_a_full_disk_is_exit_9_and_changes_nothing(index: tuple[list[str], Path, list[str]],
+                                                    tmp_path: Path, limit: int) -> None:
+    where, index_dir, versions = index
+    corpus = Path(where[1])
+    before = current_version(index_dir), sorted(p.name for p in corpus.iterdir())
+    new = tmp_path / "newco.txt"
+    new.write_text(ARTICLES["deepseek.txt"].replace("DeepSeek", "NewCo"), encoding="utf-8")
+    for args in (["index", "build", "--full"], ["index", "add", str(new)]):
+        run = kiji(*args, *where, preexec_fn=_file_size_limit(limit))
+        assert run.code == 9, (args, run.code, run.err)  # main: 70, "internal error: OSError"
+        assert "kiji: error: cannot write a file: the disk is full" in run.err and "internal error" not in run.err
+        assert (current_version(index_dir), sorted(p.name for p in corpus.iterdir())) == before
+        assert sorted(p.name for p in (index_dir / "versions").iterdir()) == versions
+    assert kiji("ask", "従業員は何人?", *where).code == 0
