@@ -231,3 +231,27 @@ def test_a_full_disk_is_exit_9_and_changes_nothing(index: tuple[list[str], Path,
         assert (current_version(index_dir), sorted(p.name for p in corpus.iterdir())) == before
         assert sorted(p.name for p in (index_dir / "versions").iterdir()) == versions
     assert kiji("ask", "従業員は何人?", *where).code == 0
+
+
+# --- issue 28, item 6: bad question files for eval and fit ------------------------------------------
+
+GOOD_RECORD = '{"id": "a1", "lang": "ja", "question": "従業員は何人?", "answerable": true}\n'
+
+
+@pytest.mark.parametrize(("content", "line"), [
+    (GOOD_RECORD.encode() + "二行目\n".encode("shift_jis"), 2),  # main: UnicodeDecodeError, exit 70
+    ((GOOD_RECORD + "[1,2]\n").encode(), 2),  # main: AttributeError, exit 70
+    ((GOOD_RECORD + '{"lang": "ja", "question": "q", "answerable": true, "gold": ["x"]}\n').encode(), 2),
+    ((GOOD_RECORD + '{"lang": "fr", "question": "q", "answerable": true}\n').encode(), 2),
+    (b'"just a string"\n', 1),
+])
+@pytest.mark.parametrize("command", ["eval", "fit"])
+def test_a_bad_question_file_is_exit_2_naming_the_file_and_line(
+        index: tuple[list[str], Path, list[str]], tmp_path: Path, content: bytes, line: int, command: str) -> None:
+    where, _, _ = index
+    questions = tmp_path / "questions.jsonl"
+    questions.write_bytes(content)
+    extra = ["--out", str(tmp_path / "model.json")] if command == "fit" else []
+    run = kiji(command, str(questions), *extra, *where)
+    one_line_error(run, 2, f"{questions}:{line}:")
+    assert not (tmp_path / "model.json").exists()
