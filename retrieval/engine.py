@@ -251,6 +251,9 @@ class Engine:
         # A relevance floor: a quote far below the best is not shown just to fill top_k.
         floor = (considered[0].score - model.quote_margin) if considered else 0.0
         relevant = [q for q in considered if q.score >= floor]
+        if answered and not relevant:  # never "answered" with nothing to quote
+            answered = False
+            reason += "; no quote to show"
         shown = relevant[:top_k] if answered else []
         differ = answered and sources_differ(shown)
         return AskResult(

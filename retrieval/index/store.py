@@ -213,6 +213,9 @@ def load_version(path: Path, *, mmap: bool = False) -> LoadedIndex:
             f"index version {path.name} is inconsistent: {VECTORS} holds {vectors.size} vectors, "
             f"{CHUNKS} {len(chunks)} chunks and {ARTICLES} {len(articles)} articles; {MANIFEST} says "
             f"{counts.get('chunks')} chunks and {counts.get('articles')} articles", hint=_REBUILD_HINT)
+    if not vectors.all_finite():
+        raise IndexCorrupt(f"the vector file ({VECTORS}) of index version {path.name} holds NaN or "
+                           "infinite values", hint=_REBUILD_HINT)
     if vectors.dim != manifest["model"]["dim"]:
         raise IndexCorrupt(f"index version {path.name}: vectors have dimension {vectors.dim}, "
                            f"manifest says {manifest['model']['dim']}", hint=_REBUILD_HINT)
@@ -259,6 +262,11 @@ def _load_array(path: Path, file: str, dtype: type, shape: tuple[int, ...], mmap
         dims = f" of dimension {shape[1]}" if len(shape) == 2 else ""
         raise IndexCorrupt(f"index version {path.name}: {what} of shape {array.shape} "
                            f"for {shape[0]} sentences{dims}", hint=_REBUILD_HINT)
+    if array.dtype.kind == "f" and not all(np.isfinite(array[i:i + 65_536]).all()
+                                           for i in range(0, len(array), 65_536)):
+        # NaN scores sort anywhere and drop every quote: an "answered" reply with none.
+        raise IndexCorrupt(f"the sentence vectors ({file}) of index version {path.name} hold NaN or "
+                           "infinite values", hint=_REBUILD_HINT)
     return array
 
 
