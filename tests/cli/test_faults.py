@@ -5,6 +5,7 @@ blocks the commands that repair it, and every fault has its own exit status and 
 from __future__ import annotations
 
 import json
+import os
 import re
 import resource
 import shutil
@@ -255,3 +256,48 @@ def test_a_bad_question_file_is_exit_2_naming_the_file_and_line(
     run = kiji(command, str(questions), *extra, *where)
     one_line_error(run, 2, f"{questions}:{line}:")
     assert not (tmp_path / "model.json").exists()
+
+
+# --- issue 28, item 9: exotic damage never hangs the repair commands --------------------------------
+
+def _make(path: Path, kind: str) -> None:
+    path.unlink()
+    if kind == "fifo":
+        os.mkfifo(path)
+    elif kind == "directory":
+        path.mkdir()
+        (path / "inside").write_text("x")
+    else:
+        path.symlink_to(kind)
+
+
+@pytest.mark.parametrize("kind", ["fifo", "directory", "/dev/zero"])
+def test_current_of_any_kind_is_named_and_replaced(index: tuple[list[str], Path, list[str]], kind: str) -> None:
+    where, index_dir, versions = index
+    _make(index_dir / "CURRENT", kind)  # main: a FIFO hangs every command; a directory exits 9
+    one_line_error(kiji("ask", "従業員は何人?", *where, timeout=30), 3, "CURRENT", "is damaged")
+    info = kiji("index", "info", *where, timeout=30)
+    assert info.code == 0 and "CURRENT: DAMAGED:" in info.out, info
+    rollback = kiji("index", "rollback", *where, timeout=30)
+    assert rollback.code == 0 and current_version(index_dir) == versions[-1], rollback
+    _make(index_dir / "CURRENT", kind)
+    build = kiji("index", "build", *where, timeout=60)
+    assert build.code == 0 and "published index version" in build.out, build
+    assert kiji("ask", "従業員は何人?", *where, timeout=30).code == 0
+
+
+@pytest.mark.parametrize("kind", ["/dev/zero", "fifo", "outside"])
+def test_a_manifest_that_is_no_plain_file_is_damage_not_a_hang(index: tuple[list[str], Path, list[str]],
+                                                                tmp_path: Path, kind: str) -> None:
+    where, index_dir, versions = index
+    manifest = index_dir / "versions" / versions[-1] / "manifest.json"
+    if kind == "outside":  # a copy of a good manifest, but outside the version folder
+        outside = tmp_path / "manifest.json"
+        outside.write_bytes(manifest.read_bytes())
+        kind = str(outside)
+    _make(manifest, kind)
+    one_line_error(kiji("ask", "従業員は何人?", *where, timeout=30), 3, "manifest.json")  # main: hangs
+    info = kiji("index", "info", *where, timeout=30)
+    assert info.code == 0 and "manifest.json" in info.out, info
+    rollback = kiji("index", "rollback", *where, timeout=30)
+    assert rollback.code == 0 and current_version(index_dir) == versions[-2], rollback
