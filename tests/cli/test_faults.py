@@ -301,3 +301,30 @@ def test_a_manifest_that_is_no_plain_file_is_damage_not_a_hang(index: tuple[list
     assert info.code == 0 and "manifest.json" in info.out, info
     rollback = kiji("index", "rollback", *where, timeout=30)
     assert rollback.code == 0 and current_version(index_dir) == versions[-2], rollback
+
+
+# --- issue 28, items 10-11: options get the settings' validation, usage errors are one line ---------
+
+@pytest.mark.parametrize(("option", "named"), [
+    (["--port", "99999"], "--port: Input should be less than or equal to 65535"),
+    (["--port", "0"], "--port: Input should be greater than or equal to 1"),
+    (["--workers", "0"], "--workers: Input should be greater than or equal to 1"),
+    (["--workers", "65"], "--workers: Input should be less than or equal to 64"),
+])
+def test_serve_options_are_validated_like_the_settings(option: list[str], named: str) -> None:
+    # main: --port 99999 was logged and a random port listened on; --workers 0 was accepted
+    run = kiji("serve", *option, timeout=30)
+    one_line_error(run, 2, named)
+    assert "feedback_db" not in run.err
+
+
+@pytest.mark.parametrize(("args", "named"), [
+    ([], "the following arguments are required: command"),
+    (["nope"], "invalid choice: 'nope'"),
+    (["index", "build", "--bogus"], "unrecognized arguments: --bogus"),
+    (["ask", "--top-k", "99", "q"], "argument --top-k: must be from 1 to 10"),
+    (["serve", "--port", "eighty"], "argument --port: invalid int value: 'eighty'"),
+])
+def test_a_usage_error_is_one_line(args: list[str], named: str) -> None:
+    # main: argparse's usage block first, three lines and more, where the README promises one
+    one_line_error(kiji(*args, timeout=30), 2, named, "--help`)")
