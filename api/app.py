@@ -23,7 +23,7 @@ from fastapi.middleware.cors import CORSMiddleware
 
 from kiji.api.auth_failures import FailureLimiter
 from kiji.api.deps import AppState, cpu_slots
-from kiji.api.errors import UnexpectedErrorMiddleware, install_error_handlers
+from kiji.api.errors import NoWebSocketMiddleware, UnexpectedErrorMiddleware, install_error_handlers
 from kiji.api.feedback import build_feedback_router
 from kiji.api.metrics import Metrics, MetricsMiddleware
 from kiji.api.rate_limit import TokenBucketLimiter
@@ -119,6 +119,7 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
     app.add_middleware(BodyLimitMiddleware, max_bytes=max_body_size(settings))
     app.add_middleware(UnexpectedErrorMiddleware)
     app.add_middleware(MetricsMiddleware, metrics=metrics)
+    app.add_middleware(NoWebSocketMiddleware)
     if settings.cors_origins:
         app.add_middleware(CORSMiddleware, allow_origins=settings.cors_origins,
                            allow_methods=["GET", "POST"], allow_headers=["Authorization", "Content-Type"],

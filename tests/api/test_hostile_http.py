@@ -229,3 +229,13 @@ def test_a_port_in_use_is_named_not_a_bug(server: str) -> None:
     run = kiji("serve", "--port", port, timeout=60)
     assert run.code == 7 and run.err_lines == [run.err.strip()], run.err
     assert f"cannot listen on 127.0.0.1:{port}" in run.err
+
+
+@pytest.mark.parametrize("path", ["/v1/ask", "/healthz", "/nowhere"])
+def test_a_websocket_upgrade_gets_the_json_error_shape(server: str, path: str) -> None:
+    # Issue 28, item 12: main answered a plain-text, empty 403.
+    request = (f"GET {path} HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+               "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n").encode()
+    message = json_error(*raw(server, request), 400, "websocket_unsupported")
+    assert "POST /v1/ask" in message
+    assert httpx.get(f"{server}/healthz").status_code == 200
