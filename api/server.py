@@ -81,6 +81,9 @@ def run(settings: Settings) -> None:
         # Slow clients: idle keep-alive connections close; the header deadline and the connection
         # cap (90% of the open-file limit, lifted to the hard limit here) are in HTTP_PROTOCOL.
         "timeout_keep_alive": KEEP_ALIVE_S,
+        # X-Forwarded-For only from configured proxies (uvicorn's default trusts 127.0.0.1).
+        "proxy_headers": bool(settings.trusted_proxies),
+        "forwarded_allow_ips": ",".join(settings.trusted_proxies) or None,
         # Do not wait forever for slow clients on shutdown; in-flight queries take < 1 s.
         "timeout_graceful_shutdown": 10}
     if settings.workers > 1:
