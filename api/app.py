@@ -23,6 +23,7 @@ from fastapi.middleware.cors import CORSMiddleware
 
 from kiji.api.auth_failures import FailureLimiter
 from kiji.api.deps import AppState, cpu_slots
+from kiji.api.docs import install_docs
 from kiji.api.errors import NoWebSocketMiddleware, UnexpectedErrorMiddleware, install_error_handlers
 from kiji.api.feedback import build_feedback_router
 from kiji.api.metrics import Metrics, MetricsMiddleware
@@ -105,8 +106,9 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
                 await state.generator.aclose()
             app.state.kiji = None
 
+    # /docs is kiji's own (api/docs.py): Swagger UI from this server, under the pages' CSP.
     app = FastAPI(title="kiji", version="1", description=DESCRIPTION, lifespan=lifespan,
-                  docs_url="/docs", redoc_url=None)
+                  docs_url=None, redoc_url=None)
     app.state.kiji = None
     install_error_handlers(app)
     app.include_router(build_v1_router(settings))
@@ -115,6 +117,7 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
         app.include_router(admin_router)
     app.include_router(ops_router)
     install_web(app, settings)  # the page at / and its static files
+    install_docs(app)
     # add_middleware wraps: the last added is the outermost.
     app.add_middleware(BodyLimitMiddleware, max_bytes=max_body_size(settings))
     app.add_middleware(UnexpectedErrorMiddleware)
