@@ -18,6 +18,7 @@ import numpy as np
 from kiji.corpus.articles import Article
 from kiji.errors import NotFound
 from kiji.retrieval.answer.compose import compose, help_answer, sources_differ
+from kiji.retrieval.answer.conflicts import instruction_quotes, settle
 from kiji.retrieval.answer.contentless import contentless_kind
 from kiji.retrieval.answer.model import AnswerModel
 from kiji.retrieval.answer.question_signals import question_signals
@@ -255,11 +256,14 @@ class Engine:
             answered = False
             reason += "; no quote to show"
         shown = relevant[:top_k] if answered else []
-        differ = answered and sources_differ(shown)
+        # Articles that disagree on the figure asked for: one quote from each, and say so.
+        shown, disagree = settle(text, shown, relevant, top_k)
+        differ = answered and (disagree or sources_differ(shown))
         return AskResult(
             question=question, language=lang, answered=answered,
             answer=compose(lang, shown, answered=answered, differ=differ),
-            quotes=shown, more_quotes=relevant[top_k:] if answered else [],
+            quotes=shown, more_quotes=[q for q in relevant if q not in shown] if answered else [],
+            instruction_quotes=instruction_quotes(shown),
             related=[] if answered else relevant[:top_k],
             sources_differ=differ, index_version=self.version,
             considered=considered, decision=reason, confidence=round(probability, 4),

@@ -16,10 +16,10 @@ import time
 from collections.abc import AsyncGenerator
 
 from kiji.retrieval.answer.compose import NOT_FOUND
+from kiji.retrieval.answer.figures import strip_invisible
 from kiji.retrieval.generation import result as reasons
 from kiji.retrieval.generation.client import ChatClient, Completion, GenerationError, ModelStatus
 from kiji.retrieval.generation.config import LLMConfig
-from kiji.retrieval.generation.figures import strip_invisible
 from kiji.retrieval.generation.prompt import Passage, build_messages, passages_of
 from kiji.retrieval.generation.result import Citation, GeneratedAskResult, extend
 from kiji.retrieval.generation.verify import verify

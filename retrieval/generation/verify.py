@@ -24,8 +24,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from kiji.corpus.sentences import sentence_spans
+from kiji.retrieval.answer.figures import figures, strip_invisible, supported
 from kiji.retrieval.generation import result as reasons
-from kiji.retrieval.generation.figures import figures, strip_invisible, supported
 from kiji.retrieval.generation.prompt import NO_ANSWER, Passage
 from kiji.retrieval.models import Language
 

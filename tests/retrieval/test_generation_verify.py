@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from kiji.retrieval.generation.figures import figures, supported
+from kiji.retrieval.answer.figures import figures, supported
 from kiji.retrieval.generation.prompt import NO_ANSWER, Passage, build_messages, defuse, passages_of
 from kiji.retrieval.generation.verify import answer_language, markers, quoted, split_sentences, verify
 from kiji.retrieval.models import Quote
