@@ -8,6 +8,7 @@ import asyncio
 import json
 import logging
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -182,15 +183,16 @@ async def test_status_reports_the_model_server(llm: FakeLLM, tmp_path: Path) -> 
 
 # --- issue 28: a huge answer, and verification inside the budget and off the event loop ------------
 
-def _huge(body: dict[str, Any]) -> Reply:
-    # A server that ignores max_tokens: a valid, cited answer followed by 4 MB of padding.
-    return Reply(text=GOOD_EN(body).text + " It fell." * 500_000, chunk_chars=65_536)
+def _huge(chunk_chars: int) -> Callable[[dict[str, Any]], Reply]:
+    # A server that ignores max_tokens: a valid, cited answer followed by 4.5 MB of padding.
+    return lambda body: Reply(text=GOOD_EN(body).text + " It fell." * 500_000, chunk_chars=chunk_chars)
 
 
-@pytest.mark.parametrize("streaming", [False, True], ids=["complete", "stream"])
-async def test_an_answer_past_the_cap_falls_back_and_reading_stops(streaming: bool, engine: Engine,
-                                                                   llm: FakeLLM) -> None:
-    llm.handler = _huge
+@pytest.mark.parametrize(("streaming", "chunk_chars"), [(False, 0), (True, 65_536), (True, 10_000_000)],
+                         ids=["complete", "stream", "stream-one-event"])
+async def test_an_answer_past_the_cap_falls_back_and_reading_stops(streaming: bool, chunk_chars: int,
+                                                                   engine: Engine, llm: FakeLLM) -> None:
+    llm.handler = _huge(chunk_chars or 65_536)
     llm.requests.clear()
     started = time.monotonic()
     final, tokens = await run(generator_for(llm, max_tokens=64), engine, Q_EN, streaming)
@@ -199,7 +201,7 @@ async def test_an_answer_past_the_cap_falls_back_and_reading_stops(streaming: bo
     assert final.fallback_detail and "4,096" in final.fallback_detail
     assert llm.completions[-1].body["max_tokens"] == 64
     assert sum(map(len, tokens)) <= 4096  # the reader never saw more than the cap
-    assert elapsed < 2.0, elapsed  # 4 MB is not read, parsed or verified (main: parsed and verified)
+    assert elapsed < 2.0, elapsed  # 4.5 MB is not read, parsed or verified (main: parsed and verified)
 
 
 async def test_verification_counts_in_took_ms_and_runs_off_the_event_loop(
