@@ -18,10 +18,11 @@ then a half-close (FIN), then whatever still arrives is discarded until the clie
 at most ``LINGER_S`` seconds.
 
 Slow and idle clients (issue 28: 24k half-sent requests used up 20,000 file descriptors in ~18 s,
-and then nothing was answered): a connection must deliver its request line and headers within
-``HEADER_TIMEOUT_S`` of opening or of its previous response, else it gets a JSON 408 and is closed;
+and then nothing was answered): a connection must deliver its request line, headers and body
+within ``HEADER_TIMEOUT_S`` of opening or of its previous response, else it gets a JSON 408 and is closed;
 an idle keep-alive connection is closed after uvicorn's ``timeout_keep_alive`` (set by
-``api.server``). Past ``max_connections()`` open connections (90% of the open-file limit, which
+``api.server``). The body is under the same deadline (bodies here are a few KB). Past
+``max_connections()`` open connections (90% of the open-file limit, which
 ``raise_open_files`` lifts to the hard limit at start) a new connection is answered at once with a
 JSON 503 ``overloaded`` and closed, so descriptors never run out and ``/healthz`` keeps answering.
 
@@ -48,7 +49,7 @@ LINGER_S = 5.0
 #: The request line and headers must arrive within this (nginx's client_header_timeout is 60 s,
 #: Apache's RequestReadTimeout 20-40 s). A real client sends them in one packet, in microseconds;
 #: 10 s lets 24k slow openings a minute hold at most ~4k descriptors.
-HEADER_TIMEOUT_S = 10.0
+HEADER_TIMEOUT_S = 10.0  # the body too: at most a few KB here (max_body_size)
 #: Idle keep-alive connections are closed after this (uvicorn's default, stated).
 KEEP_ALIVE_S = 5
 #: Descriptors kept for everything else (index files, the model, the feedback database, the watcher).
@@ -61,7 +62,7 @@ _URI_TOO_LONG = (414, "uri_too_long", f"the request URL is too long (at most {MA
                                       "send long questions to POST /v1/ask)")
 _HEADERS_TOO_LARGE = (431, "headers_too_large", f"the request headers are too large (at most "
                                                 f"{MAX_HEADERS} headers, {MAX_HEADER_BYTES} bytes)")
-_TIMEOUT = (408, "request_timeout", f"the request line and headers did not arrive within "
+_TIMEOUT = (408, "request_timeout", f"the request (line, headers and body) did not arrive within "
                                    f"{HEADER_TIMEOUT_S:g} s")
 _OVERLOADED = (503, "overloaded", "the server holds as many connections as it can; try again shortly")
 _REASONS = {400: b"Bad Request", 408: b"Request Timeout", 414: b"URI Too Long",
@@ -173,19 +174,30 @@ class _JsonRefusals(asyncio.Protocol):
 
     def _headers_too_slow(self) -> None:
         self._header_deadline = None
-        if not self.transport.is_closing():
-            self._refusal = _TIMEOUT
-            self._send_refusal()
+        if self.transport.is_closing():
+            return
+        cycle = getattr(self, "cycle", None)
+        if cycle is not None and cycle.response_started and cycle.more_body:
+            self.transport.close()  # answered before its body came (a 404): a 408 cannot follow
+            return
+        self._refusal = _TIMEOUT
+        self._send_refusal()
 
     def data_received(self, data: bytes) -> None:
         if self._linger is None:
             if self._between_requests():
                 self._arm_header_deadline()  # the next request on a kept-alive connection
             super().data_received(data)
-            if not self._between_requests():
+            if self._request_read():
                 self._headers_arrived()
         # else: the rest of a refused request, discarded. The client's own close ends the
         # connection (eof_received returns None, so asyncio closes the transport).
+
+    def _request_read(self) -> bool:
+        """The current request's line, headers and body have all arrived (the deadline covers the
+        body too: a body that trickles in holds a task and a descriptor like a slow header)."""
+        cycle = getattr(self, "cycle", None)
+        return cycle is not None and not cycle.response_complete and not cycle.more_body
 
     def _between_requests(self) -> bool:
         cycle = getattr(self, "cycle", None)

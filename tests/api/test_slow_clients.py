@@ -113,3 +113,20 @@ def test_serve_passes_the_keep_alive_timeout_and_lifts_the_open_file_limit(
     run(Settings(index_dir=str(fake_index_dir), port=port, embedding_runtime="torch"))
     assert seen["timeout_keep_alive"] == http_protocol.KEEP_ALIVE_S and seen["lifted"] is True
     assert http_protocol.max_connections() >= 16
+
+
+async def test_a_body_that_never_finishes_gets_408_and_is_closed(server: int) -> None:
+    reader, writer = await asyncio.open_connection("127.0.0.1", server)
+    writer.write(b"POST /v1/ask HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                 b'Content-Length: 200\r\n\r\n{"question": ')
+    reply = await _read_all(reader, 5)
+    assert _error(reply) == (408, "request_timeout")
+    writer.close()
+
+
+async def test_a_request_answered_before_its_body_is_closed_quietly(server: int) -> None:
+    reader, writer = await asyncio.open_connection("127.0.0.1", server)
+    writer.write(b"POST /nowhere HTTP/1.1\r\nHost: x\r\nContent-Length: 200\r\n\r\n")
+    reply = await _read_all(reader, 5)
+    assert b" 404 " in reply.split(b"\r\n", 1)[0] and b" 408 " not in reply
+    writer.close()
