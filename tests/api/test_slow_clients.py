@@ -112,6 +112,7 @@ def test_serve_passes_the_keep_alive_timeout_and_lifts_the_open_file_limit(
         port = s.getsockname()[1]
     run(Settings(index_dir=str(fake_index_dir), port=port, embedding_runtime="torch"))
     assert seen["timeout_keep_alive"] == http_protocol.KEEP_ALIVE_S and seen["lifted"] is True
+    assert seen["proxy_headers"] is False  # no forwarded header believed unless KIJI_TRUSTED_PROXIES
     assert http_protocol.max_connections() >= 16
 
 
