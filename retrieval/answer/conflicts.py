@@ -68,10 +68,20 @@ def disagreeing_sources(question: str, relevant: list[Quote]) -> list[Quote]:
     entries = list(best.values())
     for i, (first, mine, mine_about) in enumerate(entries):
         for second, theirs, their_about in entries[i + 1:]:
-            if mine_about & their_about and not any(supported(f, theirs) for f in mine) \
-                    and not any(supported(f, mine) for f in theirs):
+            if mine_about & their_about and _conflict(mine, theirs):
                 return [first, second]
     return []
+
+
+def _conflict(mine: list[Figure], theirs: list[Figure]) -> bool:
+    """Figures of a kind both state (counts, percentages, dollars…) with no value in common: 200人
+    against 9,999 employees, not 200人 against $10 million (another attribute, not a dispute)."""
+    for kind in {f.kind for f in mine} & {f.kind for f in theirs}:
+        ours = [f for f in mine if f.kind == kind]
+        others = [f for f in theirs if f.kind == kind]
+        if not any(supported(f, others) for f in ours):
+            return True
+    return False
 
 
 def one_from_each(shown: list[Quote], sources: list[Quote], top_k: int) -> list[Quote]:

@@ -52,6 +52,13 @@ def test_articles_that_agree_do_not_differ(tmp_path: Path) -> None:
     assert result.answered and not result.sources_differ and result.instruction_quotes == []
 
 
+def test_figures_of_another_kind_are_no_disagreement(tmp_path: Path) -> None:
+    funding = "DeepSeek funding\n\nDeepSeek is an AI company. DeepSeek raised $50 million from investors last year.\n"
+    result = engine_over(tmp_path, {"deepseek.txt": GENUINE.replace("、調達額は1000万ドル", ""),
+                                    "funding.txt": funding}).ask("How many employees does DeepSeek have?")
+    assert result.answered and not result.sources_differ  # 200人 and $50 million answer different things
+
+
 def test_figures_about_different_things_are_no_disagreement(generation_engine: Engine) -> None:
     # Kiwami's $30 million and Stargate's $100 billion are both quoted; they name different things.
     result = generation_engine.ask(Q_INJECTED)
