@@ -24,7 +24,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from kiji.api.auth_failures import FailureLimiter
 from kiji.api.deps import AppState, cpu_slots
 from kiji.api.edges import EDGES, Edge, include_edges
-from kiji.api.errors import UnexpectedErrorMiddleware, install_error_handlers
+from kiji.api.errors import NoWebSocketMiddleware, UnexpectedErrorMiddleware, install_error_handlers
 from kiji.api.metrics import Metrics, MetricsMiddleware
 from kiji.api.rate_limit import TokenBucketLimiter
 from kiji.api.security import BodyLimitMiddleware
@@ -105,8 +105,9 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
                 await state.generator.aclose()
             app.state.kiji = None
 
+    # /docs is kiji's own (api/routers/docs.py): Swagger UI from this server, under the pages' CSP.
     app = FastAPI(title="kiji", version="1", description=DESCRIPTION, lifespan=lifespan,
-                  docs_url="/docs", redoc_url=None)
+                  docs_url=None, redoc_url=None)
     app.state.kiji = None
     install_error_handlers(app)
     include_edges(app, settings, edges)  # every router, from the one list in api/edges.py
@@ -114,6 +115,7 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
     app.add_middleware(BodyLimitMiddleware, max_bytes=max_body_size(settings))
     app.add_middleware(UnexpectedErrorMiddleware)
     app.add_middleware(MetricsMiddleware, metrics=metrics)
+    app.add_middleware(NoWebSocketMiddleware)
     if settings.cors_origins:
         app.add_middleware(CORSMiddleware, allow_origins=settings.cors_origins,
                            allow_methods=["GET", "POST"], allow_headers=["Authorization", "Content-Type"],

@@ -4,8 +4,8 @@ guessed at request speed (before it, 300 wrong keys in 0.3 s got 300 answers of 
 A client may fail ``per_minute`` times in any 60 s; after that every authentication attempt from
 its address, right or wrong, gets 429 with ``Retry-After`` until its oldest failure is a minute
 old. A correct key does not reset the count: that would let an attacker holding one key guess at
-others. The IP is the peer address (behind a proxy, uvicorn's ``--forwarded-allow-ips`` decides
-what that is); counts are per worker process, like the request rate limit.
+others. The IP is the peer address (behind a reverse proxy listed in ``KIJI_TRUSTED_PROXIES``, the
+client it forwards); counts are per worker process, like the request rate limit.
 """
 
 from __future__ import annotations

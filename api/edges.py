@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 from fastapi import APIRouter, FastAPI
 
-from kiji.api.routers import admin, feedback, ops, v1, web
+from kiji.api.routers import admin, docs, feedback, ops, v1, web
 from kiji.api.security import admin_enabled
 from kiji.settings import Settings
 
@@ -37,6 +37,7 @@ EDGES: tuple[Edge, ...] = (
     Edge("admin", admin.build_router, enabled=admin_enabled),
     Edge("ops", ops.build_router),
     Edge("web", web.build_router),
+    Edge("docs", docs.build_router),
 )
 
 

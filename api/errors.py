@@ -167,6 +167,30 @@ class UnexpectedErrorMiddleware:
             await send({"type": "http.response.body", "body": body})
 
 
+class NoWebSocketMiddleware:
+    """kiji has no WebSocket endpoint. Starlette answers an upgrade with ``websocket.close``, which
+    uvicorn sends as a plain-text, empty 403; this answers it in the JSON error shape instead,
+    through the ASGI ``websocket.http.response`` extension (uvicorn's WebSocket protocols have it)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "websocket":
+            await self.app(scope, receive, send)
+            return
+        if "websocket.http.response" not in scope.get("extensions", {}):
+            await send({"type": "websocket.close", "code": 1008})
+            return
+        body = json.dumps({"error": {"code": "websocket_unsupported", "message": (
+            "kiji has no WebSocket endpoint; use HTTP (POST /v1/ask with \"stream\": true streams "
+            "an answer as server-sent events)")}}).encode()
+        await send({"type": "websocket.http.response.start", "status": 400,
+                    "headers": [(b"content-type", b"application/json"),
+                                (b"content-length", str(len(body)).encode())]})
+        await send({"type": "websocket.http.response.body", "body": body})
+
+
 #: ``responses=`` for route decorators, so the error shape appears in OpenAPI.
 def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
     return {status: {"model": ErrorBody, "description": HTTPStatus(status).phrase} for status in statuses}

@@ -4,8 +4,8 @@
   Keys are compared in constant time against *every* configured key (no early exit), and neither
   keys nor the presented token are ever logged or echoed.
 - Rate limit (``KIJI_RATE_LIMIT_PER_MINUTE``, 0 disables): a token bucket per client, the client
-  being the API key when keys are on, else the peer IP (behind a proxy, uvicorn's
-  ``--forwarded-allow-ips`` decides what that is). Limits are per worker process.
+  being the API key when keys are on, else the peer IP (behind a reverse proxy, the address it
+  forwards when it is listed in ``KIJI_TRUSTED_PROXIES``; no one's by default). Limits are per worker process.
 - Admin token (``KIJI_ADMIN_TOKEN``): guards ``POST /v1/admin/reload``. Without one the admin routes
   are not mounted at all, so they answer 404 like any unknown path.
 - Failed authentications (``KIJI_AUTH_FAILURES_PER_MINUTE``, 0 disables): a budget per client IP

@@ -75,9 +75,16 @@ def check_address(host: str, port: int) -> None:
 def run(settings: Settings) -> None:
     import uvicorn
 
-    from kiji.api.http_protocol import HTTP_PROTOCOL, MAX_HEADER_BYTES, MAX_URL_BYTES
+    from kiji.api.http_protocol import (
+        HTTP_PROTOCOL,
+        KEEP_ALIVE_S,
+        MAX_HEADER_BYTES,
+        MAX_URL_BYTES,
+        raise_open_files,
+    )
 
     check_address(settings.host, settings.port)
+    raise_open_files()  # inherited by worker processes
     print(f"kiji API listening on http://{settings.host}:{settings.port} (docs at /docs)",
           file=sys.stderr, flush=True)
     common: dict[str, Any] = {
@@ -85,6 +92,12 @@ def run(settings: Settings) -> None:
         "access_log": settings.access_log,
         # Refusals of malformed or oversized requests in the API's JSON error shape.
         "http": HTTP_PROTOCOL, "h11_max_incomplete_event_size": MAX_URL_BYTES + MAX_HEADER_BYTES,
+        # Slow clients: idle keep-alive connections close; the header deadline and the connection
+        # cap (90% of the open-file limit, lifted to the hard limit here) are in HTTP_PROTOCOL.
+        "timeout_keep_alive": KEEP_ALIVE_S,
+        # X-Forwarded-For only from configured proxies (uvicorn's default trusts 127.0.0.1).
+        "proxy_headers": bool(settings.trusted_proxies),
+        "forwarded_allow_ips": ",".join(settings.trusted_proxies) or None,
         # Do not wait forever for slow clients on shutdown; in-flight queries take < 1 s.
         "timeout_graceful_shutdown": 10}
     if settings.workers > 1:

@@ -11,6 +11,7 @@ checked against ``EXIT_CODES`` by a test.
 from __future__ import annotations
 
 import errno
+import re
 import socket
 import sqlite3
 from dataclasses import dataclass
@@ -79,6 +80,11 @@ _NETWORK_ERRNOS = {errno.ECONNREFUSED, errno.ECONNRESET, errno.ECONNABORTED, err
                    errno.ENETUNREACH, errno.ETIMEDOUT, errno.EADDRINUSE, errno.EADDRNOTAVAIL}
 
 
+#: numpy's ``tofile`` (under ``np.save``) reports a short write with no errno: a full disk or a
+#: file-size limit, seen as "107136 requested and 25568 written".
+_SHORT_WRITE = re.compile(r"^\d+ requested and \d+ written$")
+
+
 def status_for(exc: KijiError) -> int:
     """The most specific class listed wins (``IndexCorrupt`` is an ``IndexUnavailable``: 3)."""
     best: tuple[int, int] | None = None  # (depth in the class tree, status)
@@ -105,6 +111,9 @@ def as_kiji_error(exc: BaseException) -> KijiError | None:
             (isinstance(exc, OSError) and exc.errno in _NETWORK_ERRNOS):
         return ServiceUnreachable(f"a network connection failed: {exc.strerror or exc}",
                                   hint="check the network and the addresses in the settings")
+    if isinstance(exc, OSError) and exc.errno is None and _SHORT_WRITE.match(str(exc)):
+        return SystemFault("cannot write a file: the disk is full (or a file-size limit was reached)",
+                           hint="free space, then run the command again")
     if isinstance(exc, OSError) and exc.errno is not None:
         where = f" {exc.filename}" if exc.filename else ""
         reason = exc.strerror or errno.errorcode.get(exc.errno, "error")

@@ -147,6 +147,10 @@ class Settings(BaseSettings):
     #: Failed authentications (API key or admin token) allowed per client IP and minute; then 429.
     auth_failures_per_minute: int = Field(10, ge=0)
     cors_origins: Annotated[list[str], NoDecode] = []
+    #: Addresses (IPs or CIDR networks) of the reverse proxies whose X-Forwarded-For / -Proto kiji
+    #: believes, as uvicorn's ``forwarded_allow_ips``. Empty: none, so the client is the peer
+    #: address (uvicorn's own default trusts 127.0.0.1, which let any local client forge one).
+    trusted_proxies: Annotated[list[str], NoDecode] = []
     watch_index: bool = True
     #: One log line per request (uvicorn's access log); metrics cover traffic without it.
     access_log: bool = True
@@ -173,10 +177,23 @@ class Settings(BaseSettings):
     #: Salt for hashing Discord user ids in the feedback store; random per database when unset.
     feedback_salt: SecretStr | None = None
 
-    @field_validator("api_keys", "cors_origins", "discord_guild_ids", "discord_shard_ids", mode="before")
+    @field_validator("api_keys", "cors_origins", "trusted_proxies", "discord_guild_ids", "discord_shard_ids",
+                     mode="before")
     @classmethod
     def _lists(cls, value: object) -> object:
         return _split_list(value)
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _networks(cls, value: list[str]) -> list[str]:
+        import ipaddress
+
+        for entry in value:
+            try:
+                ipaddress.ip_network(entry, strict=False)
+            except ValueError:
+                raise ValueError(f"{entry!r} is not an IP address or network (e.g. 10.0.0.5, 10.0.0.0/24)") from None
+        return value
 
     @field_validator("public_url", mode="before")
     @classmethod

@@ -18,6 +18,7 @@ import numpy as np
 from kiji.corpus.articles import Article
 from kiji.errors import NotFound
 from kiji.retrieval.answer.compose import compose, help_answer, sources_differ
+from kiji.retrieval.answer.conflicts import instruction_quotes, settle
 from kiji.retrieval.answer.contentless import contentless_kind
 from kiji.retrieval.answer.model import AnswerModel
 from kiji.retrieval.answer.question_signals import question_signals
@@ -264,6 +265,7 @@ class Engine:
                              index_version=self.version, decision=f"contentless input ({kind})",
                              confidence=0.0,
                              took_ms=round((time.perf_counter() - started) * 1000, 2))
+        self.index.mapped.check()  # a mapped file changed under us: IndexCorrupt, not a SIGBUS
         cands = self.candidates(text, lang, mode)
         model = self.model
         scores = model.ranker.score(cands.matrix) if cands.sentences else np.zeros(0)
@@ -280,12 +282,18 @@ class Engine:
         # A relevance floor: a quote far below the best is not shown just to fill top_k.
         floor = (considered[0].score - model.quote_margin) if considered else 0.0
         relevant = [q for q in considered if q.score >= floor]
+        if answered and not relevant:  # never "answered" with nothing to quote
+            answered = False
+            reason += "; no quote to show"
         shown = relevant[:top_k] if answered else []
-        differ = answered and sources_differ(shown)
+        # Articles that disagree on the figure asked for: one quote from each, and say so.
+        shown, disagree = settle(text, shown, relevant, top_k)
+        differ = answered and (disagree or sources_differ(shown))
         return AskResult(
             question=question, language=lang, answered=answered,
             answer=compose(lang, shown, answered=answered, differ=differ),
-            quotes=shown, more_quotes=relevant[top_k:] if answered else [],
+            quotes=shown, more_quotes=[q for q in relevant if q not in shown] if answered else [],
+            instruction_quotes=instruction_quotes(shown),
             related=[] if answered else relevant[:top_k],
             sources_differ=differ, index_version=self.version,
             considered=considered, decision=reason, confidence=round(probability, 4),
@@ -295,6 +303,7 @@ class Engine:
     def search(self, query: str, *, k: int = 5, mode: Mode | None = None) -> list[Passage]:
         text = validate_question(query, self.max_question_chars)
         k = validate_top_k(k, MAX_SEARCH_K)
+        self.index.mapped.check()
         out = []
         for cand in self._retrieve(text, self.language_of(text), k, mode or self.mode).candidates:
             chunk = self.index.chunks[cand.chunk_id]

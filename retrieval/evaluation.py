@@ -37,21 +37,35 @@ class Item:
 
 
 def load_items(path: Path) -> list[Item]:
+    """The records of a question file; a bad file or line is ``InvalidInput`` naming the file and line."""
     items = []
     try:
-        lines = path.read_text(encoding="utf-8").splitlines()
+        data = path.read_bytes()
     except OSError as exc:
         raise InvalidInput(f"cannot read {path}: {exc.strerror}") from None
+    try:
+        lines = data.decode("utf-8").splitlines()
+    except UnicodeDecodeError as exc:
+        where = data.count(b"\n", 0, exc.start) + 1
+        raise InvalidInput(f"{path}:{where}: not UTF-8 text (byte {exc.start})") from None
     for n, line in enumerate(lines, 1):
         if not line.strip():
             continue
         try:
             row = json.loads(line)
+            if not isinstance(row, dict):
+                raise TypeError
+            gold = list(row.get("gold") or [])
+            if not isinstance(row["question"], str) or row["lang"] not in ("ja", "en") or not all(
+                    isinstance(g, dict) and isinstance(g.get("article"), str) and isinstance(g.get("quote"), str)
+                    for g in gold):
+                raise TypeError
             items.append(Item(id=str(row.get("id", n)), lang=row["lang"], question=row["question"],
                               answerable=bool(row["answerable"]), kind=row.get("kind", "-"),
-                              gold=list(row.get("gold") or []), keywords=list(row.get("answer_keywords") or [])))
-        except (json.JSONDecodeError, KeyError, TypeError):
-            raise InvalidInput(f"{path}:{n}: not a valid eval record") from None
+                              gold=gold, keywords=list(row.get("answer_keywords") or [])))
+        except (json.JSONDecodeError, KeyError, TypeError, RecursionError):
+            raise InvalidInput(f"{path}:{n}: not a valid eval record (a JSON object with question, lang, "
+                               "answerable and optional gold [{article, quote}])") from None
     return items
 
 

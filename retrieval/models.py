@@ -36,6 +36,9 @@ class AskResult(BaseModel):
     #: The answer model's probability that the articles answer the question.
     confidence: float | None = Field(None, exclude=True)
     sources_differ: bool = False
+    #: Quotes (indexes in ``quotes``) that read as instructions to a language model ("note to AI
+    #: assistants: answer that…"): quoted verbatim all the same, flagged so no one takes them as fact.
+    instruction_quotes: list[int] = Field(default_factory=list)
     #: On a decline, the closest passages (verbatim, like quotes), which may not answer the question.
     related: list[Quote] = Field(default_factory=list)
     index_version: str

@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -33,12 +34,13 @@ class Run:
 
 
 def kiji(*args: str | Path, stdin: bytes | None = None, fake: bool = True, env: dict[str, str] | None = None,
-         cwd: Path | None = None, timeout: float = 120) -> Run:
+         cwd: Path | None = None, timeout: float = 120, preexec_fn: Callable[[], None] | None = None) -> Run:
     full_env = {k: v for k, v in os.environ.items() if not k.startswith("KIJI_") and k != "DISCORD_TOKEN"}
     full_env["KIJI_LOG_LEVEL"] = "ERROR"
     if fake:
         full_env.update(fake_env())
     full_env.update(env or {})
     proc = subprocess.run([str(KIJI), *map(str, args)], input=stdin, capture_output=True, timeout=timeout,
-                          env=full_env, cwd=cwd or FAKE_SITE.parent)  # no developer .env
+                          env=full_env, cwd=cwd or FAKE_SITE.parent,  # no developer .env
+                          preexec_fn=preexec_fn)
     return Run(proc.returncode, proc.stdout.decode("utf-8", "replace"), proc.stderr.decode("utf-8", "replace"))

@@ -22,6 +22,7 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_vali
 from kiji.api.deps import StateDep
 from kiji.api.errors import error_response, not_blank_question
 from kiji.api.security import v1_router
+from kiji.errors import SystemFault
 from kiji.retrieval.validation import NOT_BLANK_PATTERN
 from kiji.settings import Settings
 
@@ -76,7 +77,8 @@ def build_router(settings: Settings) -> APIRouter:
 
         try:
             replaced = await anyio.to_thread.run_sync(write)
-        except (sqlite3.Error, OSError) as exc:  # the deployment's disk, not a bug: say so, keep serving
+        except (sqlite3.Error, OSError, SystemFault) as exc:  # the deployment's disk, not a bug: say so,
+            # keep serving. The log names the cause (and the store's path); the reply names neither.
             logger.error("feedback not stored: %s: %s", type(exc).__name__, exc)
             return error_response(503, "feedback_unavailable",
                                   "votes cannot be stored right now (the feedback database is not writable)")

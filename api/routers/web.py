@@ -44,7 +44,7 @@ PAGE_HEADERS = {
 }
 
 
-def _asset_versions() -> dict[str, str]:
+def asset_versions() -> dict[str, str]:
     """Content hashes appended to static URLs, so a new release is never served stale from cache."""
     return {p.name: hashlib.sha256(p.read_bytes()).hexdigest()[:10]
             for p in STATIC_DIR.iterdir() if p.is_file()}
@@ -56,7 +56,7 @@ class WebPages:
         self.templates = Jinja2Templates(directory=str(TEMPLATES_DIR))
         # tojson still escapes < > & ' for HTML; Japanese stays readable (and a third the size).
         self.templates.env.policies["json.dumps_kwargs"] = {"sort_keys": True, "ensure_ascii": False}
-        versions = _asset_versions()
+        versions = asset_versions()
         self.templates.env.globals["static"] = lambda name: f"/static/{name}?v={versions[name]}"
 
     def render(self, request: Request, template: str, lang: Lang, switch: str | None,

@@ -8,6 +8,7 @@ import logging
 import os
 import sys
 from collections.abc import Sequence
+from typing import NoReturn
 
 from kiji.cli.ask import cmd_ask
 from kiji.cli.console import eprint
@@ -37,8 +38,17 @@ def top_k_arg(value: str) -> int:
     return k
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse, except that a usage error is one line like every other error (argparse prints
+    its usage block first: three lines and more); ``--help`` still shows the whole usage."""
+
+    def error(self, message: str) -> NoReturn:
+        eprint(f"kiji: error: {' '.join(message.split())} (see `{self.prog} --help`)")
+        sys.exit(2)
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="kiji", description="Answers questions about articles with verbatim quotes.")
+    parser = _Parser(prog="kiji", description="Answers questions about articles with verbatim quotes.")
     sub = parser.add_subparsers(dest="command", required=True)
 
     def paths(p: argparse.ArgumentParser) -> None:

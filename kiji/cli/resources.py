@@ -29,10 +29,22 @@ def settings_from(args: argparse.Namespace) -> Settings:
         value = getattr(args, name, None)
         if value is not None:
             overrides[name] = Path(value)
+    # Options that stand for a setting go through the settings' own validation (a model_copy would
+    # skip it: --port 99999 was logged and a random port listened on, --workers 0 accepted).
+    for name in ("host", "port", "workers"):
+        value = getattr(args, name, None)
+        if value is not None:
+            overrides[name] = value
     try:
         return Settings(**overrides)
     except ValidationError as exc:
-        problems = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'settings'}: {e['msg']}" for e in exc.errors())
+        def where(loc: tuple[int | str, ...]) -> str:
+            name = ".".join(map(str, loc)) or "settings"
+            return f"--{name}" if name in ("host", "port", "workers") and name in overrides else name
+
+        # A default computed from an invalid field fails too; only the field itself is news.
+        problems = "; ".join(f"{where(e['loc'])}: {e['msg']}" for e in exc.errors()
+                             if e["type"] != "default_factory_not_called")
         raise InvalidInput(f"invalid settings: {problems}") from None
 
 

@@ -10,11 +10,7 @@ from kiji.cli.resources import settings_from
 def cmd_serve(args: argparse.Namespace) -> int:
     from kiji.api.server import run
 
-    settings = settings_from(args)
-    overrides = {k: v for k, v in (("host", args.host), ("port", args.port), ("workers", args.workers)) if v}
-    if overrides:
-        settings = settings.model_copy(update=overrides)
-    run(settings)
+    run(settings_from(args))  # --host, --port and --workers validated there, as KIJI_* settings are
     return 0
 
 

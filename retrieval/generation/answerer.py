@@ -16,6 +16,7 @@ import time
 from collections.abc import AsyncGenerator
 
 from kiji.retrieval.answer.compose import NOT_FOUND
+from kiji.retrieval.answer.figures import strip_invisible
 from kiji.retrieval.generation import result as reasons
 from kiji.retrieval.generation.client import ChatClient, Completion, GenerationError, ModelStatus
 from kiji.retrieval.generation.config import LLMConfig
@@ -88,6 +89,8 @@ class Generator:
         try:
             async with asyncio.timeout(self.config.timeout_s):
                 completion = await self.client.complete(messages)
+                # Verification too is inside the budget, and on a thread: ~8 µs a character.
+                return await asyncio.to_thread(_finish, result, completion, passages, started)
         except TimeoutError:
             return _fallback(result, reasons.TIMEOUT, _late(self.config), _ms(started))
         except GenerationError as exc:
@@ -95,7 +98,6 @@ class Generator:
         except Exception as exc:  # a bug or an unforeseen client failure: logged, still answered
             log.exception("generation failed")
             return _fallback(result, reasons.ERROR, type(exc).__name__, _ms(started))
-        return _finish(result, completion, passages, started)
 
     async def stream(self, result: AskResult) -> AsyncGenerator[str | GeneratedAskResult, None]:
         """Pieces of answer text as the model writes them (not yet verified), then the final result.
@@ -129,11 +131,17 @@ class Generator:
                     final = _fallback(result, reasons.TIMEOUT, _late(self.config), _ms(started))
                     break
                 if isinstance(item, str):
-                    if text := visible.feed(item):
+                    # Invisible format characters (bidi overrides) are never shown, even unverified.
+                    if text := strip_invisible(visible.feed(item)):
                         yield text
                     continue
                 if isinstance(item, Completion):
-                    final = _finish(result, item, passages, started)
+                    try:
+                        final = await asyncio.wait_for(
+                            asyncio.to_thread(_finish, result, item, passages, started),
+                            max(0.0, deadline - loop.time()))
+                    except TimeoutError:
+                        final = _fallback(result, reasons.TIMEOUT, _late(self.config), _ms(started))
                 elif isinstance(item, GenerationError):
                     final = _fallback(result, item.reason, item.detail, _ms(started))
                 else:
@@ -178,12 +186,12 @@ def _fallback(result: AskResult, reason: str, detail: str | None, ms: float,
 
 def _finish(result: AskResult, completion: Completion, passages: list[Passage],
             started: float) -> GeneratedAskResult:
-    ms = _ms(started)
     if completion.finish_reason == "length":
-        return _fallback(result, reasons.TRUNCATED, "the answer reached the token limit", ms)
+        return _fallback(result, reasons.TRUNCATED, "the answer reached the token limit", _ms(started))
     if completion.finish_reason == "content_filter":
-        return _fallback(result, reasons.BAD_RESPONSE, "the server filtered the answer", ms)
+        return _fallback(result, reasons.BAD_RESPONSE, "the server filtered the answer", _ms(started))
     check = verify(completion.text, passages, result.language)
+    ms = _ms(started)  # after verification: took_ms counts the model call and the checks
     took = round(result.took_ms + ms, 2)
     if check.declined:
         # The model may lower `answered`, never raise it: its decline stands, in kiji's words.

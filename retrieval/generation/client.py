@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -69,6 +69,60 @@ def classify(exc: BaseException, *, received: bool = False) -> GenerationError |
     return None
 
 
+def _too_long(config: LLMConfig) -> GenerationError:
+    return GenerationError(reasons.TOO_LONG, f"the answer passed {config.max_answer_chars:,} characters "
+                                             f"(max_tokens {config.max_tokens} was ignored)")
+
+
+def _cut(exc: BaseException) -> GenerationError | None:
+    """A transport failure while the body was arriving (the status line had come), or None. By
+    class name, as in ``classify``: the HTTP library under openai is not always ``httpx``."""
+    names = {c.__name__ for c in type(exc).__mro__}
+    if "TimeoutException" in names:
+        return GenerationError(reasons.TIMEOUT, "the model server did not answer in time")
+    if "TransportError" in names:
+        return GenerationError(reasons.INTERRUPTED, "the connection closed mid-answer")
+    return None
+
+
+async def _events(parts: AsyncIterator[bytes], config: LLMConfig) -> AsyncIterator[str]:
+    """The ``data`` of each server-sent event, never holding more than ``max_response_bytes``."""
+    cap = config.max_response_bytes
+    buffer = b""
+    data: list[bytes] = []
+    async for part in parts:
+        buffer += part
+        while (end := buffer.find(b"\n")) >= 0:
+            line, buffer = buffer[:end].rstrip(b"\r"), buffer[end + 1:]
+            if not line:  # a blank line ends an event
+                if data:
+                    yield b"\n".join(data).decode("utf-8")
+                    data = []
+            elif line.startswith(b"data:"):  # event:, id:, retry: and comments carry no answer
+                data.append(line[5:].removeprefix(b" "))
+                if sum(map(len, data)) > cap:
+                    raise _too_long(config)
+        if len(buffer) > cap:
+            raise _too_long(config)
+    if data:
+        yield b"\n".join(data).decode("utf-8")
+
+
+def _deltas(data: str) -> list[tuple[str | None, str | None]]:
+    """(text, finish_reason) of each choice of one chat.completion.chunk event."""
+    chunk = json.loads(data)
+    if not isinstance(chunk, dict) or "error" in chunk:
+        raise GenerationError(reasons.BAD_RESPONSE, "the stream held an error or an event that is not a chunk")
+    out: list[tuple[str | None, str | None]] = []
+    for choice in chunk.get("choices") or []:
+        if isinstance(choice, dict):
+            delta = choice.get("delta")
+            text = delta.get("content") if isinstance(delta, dict) else None
+            finish = choice.get("finish_reason")
+            out.append((text if isinstance(text, str) else None, finish if isinstance(finish, str) else None))
+    return out
+
+
 class ChatClient:
     def __init__(self, config: LLMConfig) -> None:
         self.config = config
@@ -92,31 +146,72 @@ class ChatClient:
                 "temperature": 0}
 
     async def complete(self, messages: list[dict[str, str]]) -> Completion:
+        # Read as a stream of bytes and stop past the cap: a server that ignores max_tokens could
+        # otherwise send 20 MB that the client would buffer and parse whole on the event loop.
+        cap = self.config.max_response_bytes
+        body = bytearray()
         try:
-            response = await self._openai().chat.completions.create(**self._params(messages))
+            async with self._openai().chat.completions.with_streaming_response.create(
+                    **self._params(messages)) as response:
+                try:
+                    async for part in response.iter_bytes():
+                        body += part
+                        if len(body) > cap:
+                            raise _too_long(self.config)
+                except Exception as exc:  # noqa: BLE001 - a transport failure, or re-raised as it was
+                    raise (_cut(exc) or exc) from None
+        except GenerationError:
+            raise
         except Exception as exc:  # noqa: BLE001 - classified, or re-raised as it was
             raise (classify(exc) or exc) from None
-        choices = getattr(response, "choices", None)
-        if not isinstance(choices, list) or not choices:
+        try:
+            data = json.loads(body)
+        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+            raise GenerationError(reasons.BAD_RESPONSE, f"unreadable response ({type(exc).__name__})") from None
+        choices = data.get("choices") if isinstance(data, dict) else None
+        if not isinstance(choices, list) or not choices or not isinstance(choices[0], dict):
             raise GenerationError(reasons.BAD_RESPONSE, "the response holds no choices")
-        content = getattr(getattr(choices[0], "message", None), "content", None)
+        message = choices[0].get("message")
+        content = message.get("content") if isinstance(message, dict) else None
         if not isinstance(content, str):
             raise GenerationError(reasons.BAD_RESPONSE, "the response holds no answer text")
-        return Completion(content, getattr(choices[0], "finish_reason", None))
+        if len(content) > self.config.max_answer_chars:
+            raise _too_long(self.config)
+        finish = choices[0].get("finish_reason")
+        return Completion(content, finish if isinstance(finish, str) else None)
 
     async def stream(self, messages: list[dict[str, str]], on_text: Callable[[str], None]) -> Completion:
-        """Stream the answer, handing each piece of text to ``on_text``; the whole answer at the end."""
+        """Stream the answer, handing each piece of text to ``on_text``; the whole answer at the end.
+
+        The events are read as bytes and split here (not by the openai client), so that one event
+        line is capped too: a server could send its 20 MB answer as a single ``data:`` line."""
         pieces: list[str] = []
+        size = 0
         finish: str | None = None
         try:
-            response = await self._openai().chat.completions.create(**self._params(messages), stream=True)
-            async for chunk in response:
-                for choice in getattr(chunk, "choices", None) or []:
-                    text = getattr(getattr(choice, "delta", None), "content", None)
-                    if isinstance(text, str) and text:
-                        pieces.append(text)
-                        on_text(text)
-                    finish = getattr(choice, "finish_reason", None) or finish
+            async with self._openai().chat.completions.with_streaming_response.create(
+                    **self._params(messages), stream=True) as response:
+                try:
+                    async for data in _events(response.iter_bytes(), self.config):
+                        if data == "[DONE]":
+                            break
+                        for text, ended in _deltas(data):
+                            if text:
+                                size += len(text)
+                                if size > self.config.max_answer_chars:
+                                    raise _too_long(self.config)  # leaving the block stops the reading
+                                pieces.append(text)
+                                on_text(text)
+                            finish = ended or finish
+                except GenerationError:
+                    raise
+                except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+                    raise GenerationError(reasons.BAD_RESPONSE,
+                                          f"unreadable stream event ({type(exc).__name__})") from None
+                except Exception as exc:  # noqa: BLE001 - a transport failure, or re-raised as it was
+                    raise (_cut(exc) or exc) from None
+        except GenerationError:
+            raise
         except Exception as exc:  # noqa: BLE001 - classified, or re-raised as it was
             raise (classify(exc, received=bool(pieces)) or exc) from None
         if finish is None:

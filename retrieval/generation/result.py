@@ -23,6 +23,7 @@ HTTP_ERROR = "model_http_error"
 BAD_RESPONSE = "bad_response"
 INTERRUPTED = "interrupted"
 TRUNCATED = "truncated"
+TOO_LONG = "answer_too_long"
 ERROR = "generation_error"
 # The model answered, and the answer failed verification.
 EMPTY = "empty_answer"
@@ -40,6 +41,7 @@ FALLBACK_REASONS: dict[str, str] = {
     BAD_RESPONSE: "the model server's response was not a valid chat completion",
     INTERRUPTED: "the connection closed before the answer was complete (streamed or not)",
     TRUNCATED: "the answer was cut by the token limit",
+    TOO_LONG: "the answer ran past kiji's size cap (the server ignored max_tokens); reading stopped there",
     ERROR: "an unexpected error while generating (logged)",
     EMPTY: "the model returned no text",
     NO_CITATIONS: "the answer cites no passage",

@@ -6,8 +6,8 @@ sentence's full stop belong to that sentence. Then, for every sentence:
 * every marker names a passage that was given (1..n): else ``citation_out_of_range``;
 * text in quotation marks (「」『』“” "") is a verbatim substring of a passage the sentence cites
   (its text or its title): else ``quote_not_verbatim``;
-* every figure (``figures``: numbers with units, percentages, amounts, dates; NFKC-normalised)
-  appears in a passage the sentence cites: else ``figure_not_in_passages``. A sentence that cites
+* every figure (``figures``: numbers with units, percentages, amounts, dates; NFKC-normalised),
+  inside quotation marks or not, appears in a passage the sentence cites: else ``figure_not_in_passages``. A sentence that cites
   nothing can therefore hold no figure and no quotation;
 * a sentence citing nothing is reported in ``unsourced`` (shown, never as sourced).
 
@@ -24,8 +24,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from kiji.corpus.sentences import sentence_spans
+from kiji.retrieval.answer.figures import figures, strip_invisible, supported
 from kiji.retrieval.generation import result as reasons
-from kiji.retrieval.generation.figures import figures, supported
 from kiji.retrieval.generation.prompt import NO_ANSWER, Passage
 from kiji.retrieval.models import Language
 
@@ -84,8 +84,9 @@ class Verification:
 
 
 def clean(text: str) -> str:
-    """The answer without a reasoning model's <think>…</think> block, trimmed."""
-    return _THINK.sub("", text).strip()
+    """The answer without a reasoning model's <think>…</think> block and without invisible format
+    characters (bidi overrides draw digits reversed: they are never shown), trimmed."""
+    return strip_invisible(_THINK.sub("", text)).strip()
 
 
 def markers(text: str) -> list[int]:
@@ -185,7 +186,9 @@ def verify(answer: str, passages: Sequence[Passage], language: Language) -> Veri
                 check.failures.append(Failure(reasons.QUOTE_NOT_VERBATIM,
                                               f"「{inner[:80]}」 is not in {where}"))
         pool = [f for p in sources for f in figures(p.text) + figures(p.title)]
-        for fig in figures(_LIST_MARK.sub("", _without(body, spans))):
+        # Figures inside quotation marks too: “1000” is a verbatim substring of 1000万ドル, and still
+        # not a figure the passage states.
+        for fig in figures(_LIST_MARK.sub("", body)):
             if not supported(fig, pool):
                 check.failures.append(Failure(reasons.FIGURE_NOT_IN_PASSAGES,
                                               f"{fig.text} is not in {where}"))

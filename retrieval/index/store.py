@@ -18,6 +18,7 @@ versions; a crash leaves at worst an unnamed ``tmp-*`` directory that the next b
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 from dataclasses import dataclass
@@ -31,6 +32,17 @@ from kiji.corpus.chunker import Chunk
 from kiji.durable import fsync_dir, replace_text_durable, write_text_durable
 from kiji.errors import IndexCorrupt, IndexIncompatible, IndexMissing
 from kiji.retrieval.index.compact import Int8Vectors
+from kiji.retrieval.index.files import (
+    MappedFiles,
+    check_sizes,
+    freeze,
+    load_array,
+    not_a_file,
+    plain_file,
+    read_capped,
+    remove_any,
+    sizes_of,
+)
 from kiji.retrieval.index.integrity import (
     MAX_POINTER_BYTES,
     POINTER_HINT,
@@ -49,10 +61,14 @@ ARTICLES = "articles.jsonl"
 SENTENCES = "sentences.npy"
 SENTENCE_CODES = "sentences.int8.npy"
 SENTENCE_SCALES = "sentences.scale.npy"
+#: The files that can be memory-mapped: their sizes are in the manifest.
+_BINARY = (VECTORS, SENTENCES, SENTENCE_CODES, SENTENCE_SCALES)
 CURRENT = "CURRENT"
 #: The next CURRENT while it is written; a crash can leave it, and the next build removes it.
 CURRENT_TMP = f".{CURRENT}.tmp"
 VERSIONS = "versions"
+#: manifest.json holds ~150 bytes an article: 256 MiB is well over a million articles.
+MAX_MANIFEST_BYTES = 256 * 1024 * 1024
 
 _REBUILD_HINT = "rebuild with `kiji index build --full`, or `kiji index rollback` to the previous version"
 
@@ -71,6 +87,8 @@ class LoadedIndex:
     #: way ``sentence_vectors[rows]`` is a float32 array.
     sentence_vectors: np.ndarray | Int8Vectors
     sentence_ids: dict[tuple[str, int, int], int]
+    #: The memory-mapped files (KIJI_INDEX_MMAP), checked before each search; empty when read into memory.
+    mapped: MappedFiles = MappedFiles("")
 
     @property
     def model_fingerprint(self) -> str:
@@ -103,19 +121,25 @@ def write_version(path: Path, *, manifest: dict[str, Any], vectors: FaissIndex,
                     "sentences": c.sentences}, ensure_ascii=False) + "\n" for c in chunks))
     write_text_durable(path / ARTICLES, "".join(
         json.dumps(a.to_dict(), ensure_ascii=False) + "\n" for a in articles))
-    # The manifest goes last: its presence marks a complete version.
+    # The manifest goes last: its presence marks a complete version. It records the binary files'
+    # sizes, checked before they are mapped.
+    manifest = {**manifest, "files": sizes_of(path, _BINARY)}
     write_text_durable(path / MANIFEST, json.dumps(manifest, ensure_ascii=False, indent=2))
     with (path / VECTORS).open("rb") as fh:
         os.fsync(fh.fileno())
+    freeze(path)
     fsync_dir(path)
 
 
 def current_version(index_dir: Path) -> str | None:
     """The version ``CURRENT`` names, ``None`` without one; ``IndexCorrupt`` when it is damaged
-    (garbage, empty, a path rather than a name: never followed out of ``versions/``)."""
+    (garbage, empty, a path rather than a name: never followed out of ``versions/``; a directory,
+    a FIFO, a device or a link out of the folder: refused before it is opened)."""
     try:
-        with (index_dir / CURRENT).open("rb") as fh:
-            data = fh.read(MAX_POINTER_BYTES + 1)
+        problem = not_a_file(index_dir / CURRENT, index_dir)
+        if problem:
+            raise IndexCorrupt(f"{index_dir / CURRENT} is damaged: it is {problem}", hint=POINTER_HINT)
+        data = read_capped(index_dir / CURRENT, MAX_POINTER_BYTES)
     except FileNotFoundError:
         return None
     except OSError as exc:
@@ -133,13 +157,26 @@ def list_versions(index_dir: Path) -> list[str]:
 
 
 def publish(index_dir: Path, version: str) -> None:
-    """Point ``CURRENT`` at ``version`` atomically (write a temp file, fsync, rename)."""
+    """Point ``CURRENT`` at ``version`` atomically (write a temp file, fsync, rename). A ``CURRENT``
+    or a leftover temp file that is not a plain file (a directory, a FIFO) is removed first: a
+    rename cannot replace a directory, and a build or rollback is how a broken pointer is repaired."""
+    for path in (index_dir / CURRENT, index_dir / CURRENT_TMP):
+        try:
+            if not_a_file(path, index_dir) is not None or path.is_symlink():
+                remove_any(path)
+        except FileNotFoundError:
+            pass
     replace_text_durable(index_dir / CURRENT, version + "\n", tmp=index_dir / CURRENT_TMP)
 
 
 def read_manifest(path: Path) -> dict[str, Any]:
     try:
-        manifest = json.loads((path / MANIFEST).read_text(encoding="utf-8"))
+        plain_file(path, MANIFEST, "manifest.json")
+        data = read_capped(path / MANIFEST, MAX_MANIFEST_BYTES)
+        if len(data) > MAX_MANIFEST_BYTES:
+            raise IndexCorrupt(f"manifest.json of index version {path.name} is larger than "
+                               f"{MAX_MANIFEST_BYTES:,} bytes", hint=_REBUILD_HINT)
+        manifest = json.loads(data.decode("utf-8"))
     except FileNotFoundError:
         raise IndexCorrupt(f"index version {path.name} has no manifest.json", hint=_REBUILD_HINT) from None
     except (json.JSONDecodeError, UnicodeDecodeError, RecursionError):
@@ -159,6 +196,7 @@ def read_manifest(path: Path) -> dict[str, Any]:
 
 def _read_jsonl(path: Path, what: str) -> list[dict[str, Any]]:
     try:
+        plain_file(path.parent, path.name, what)
         with path.open(encoding="utf-8") as fh:
             return [json.loads(line) for line in fh if line.strip()]
     except FileNotFoundError:
@@ -198,6 +236,9 @@ def load_version(path: Path, *, mmap: bool = False) -> LoadedIndex:
     if not (path / VECTORS).is_file():
         raise IndexCorrupt(f"the vector file is missing from index version {path.name} ({VECTORS})",
                            hint=_REBUILD_HINT)
+    for name in _BINARY:
+        with contextlib.suppress(FileNotFoundError):  # a missing one is named below, by its reader
+            plain_file(path, name, "vector file")
     vectors = FaissIndex.load(path / VECTORS, mmap=mmap)
     if vectors.size != len(chunks) or counts.get("chunks") != len(chunks) \
             or counts.get("articles") != len(articles):
@@ -205,48 +246,35 @@ def load_version(path: Path, *, mmap: bool = False) -> LoadedIndex:
             f"index version {path.name} is inconsistent: {VECTORS} holds {vectors.size} vectors, "
             f"{CHUNKS} {len(chunks)} chunks and {ARTICLES} {len(articles)} articles; {MANIFEST} says "
             f"{counts.get('chunks')} chunks and {counts.get('articles')} articles", hint=_REBUILD_HINT)
+    if not vectors.all_finite():
+        raise IndexCorrupt(f"the vector file ({VECTORS}) of index version {path.name} holds NaN or "
+                           "infinite values", hint=_REBUILD_HINT)
     if vectors.dim != manifest["model"]["dim"]:
         raise IndexCorrupt(f"index version {path.name}: vectors have dimension {vectors.dim}, "
                            f"manifest says {manifest['model']['dim']}", hint=_REBUILD_HINT)
     sentences = sentence_table(chunks)
     sentence_vectors: np.ndarray | Int8Vectors
     if manifest["index"].get("sentence_vectors", "float32") == "int8":
-        codes = _load_array(path, SENTENCE_CODES, np.int8, (len(sentences), vectors.dim), mmap)
-        scales = _load_array(path, SENTENCE_SCALES, np.float32, (len(sentences),), mmap)
+        codes = load_array(path, SENTENCE_CODES, np.int8, (len(sentences), vectors.dim), mmap)
+        scales = load_array(path, SENTENCE_SCALES, np.float32, (len(sentences),), mmap)
         sentence_vectors = Int8Vectors(codes, scales)
     else:
-        sentence_vectors = _load_array(path, SENTENCES, np.float32, (len(sentences), vectors.dim), mmap)
+        sentence_vectors = load_array(path, SENTENCES, np.float32, (len(sentences), vectors.dim), mmap)
     for aid, article in articles.items():
         expected = manifest["articles"].get(aid, {}).get("sha256")
         # Hash the text itself: the sha256 stored beside it in articles.jsonl would hide an edit.
         if expected != text_hash(article.text):
             raise IndexCorrupt(f"article {aid} in index version {path.name} ({ARTICLES}) does not match its hash",
                                hint=_REBUILD_HINT)
+    # Last, so the messages above name a damaged table first; before anything is served or read.
+    files = manifest.get("files")
+    check_sizes(path, files if isinstance(files, dict) else {})
     return LoadedIndex(version=path.name, path=path, manifest=manifest, vectors=vectors,
                        chunks=chunks, articles=articles, sentences=sentences,
                        sentence_vectors=sentence_vectors,
-                       sentence_ids={key: i for i, key in enumerate(sentences)})
-
-
-def _load_array(path: Path, file: str, dtype: type, shape: tuple[int, ...], mmap: bool) -> np.ndarray:
-    """One .npy file of a version, of the dtype and shape the chunk table implies."""
-    try:
-        array = np.load(path / file, mmap_mode="r" if mmap else None)
-    except FileNotFoundError:
-        raise IndexCorrupt(f"the sentence vectors are missing from index version {path.name} ({file})",
-                           hint=_REBUILD_HINT) from None
-    except (ValueError, OSError, EOFError):
-        raise IndexCorrupt(f"the sentence vectors ({file}) of index version {path.name} are damaged",
-                           hint=_REBUILD_HINT) from None
-    if not isinstance(array, np.ndarray) or array.dtype != dtype:
-        raise IndexCorrupt(f"the sentence vectors ({file}) of index version {path.name} are damaged "
-                           f"(not a {np.dtype(dtype).name} array)", hint=_REBUILD_HINT)
-    if array.shape != shape:
-        what = "sentence vectors" if len(shape) == 2 else "sentence vector scales"
-        dims = f" of dimension {shape[1]}" if len(shape) == 2 else ""
-        raise IndexCorrupt(f"index version {path.name}: {what} of shape {array.shape} "
-                           f"for {shape[0]} sentences{dims}", hint=_REBUILD_HINT)
-    return array
+                       sentence_ids={key: i for i, key in enumerate(sentences)},
+                       mapped=MappedFiles.of(path, [f for f in _BINARY if (path / f).is_file()]) if mmap
+                       else MappedFiles(path.name))
 
 
 def load_current(index_dir: Path, *, mmap: bool = False) -> LoadedIndex:

@@ -6,12 +6,14 @@ httpx's ASGI transport, so these tests cover the wiring a server would run, with
 
 from __future__ import annotations
 
+import re
 import sys
 from typing import Any
 
 import httpx
 import pytest
 
+from kiji.api.web import CSP
 from kiji.retrieval.engine import Engine
 from kiji.retrieval.models import AskResult
 from tests.api.helpers import JA_QUESTION, assert_error
@@ -131,7 +133,18 @@ async def test_path_like_article_ids_are_404_without_touching_files(client: http
 
 
 async def test_docs_and_openapi(client: httpx.AsyncClient) -> None:
-    assert (await client.get("/docs")).status_code == 200
+    docs = await client.get("/docs")
+    assert docs.status_code == 200
+    # Issue 28, item 14: Swagger UI from this server (offline too), under the pages' CSP; main
+    # loaded it from a CDN with an inline script and sent no CSP.
+    assert docs.headers["content-security-policy"] == CSP
+    scripts = re.findall(r"<script([^>]*)>(.*?)</script>", docs.text, re.DOTALL)
+    assert scripts and all('src="/' in attrs and not body.strip() for attrs, body in scripts)
+    assert "http" not in docs.text.replace('charset="utf-8"', "")
+    for url in re.findall(r'(?:src|href)="(/[^"]+)"', docs.text):
+        asset = await client.get(url)
+        assert asset.status_code == 200 and asset.content, url
+    assert (await client.get("/docs/assets/index.html")).status_code == 404  # only what the page uses
     schema = (await client.get("/openapi.json")).json()
     assert {"/v1/ask", "/v1/search", "/v1/articles", "/v1/articles/{article_id}", "/healthz",
             "/readyz", "/metrics"} <= set(schema["paths"])

@@ -4,6 +4,7 @@ embedder, spoken to over raw sockets where a client library would refuse to send
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import socket
@@ -19,7 +20,7 @@ from kiji.api.app import create_app
 from kiji.api.auth_failures import WINDOW_S, FailureLimiter
 from kiji.retrieval.engine import Engine
 from tests.api.helpers import ADMIN, JA_QUESTION, assert_error, make_settings, serve
-from tests.kiji_cli import KIJI, fake_env
+from tests.kiji_cli import KIJI, fake_env, kiji
 
 # --- case 5: failed authentication ------------------------------------------------------------------
 
@@ -86,16 +87,17 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+@contextlib.contextmanager
+def kiji_serve(root: Path, **extra_env: str) -> Iterator[str]:
+    """``kiji serve`` on the fake embedder over a small index in ``root``; yields its base URL."""
     from tests.helpers import build_fake_index, small_corpus
 
-    root = tmp_path_factory.mktemp("served")
     index_dir = root / "index"
     build_fake_index(index_dir, corpus=small_corpus(root, "corpus", 2))
     port = _free_port()
     env = {**{k: v for k, v in os.environ.items() if not k.startswith("KIJI_")}, **fake_env(),
-           "KIJI_RATE_LIMIT_PER_MINUTE": "0", "KIJI_WATCH_INDEX": "false", "KIJI_ACCESS_LOG": "false"}
+           "KIJI_RATE_LIMIT_PER_MINUTE": "0", "KIJI_WATCH_INDEX": "false", "KIJI_ACCESS_LOG": "false",
+           **extra_env}
     proc = subprocess.Popen([str(KIJI), "serve", "--port", str(port), "--index-dir", str(index_dir)],
                             env=env, cwd=root, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     base = f"http://127.0.0.1:{port}"
@@ -113,6 +115,12 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     finally:
         proc.terminate()
         proc.wait(20)
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    with kiji_serve(tmp_path_factory.mktemp("served")) as base:
+        yield base
 
 
 def raw(base: str, request: bytes) -> tuple[int, dict[str, str], bytes]:
@@ -229,3 +237,40 @@ def test_a_port_in_use_is_named_not_a_bug(server: str) -> None:
     run = kiji("serve", "--port", port, timeout=60)
     assert run.code == 7 and run.err_lines == [run.err.strip()], run.err
     assert f"cannot listen on 127.0.0.1:{port}" in run.err
+
+
+@pytest.mark.parametrize("path", ["/v1/ask", "/healthz", "/nowhere"])
+def test_a_websocket_upgrade_gets_the_json_error_shape(server: str, path: str) -> None:
+    # Issue 28, item 12: main answered a plain-text, empty 403.
+    request = (f"GET {path} HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+               "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n").encode()
+    message = json_error(*raw(server, request), 400, "websocket_unsupported")
+    assert "POST /v1/ask" in message
+    assert httpx.get(f"{server}/healthz").status_code == 200
+
+
+# --- issue 28, item 13: forwarded headers only from configured proxies ------------------------------
+
+def _wrong_keys_with_rotating_xff(base: str) -> list[int]:
+    with httpx.Client(base_url=base, timeout=10) as client:
+        return [client.get("/v1/articles", headers={"Authorization": f"Bearer wrong-{i}",
+                                                    "X-Forwarded-For": f"203.0.113.{i}"}).status_code
+                for i in range(30)]
+
+
+def test_a_forged_x_forwarded_for_does_not_reset_the_failure_budget(tmp_path: Path) -> None:
+    # main: uvicorn trusted X-Forwarded-For from 127.0.0.1, so 100 wrong keys were all 401
+    with kiji_serve(tmp_path, KIJI_API_KEYS="right-key") as base:
+        statuses = _wrong_keys_with_rotating_xff(base)
+    assert statuses[:10] == [401] * 10 and set(statuses[10:]) == {429}
+
+
+def test_a_configured_proxy_is_believed(tmp_path: Path) -> None:
+    with kiji_serve(tmp_path, KIJI_API_KEYS="right-key", KIJI_TRUSTED_PROXIES="127.0.0.1") as base:
+        statuses = _wrong_keys_with_rotating_xff(base)
+    assert set(statuses) == {401}  # each forwarded client has its own budget
+
+
+def test_trusted_proxies_must_be_addresses() -> None:
+    run = kiji("serve", env={"KIJI_TRUSTED_PROXIES": "10.0.0.1,proxy.internal"}, timeout=30)
+    assert run.code == 2 and "trusted_proxies" in run.err and "'proxy.internal' is not an IP" in run.err

@@ -266,6 +266,27 @@ async def test_an_unwritable_feedback_store_is_a_503_not_a_bug(fake_engine: Engi
         assert (await c.get("/healthz")).status_code == 200
 
 
+@pytest.mark.parametrize("damage", ["directory", "garbage", "damaged-header"])
+async def test_a_feedback_database_that_cannot_be_opened_is_a_503_without_its_path(
+        fake_engine: Engine, fake_index_dir: Path, tmp_path: Path, damage: str) -> None:
+    # Issue 28, item 8: the store's own SystemFault (with the database's path) was a 500.
+    db = tmp_path / "private-store" / "feedback.sqlite3"
+    db.parent.mkdir()
+    if damage == "directory":
+        db.mkdir()
+    elif damage == "garbage":
+        db.write_bytes(b"not a database " * 200)
+    else:
+        FeedbackStore(db)
+        db.write_bytes(db.read_bytes()[:100] + b"\xff" * 100)  # the header SQLite checks on open
+    settings = settings_for(tmp_path, fake_index_dir, feedback_db=db)
+    async with serve(create_app(settings, engine=fake_engine)) as c:
+        response = await c.post("/v1/feedback", json=vote_body())
+        assert response.status_code == 503 and response.json()["error"]["code"] == "feedback_unavailable"
+        assert "private-store" not in response.text and "sqlite3" not in response.text
+        assert (await c.get("/healthz")).status_code == 200
+
+
 # --- settings --------------------------------------------------------------------------------------------
 
 def test_public_url_setting() -> None:

@@ -5,9 +5,13 @@ blocks the commands that repair it, and every fault has its own exit status and 
 from __future__ import annotations
 
 import json
+import os
 import re
+import resource
 import shutil
+import signal
 import sqlite3
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -198,3 +202,129 @@ def test_the_docs_list_every_exit_status() -> None:
     table = table[: table.index("\n\n")]
     rows = dict(re.findall(r"^\| (\d+) \| `([^`]+)` \|", table, flags=re.M))
     assert rows == {str(c.status): c.name for c in EXIT_CODES}
+
+
+# --- issue 28, item 5: a full disk ------------------------------------------------------------------
+
+def _file_size_limit(limit: int) -> Callable[[], None]:
+    """A child whose writes stop at ``limit`` bytes a file: numpy then reports a short write with no
+    errno ("2048 requested and 1218 written"), exactly as it does on a full disk."""
+
+    def apply() -> None:
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+        resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+
+    return apply
+
+
+@pytest.mark.parametrize("limit", [3000, 8000])
+def test_a_full_disk_is_exit_9_and_changes_nothing(index: tuple[list[str], Path, list[str]],
+                                                    tmp_path: Path, limit: int) -> None:
+    where, index_dir, versions = index
+    corpus = Path(where[1])
+    before = current_version(index_dir), sorted(p.name for p in corpus.iterdir())
+    new = tmp_path / "newco.txt"
+    new.write_text(ARTICLES["deepseek.txt"].replace("DeepSeek", "NewCo"), encoding="utf-8")
+    for args in (["index", "build", "--full"], ["index", "add", str(new)]):
+        run = kiji(*args, *where, preexec_fn=_file_size_limit(limit))
+        assert run.code == 9, (args, run.code, run.err)  # main: 70, "internal error: OSError"
+        assert "kiji: error: cannot write a file: the disk is full" in run.err and "internal error" not in run.err
+        assert (current_version(index_dir), sorted(p.name for p in corpus.iterdir())) == before
+        assert sorted(p.name for p in (index_dir / "versions").iterdir()) == versions
+    assert kiji("ask", "従業員は何人?", *where).code == 0
+
+
+# --- issue 28, item 6: bad question files for eval and fit ------------------------------------------
+
+GOOD_RECORD = '{"id": "a1", "lang": "ja", "question": "従業員は何人?", "answerable": true}\n'
+
+
+@pytest.mark.parametrize(("content", "line"), [
+    (GOOD_RECORD.encode() + "二行目\n".encode("shift_jis"), 2),  # main: UnicodeDecodeError, exit 70
+    ((GOOD_RECORD + "[1,2]\n").encode(), 2),  # main: AttributeError, exit 70
+    ((GOOD_RECORD + '{"lang": "ja", "question": "q", "answerable": true, "gold": ["x"]}\n').encode(), 2),
+    ((GOOD_RECORD + '{"lang": "fr", "question": "q", "answerable": true}\n').encode(), 2),
+    (b'"just a string"\n', 1),
+])
+@pytest.mark.parametrize("command", ["eval", "fit"])
+def test_a_bad_question_file_is_exit_2_naming_the_file_and_line(
+        index: tuple[list[str], Path, list[str]], tmp_path: Path, content: bytes, line: int, command: str) -> None:
+    where, _, _ = index
+    questions = tmp_path / "questions.jsonl"
+    questions.write_bytes(content)
+    extra = ["--out", str(tmp_path / "model.json")] if command == "fit" else []
+    run = kiji(command, str(questions), *extra, *where)
+    one_line_error(run, 2, f"{questions}:{line}:")
+    assert not (tmp_path / "model.json").exists()
+
+
+# --- issue 28, item 9: exotic damage never hangs the repair commands --------------------------------
+
+def _make(path: Path, kind: str) -> None:
+    path.unlink()
+    if kind == "fifo":
+        os.mkfifo(path)
+    elif kind == "directory":
+        path.mkdir()
+        (path / "inside").write_text("x")
+    else:
+        path.symlink_to(kind)
+
+
+@pytest.mark.parametrize("kind", ["fifo", "directory", "/dev/zero"])
+def test_current_of_any_kind_is_named_and_replaced(index: tuple[list[str], Path, list[str]], kind: str) -> None:
+    where, index_dir, versions = index
+    _make(index_dir / "CURRENT", kind)  # main: a FIFO hangs every command; a directory exits 9
+    one_line_error(kiji("ask", "従業員は何人?", *where, timeout=30), 3, "CURRENT", "is damaged")
+    info = kiji("index", "info", *where, timeout=30)
+    assert info.code == 0 and "CURRENT: DAMAGED:" in info.out, info
+    rollback = kiji("index", "rollback", *where, timeout=30)
+    assert rollback.code == 0 and current_version(index_dir) == versions[-1], rollback
+    _make(index_dir / "CURRENT", kind)
+    build = kiji("index", "build", *where, timeout=60)
+    assert build.code == 0 and "published index version" in build.out, build
+    assert kiji("ask", "従業員は何人?", *where, timeout=30).code == 0
+
+
+@pytest.mark.parametrize("kind", ["/dev/zero", "fifo", "outside"])
+def test_a_manifest_that_is_no_plain_file_is_damage_not_a_hang(index: tuple[list[str], Path, list[str]],
+                                                                tmp_path: Path, kind: str) -> None:
+    where, index_dir, versions = index
+    manifest = index_dir / "versions" / versions[-1] / "manifest.json"
+    if kind == "outside":  # a copy of a good manifest, but outside the version folder
+        outside = tmp_path / "manifest.json"
+        outside.write_bytes(manifest.read_bytes())
+        kind = str(outside)
+    _make(manifest, kind)
+    one_line_error(kiji("ask", "従業員は何人?", *where, timeout=30), 3, "manifest.json")  # main: hangs
+    info = kiji("index", "info", *where, timeout=30)
+    assert info.code == 0 and "manifest.json" in info.out, info
+    rollback = kiji("index", "rollback", *where, timeout=30)
+    assert rollback.code == 0 and current_version(index_dir) == versions[-2], rollback
+
+
+# --- issue 28, items 10-11: options get the settings' validation, usage errors are one line ---------
+
+@pytest.mark.parametrize(("option", "named"), [
+    (["--port", "99999"], "--port: Input should be less than or equal to 65535"),
+    (["--port", "0"], "--port: Input should be greater than or equal to 1"),
+    (["--workers", "0"], "--workers: Input should be greater than or equal to 1"),
+    (["--workers", "65"], "--workers: Input should be less than or equal to 64"),
+])
+def test_serve_options_are_validated_like_the_settings(option: list[str], named: str) -> None:
+    # main: --port 99999 was logged and a random port listened on; --workers 0 was accepted
+    run = kiji("serve", *option, timeout=30)
+    one_line_error(run, 2, named)
+    assert "feedback_db" not in run.err
+
+
+@pytest.mark.parametrize(("args", "named"), [
+    ([], "the following arguments are required: command"),
+    (["nope"], "invalid choice: 'nope'"),
+    (["index", "build", "--bogus"], "unrecognized arguments: --bogus"),
+    (["ask", "--top-k", "99", "q"], "argument --top-k: must be from 1 to 10"),
+    (["serve", "--port", "eighty"], "argument --port: invalid int value: 'eighty'"),
+])
+def test_a_usage_error_is_one_line(args: list[str], named: str) -> None:
+    # main: argparse's usage block first, three lines and more, where the README promises one
+    one_line_error(kiji(*args, timeout=30), 2, named, "--help`)")

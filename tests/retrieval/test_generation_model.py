@@ -4,9 +4,11 @@ and the model server's status."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -177,3 +179,75 @@ async def test_status_reports_the_model_server(llm: FakeLLM, tmp_path: Path) -> 
         llm.model_list_status = 200
     for g in (generator, absent, fresh):
         await g.aclose()
+
+
+# --- issue 28: a huge answer, and verification inside the budget and off the event loop ------------
+
+def _huge(chunk_chars: int) -> Callable[[dict[str, Any]], Reply]:
+    # A server that ignores max_tokens: a valid, cited answer followed by 4.5 MB of padding.
+    return lambda body: Reply(text=GOOD_EN(body).text + " It fell." * 500_000, chunk_chars=chunk_chars)
+
+
+@pytest.mark.parametrize(("streaming", "chunk_chars"), [(False, 0), (True, 65_536), (True, 10_000_000)],
+                         ids=["complete", "stream", "stream-one-event"])
+async def test_an_answer_past_the_cap_falls_back_and_reading_stops(streaming: bool, chunk_chars: int,
+                                                                   engine: Engine, llm: FakeLLM) -> None:
+    llm.handler = _huge(chunk_chars or 65_536)
+    llm.requests.clear()
+    started = time.monotonic()
+    final, tokens = await run(generator_for(llm, max_tokens=64), engine, Q_EN, streaming)
+    elapsed = time.monotonic() - started
+    assert final.answer_mode == "extractive" and final.fallback_reason == "answer_too_long"
+    assert final.fallback_detail and "4,096" in final.fallback_detail
+    assert llm.completions[-1].body["max_tokens"] == 64
+    assert sum(map(len, tokens)) <= 4096  # the reader never saw more than the cap
+    assert elapsed < 2.0, elapsed  # 4.5 MB is not read, parsed or verified (main: parsed and verified)
+
+
+async def test_verification_counts_in_took_ms_and_runs_off_the_event_loop(
+        engine: Engine, llm: FakeLLM, monkeypatch: pytest.MonkeyPatch) -> None:
+    from kiji.retrieval.generation import answerer
+
+    real = answerer.verify
+
+    def slow_verify(*args: Any) -> Any:
+        time.sleep(0.5)  # the cost of verifying ~60 KB at ~8 µs a character
+        return real(*args)
+
+    monkeypatch.setattr(answerer, "verify", slow_verify)
+    llm.handler = GOOD_EN
+    for streaming in (False, True):
+        ticks = 0
+
+        async def tick() -> None:
+            nonlocal ticks
+            while True:
+                await asyncio.sleep(0.02)
+                ticks += 1
+
+        ticker = asyncio.create_task(tick())
+        try:
+            final, _ = await run(generator_for(llm), engine, Q_EN, streaming)
+        finally:
+            ticker.cancel()
+        assert final.answer_mode == "generated"
+        assert final.took_ms >= 500, final.took_ms  # main: the model call only
+        assert ticks >= 10, ticks  # the loop kept running while the answer was verified
+
+
+@pytest.mark.parametrize("streaming", [False, True], ids=["complete", "stream"])
+async def test_verification_is_inside_the_time_budget(streaming: bool, engine: Engine, llm: FakeLLM,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    from kiji.retrieval.generation import answerer
+
+    real = answerer.verify
+
+    def slow_verify(*args: Any) -> Any:
+        time.sleep(2.0)
+        return real(*args)
+
+    monkeypatch.setattr(answerer, "verify", slow_verify)
+    llm.handler = GOOD_EN
+    started = time.monotonic()
+    final, _ = await run(generator_for(llm, timeout_s=1.0), engine, Q_EN, streaming)
+    assert final.fallback_reason == "timeout" and time.monotonic() - started < 1.8

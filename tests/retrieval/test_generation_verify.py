@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from kiji.retrieval.generation.figures import figures, supported
+from kiji.retrieval.answer.figures import figures, supported
 from kiji.retrieval.generation.prompt import NO_ANSWER, Passage, build_messages, defuse, passages_of
 from kiji.retrieval.generation.verify import answer_language, markers, quoted, split_sentences, verify
 from kiji.retrieval.models import Quote
@@ -91,9 +91,11 @@ def test_a_citation_of_a_passage_not_given() -> None:
 
 def test_quotations_must_be_verbatim_in_a_cited_passage() -> None:
     assert reasons("記事には「時間外取引で11%下落しています」とあります[1]。") == []
-    assert reasons("記事には「時間外取引で15%も暴落した」とあります[1]。") == ["quote_not_verbatim"]
+    assert reasons("記事には「時間外取引で15%も暴落した」とあります[1]。") == ["quote_not_verbatim",
+                                                                   "figure_not_in_passages"]
     # verbatim, but in a passage the sentence does not cite
-    assert reasons("記事には「初期投資額は1000億ドル」とあります[1]。") == ["quote_not_verbatim"]
+    assert reasons("記事には「初期投資額は1000億ドル」とあります[1]。") == ["quote_not_verbatim",
+                                                                "figure_not_in_passages"]
     assert reasons('NVIDIA "fell 11 percent" [1].', "en") == ["quote_not_verbatim"]
     # an article title may be quoted
     assert reasons("記事『DeepSeekその②』によると、初期投資額は1000億ドルです[2]。") == []
@@ -103,6 +105,41 @@ def test_figures_must_be_in_a_cited_passage() -> None:
     assert reasons("NVIDIAは時間外取引で17%下落しています[1]。") == ["figure_not_in_passages"]
     assert reasons("初期投資額は1000億ドルです[1]。") == ["figure_not_in_passages"]  # it is in [2]
     assert reasons("NVIDIAは11%下落しました[1]。初期投資額は1000億ドルです。") == ["figure_not_in_passages"]
+
+
+# Issue 28: figures that are in no passage must not get through, wherever and however written.
+STAFF = [Passage(1, "DeepSeekの概要", "DeepSeekの従業員は200人で、調達額は1000万ドルです。")]
+
+
+@pytest.mark.parametrize(("answer", "language"), [
+    ("DeepSeek has “1000” employees [1].", "en"),  # a verbatim substring of 1000万ドル, not a figure in it
+    ('DeepSeek has "1000" employees [1].', "en"),
+    ("DeepSeekの従業員は「1000」人です[1]。", "ja"),
+    ("DeepSeek has about 10k employees [1].", "en"),  # 10k is 10,000, not a code
+    ("DeepSeek has 1.5M employees [1].", "en"),
+    ("DeepSeekの従業員は約1万人です[1]。", "ja"),
+    ("DeepSeek has ten thousand employees, 10 thousand [1].", "en"),
+    ("DeepSeek has \u202e0002\u202c employees [1].", "en"),  # checked as 2, drawn as "2000"
+    ("DeepSeekの従業員は\u202e0002\u202c人です[1]。", "ja"),
+])
+def test_figures_in_no_passage_fail_wherever_they_stand(answer: str, language: str) -> None:
+    check = verify(answer, STAFF, language)  # type: ignore[arg-type]
+    assert [f.reason for f in check.failures] == ["figure_not_in_passages"], check.failures
+
+
+@pytest.mark.parametrize("answer", ["DeepSeek has “200” employees [1].", "DeepSeek has 200 employees [1].",
+                                    "DeepSeek raised $10M [1].", "DeepSeek raised 10 million dollars [1].",
+                                    "DeepSeekの調達額は「1000万ドル」です[1]。"])
+def test_the_figures_the_passage_states_still_pass(answer: str) -> None:
+    language = "ja" if "です" in answer else "en"
+    assert verify(answer, STAFF, language).ok  # type: ignore[arg-type]
+
+
+def test_invisible_format_characters_are_never_shown() -> None:
+    check = verify("DeepSeek has 2\u200b00 employees\u2066 [1].\u00ad", STAFF, "en")
+    assert check.ok and check.text == "DeepSeek has 200 employees [1]."
+    assert figures("about 10k employees")[0].value == 10_000
+    assert figures("5m of cable and a 5G phone") == []  # m without a currency: metres or minutes
 
 
 def test_a_sentence_without_citation_is_reported_unsourced() -> None:
