@@ -291,7 +291,7 @@ class Engine:
         differ = answered and (disagree or sources_differ(shown))
         return AskResult(
             question=question, language=lang, answered=answered,
-            answer=compose(lang, shown, answered=answered, differ=differ),
+            answer=compose(lang, shown, answered=answered, differ=differ, margin=model.source_margin),
             quotes=shown, more_quotes=[q for q in relevant if q not in shown] if answered else [],
             instruction_quotes=instruction_quotes(shown),
             related=[] if answered else relevant[:top_k],

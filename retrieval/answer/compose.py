@@ -38,14 +38,19 @@ NOT_FOUND: dict[Language, str] = {
 }
 
 
-def compose(language: Language, quotes: list[Quote], *, answered: bool, differ: bool) -> str:
-    """A short answer built only from quotes and titles, so it states no fact they do not hold."""
+def compose(language: Language, quotes: list[Quote], *, answered: bool, differ: bool,
+            margin: float | None = None) -> str:
+    """A short answer built only from quotes and titles, so it states no fact they do not hold: the
+    first quote, and the first of each other article's while its score is within ``margin`` of the
+    best (all of them when the sources differ, or without a margin). A weaker quote is still shown
+    beneath; it does not speak in the answer as if it were as sure as the first."""
     if not answered or not quotes:
         return NOT_FOUND[language]
     lines = []
     seen: set[str] = set()
+    floor = quotes[0].score - margin if margin is not None and not differ else float("-inf")
     for i, q in enumerate(quotes):
-        if q.article_id in seen and i > 0:
+        if i > 0 and (q.article_id in seen or q.score < floor):
             continue
         seen.add(q.article_id)
         if language == "ja":

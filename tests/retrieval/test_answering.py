@@ -124,6 +124,17 @@ def test_compose_names_sources_and_adds_no_figures() -> None:
     assert "見つかりませんでした" in compose("ja", [], answered=False, differ=False)
 
 
+def test_a_much_weaker_quote_of_another_article_does_not_speak_in_the_answer() -> None:
+    strong, weak = _quote("a", "従業員数は200人。"), _quote("b", "DeepSeekは言語だけ。")
+    weak = weak.model_copy(update={"score": strong.score - 5.0})
+    answer = compose("ja", [strong, weak], answered=True, differ=False, margin=3.0)
+    assert "「Ta」" in answer and "「Tb」" not in answer
+    close = weak.model_copy(update={"score": strong.score - 1.0})
+    assert "「Tb」" in compose("ja", [strong, close], answered=True, differ=False, margin=3.0)
+    # Sources that disagree are all named, however their scores compare.
+    assert "「Tb」" in compose("ja", [strong, weak], answered=True, differ=True, margin=3.0)
+
+
 @pytest.mark.parametrize(("q", "expected"), [
     ("How much did TSMC fall?", True), ("Stargateの最初の投資額っていくら?", True),
     ("nasdaq futures had their biggest drop since when?", True), ("DeepSeekってオープンソースなの?", False),
