@@ -48,8 +48,11 @@ def test_the_readme_is_a_front_door() -> None:
     for section in ("Quickstart", "What you get", "Use your own articles", "Web page", "Discord bot",
                     "HTTP in three calls", "Documentation"):
         assert f"\n## {section}\n" in readme
-    # The licence of the model that is not kiji's is named where the model is.
-    assert "EmbeddingGemma-300M** (provided under the\n[Gemma Terms of Use]" in readme
+    # The licence of the model that is not kiji's is named where the model is: in the same
+    # paragraph as its name, in the models section.
+    section = readme.split("\n## Embedding models\n", 1)[1].split("\n## ", 1)[0]
+    first = section.strip().split("\n\n")[0]
+    assert "EmbeddingGemma-300M" in first and "[Gemma Terms of Use](https://ai.google.dev/gemma/terms)" in first
 
 
 @pytest.mark.parametrize("name", ["README.md", "CONTRIBUTING.md"])

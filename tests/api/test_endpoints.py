@@ -13,7 +13,7 @@ from typing import Any
 import httpx
 import pytest
 
-from kiji.api.web import CSP
+from kiji.api.routers.web import CSP
 from kiji.retrieval.engine import Engine
 from kiji.retrieval.models import AskResult
 from tests.api.helpers import JA_QUESTION, assert_error
