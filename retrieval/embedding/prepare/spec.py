@@ -1,4 +1,4 @@
-"""What the converted default model is: multilingual-e5-small's dimension, sequence length and
+"""What the converted small model is: multilingual-e5-small's dimension, sequence length and
 prompts, and the mixed ja/en texts every conversion and export is checked on."""
 
 from __future__ import annotations
