@@ -42,6 +42,8 @@ from kiji.retrieval.index.vector_index import FaissIndex, ivf_lists, ivf_train_s
 from kiji.settings import Settings
 
 CHUNK = 100_000
+#: The dimension of the vectors generated: the current index's (768 for EmbeddingGemma, 384 for e5-small),
+#: set when the generator reads it.
 DIM = 384
 
 
@@ -57,6 +59,8 @@ class Generator:
         index = load_current(Settings().index_dir)
         real = np.concatenate([index.sentence_vectors[np.arange(len(index.sentences))],
                                np.stack([index.vectors.reconstruct(i) for i in range(index.vectors.size)])])
+        global DIM
+        DIM = real.shape[1]
         self.mean = real.mean(axis=0).astype(np.float32)
         _, sv, pcs = np.linalg.svd(real - self.mean, full_matrices=False)
         sd = (sv / np.sqrt(len(real))).astype(np.float32)
