@@ -27,6 +27,7 @@ from kiji.retrieval.index.vector_index import set_faiss_threads
 from kiji.settings import Settings
 
 if TYPE_CHECKING:
+    from kiji.corpus.web.fetch import FetchConfig
     from kiji.retrieval.embedding.ray_pool import RayEmbeddingPool
 
 
@@ -113,3 +114,25 @@ def ray_pool(settings: Settings, embedder: Embedder, address: str | None = None,
     factory = partial(_load_embedder, embedder_config(settings, threads=settings.ray_threads_per_actor))
     return RayEmbeddingPool(config, factory, fingerprint=embedder.fingerprint, dim=embedder.dim,
                             encode_batch=settings.embed_batch_size, log=log)
+
+
+def user_agent() -> str:
+    """``kiji/<version> (article indexer)``: sites can tell who fetched, and which release."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        release = version("kiji")
+    except PackageNotFoundError:  # run from a checkout that was never installed
+        release = "0"
+    return f"kiji/{release} (article indexer)"
+
+
+def fetch_config(settings: Settings) -> FetchConfig:
+    """What every fetch of a page or feed runs under (the CLI, the API's jobs, the bot alike)."""
+    from kiji.corpus.web.fetch import FetchConfig
+    from kiji.corpus.web.guard import parse_networks
+
+    return FetchConfig(user_agent=user_agent(), max_bytes=settings.max_article_bytes,
+                       connect_timeout=settings.fetch_connect_timeout,
+                       read_timeout=settings.fetch_read_timeout, delay=settings.fetch_delay,
+                       allowed_networks=parse_networks(settings.fetch_allowed_networks))

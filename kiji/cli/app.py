@@ -87,9 +87,9 @@ def build_parser() -> argparse.ArgumentParser:
     rb = index.add_parser("rollback", help="serve the previous index version again")
     paths(rb)
     rb.set_defaults(func=cmd_index_rollback)
-    add = index.add_parser("add", help="copy files into the corpus and rebuild")
+    add = index.add_parser("add", help="copy files or fetch web pages (URLs) into the corpus and rebuild")
     paths(add)
-    add.add_argument("paths", nargs="+")
+    add.add_argument("paths", nargs="+", metavar="PATH_OR_URL")
     add.add_argument("--replace", action="store_true",
                      help="replace articles whose id is already in the corpus (else refused)")
     add.add_argument("--json", action="store_true")
