@@ -127,3 +127,23 @@ def test_unreachable_hosts_and_invalid_urls(folders: tuple[Path, Path, list[str]
     assert run.code == 7 and "cannot resolve host 'no-such-host.invalid'" in run.err, run.err
     run = add("ftp://example.com/a", *where)
     assert run.code == 2 and "only http and https" in run.err
+
+
+def test_end_to_end_a_page_by_url_answers_and_its_source_url_leads_back(
+        site: Site, folders: tuple[Path, Path, list[str]]) -> None:
+    import httpx
+
+    _, _, where = folders
+    assert add(site.url("/news"), *where).code == 0
+    # the canonical link names news.example, which the test cannot serve: the page says it lives here
+    site.page("/city/night-buses", NEWS.html.replace("https://news.example", site.base))
+    assert add(site.url("/city/night-buses"), *where).code == 0
+    run = kiji("ask", "--json", "How much will the night bus extension cost a year?", *where)
+    assert run.code == 0, run.err
+    result = json.loads(run.out)
+    quotes = [q for q in result["quotes"] + result["related"] if q["url"] and q["url"].startswith(site.base)]
+    assert quotes, result
+    quote = quotes[0]
+    assert quote["source_url"].startswith(site.url("/city/night-buses") + "#:~:text=")
+    page = httpx.get(quote["source_url"])  # the fragment stays in the browser: the page is fetched
+    assert page.status_code == 200 and quote["text"] in page.text
