@@ -23,6 +23,9 @@ class WebPage:
     fetched_at: str
     extracted: Extracted
     encoding: str
+    #: the server's validators, for the next conditional request (``kiji feed sync``)
+    etag: str | None = None
+    last_modified: str | None = None
 
 
 def canonical_form(url: str) -> str:
@@ -44,8 +47,28 @@ def check_html(content_type: str, url: str) -> None:
                                 "the file")
 
 
+_ACCEPT = "text/html,application/xhtml+xml;q=0.9,*/*;q=0.1"
+
+
+def conditional(etag: str | None, last_modified: str | None) -> dict[str, str]:
+    headers = {"If-None-Match": etag} if etag else {}
+    if last_modified:
+        headers["If-Modified-Since"] = last_modified
+    return headers
+
+
 def fetch_page(fetcher: Fetcher, url: str) -> WebPage:
-    got = fetcher.get(url, {"Accept": "text/html,application/xhtml+xml;q=0.9,*/*;q=0.1"})
+    page = fetch_changed_page(fetcher, url, None, None)
+    assert page is not None  # without validators no server answers 304
+    return page
+
+
+def fetch_changed_page(fetcher: Fetcher, url: str, etag: str | None,
+                       last_modified: str | None) -> WebPage | None:
+    """The page, or None when the server says it has not changed since ``etag`` / ``last_modified``."""
+    got = fetcher.get(url, {"Accept": _ACCEPT, **conditional(etag, last_modified)})
+    if got.status == 304:
+        return None
     check_html(got.content_type, url)
     html, encoding = decode_page(got.body, got.content_type, url)
     found = extract(html, got.url)
@@ -54,4 +77,5 @@ def fetch_page(fetcher: Fetcher, url: str) -> WebPage:
     canonical = canonical_form(found.canonical_url or got.url)
     return WebPage(requested=url, url=got.url, canonical=canonical,
                    fetched_at=datetime.now(UTC).isoformat(timespec="seconds"), extracted=found,
-                   encoding=encoding)
+                   encoding=encoding, etag=got.headers.get("etag"),
+                   last_modified=got.headers.get("last-modified"))
