@@ -27,6 +27,7 @@ from kiji.retrieval.index.vector_index import set_faiss_threads
 from kiji.settings import Settings
 
 if TYPE_CHECKING:
+    from kiji.corpus.transaction import CorpusTransaction
     from kiji.corpus.web.fetch import FetchConfig
     from kiji.retrieval.embedding.ray_pool import RayEmbeddingPool
 
@@ -136,3 +137,23 @@ def fetch_config(settings: Settings) -> FetchConfig:
                        connect_timeout=settings.fetch_connect_timeout,
                        read_timeout=settings.fetch_read_timeout, delay=settings.fetch_delay,
                        allowed_networks=parse_networks(settings.fetch_allowed_networks))
+
+
+def publish_change(settings: Settings, embedder: Embedder,
+                   change: Callable[[CorpusTransaction], None]) -> str:
+    """Apply ``change`` to the corpus folder and publish a new index version, or neither (the
+    change is a transaction undone unless the build publishes); the new version's name. The API's
+    article jobs use it; ``kiji index add`` runs the same steps with its progress bars."""
+    from kiji.corpus.transaction import CorpusTransaction
+    from kiji.retrieval.index.build import build_index
+    from kiji.retrieval.index.versions import build_lock
+
+    with build_lock(settings.index_dir), CorpusTransaction(settings.corpus_dir) as tx:
+        change(tx)
+        summary = build_index(
+            corpus_paths=[settings.corpus_dir], index_dir=settings.index_dir, embedder=embedder,
+            params=chunk_params(settings), batch_size=settings.embed_batch_size,
+            keep_versions=settings.keep_versions, ann_threshold=settings.ann_threshold,
+            compact_threshold=settings.compact_threshold, cache_dir=settings.cache_dir,
+            max_article_bytes=settings.max_article_bytes, locked=True)
+    return summary.version

@@ -56,14 +56,26 @@ class WebPlan:
         return bool(self.plan.copies or self.plan.displaced)
 
 
+def text_record(title: str, text: str) -> dict[str, str | None]:
+    """An article given as title and text (``POST /v1/articles``): its id is its text's hash, so
+    the same text sent twice is one article."""
+    aid = f"text-{hashlib.sha256(text.encode('utf-8')).hexdigest()[:12]}"
+    return {"id": aid, "title": title.strip() or derive_title(text, aid), "url": None, "published": None,
+            "text": text}
+
+
 def plan_pages(folder: Path, pages: list[WebPage], staging: Path, plan: WebPlan | None = None) -> WebPlan:
     """Write each page's file into ``staging`` and plan its addition (or replacement) in ``folder``.
     Two URLs of one canonical page in one call count once."""
+    return plan_records(folder, [(p.requested, record(p)) for p in pages], staging, plan)
+
+
+def plan_records(folder: Path, records: list[tuple[str, dict[str, str | None]]], staging: Path,
+                 plan: WebPlan | None = None) -> WebPlan:
     out = plan or WebPlan()
     existing = corpus_ids(folder)
     done: set[str] = set()
-    for page in pages:
-        rec = record(page)
+    for label, rec in records:
         aid = str(rec["id"])
         if aid in done:
             continue
@@ -71,11 +83,11 @@ def plan_pages(folder: Path, pages: list[WebPage], staging: Path, plan: WebPlan 
         holders = existing.get(aid, [])
         old = read_record(holders[0]) if len(holders) == 1 else None
         if old is not None and old.get("text") == rec["text"] and old.get("title") == rec["title"]:
-            out.unchanged.append((page.requested, aid))
+            out.unchanged.append((label, aid))
             continue
         name = f"{aid}.jsonl"
         (staging / name).write_text(json.dumps(rec, ensure_ascii=False) + "\n", encoding="utf-8")
         out.plan.displaced.extend(h for h in holders if h not in out.plan.displaced)
         out.plan.copies.append((staging / name, name))
-        (out.changed if holders else out.added).append((page.requested, aid))
+        (out.changed if holders else out.added).append((label, aid))
     return out
