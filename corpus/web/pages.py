@@ -7,8 +7,8 @@ from datetime import UTC, datetime
 from urllib.parse import urlsplit, urlunsplit
 
 from kiji.corpus.boilerplate import content_regions
+from kiji.corpus.html_extract import Extracted, extract
 from kiji.corpus.web.charset import decode_page
-from kiji.corpus.web.extract import Extracted, extract
 from kiji.corpus.web.fetch import Fetcher
 from kiji.errors import PageUnusable
 

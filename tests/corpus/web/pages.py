@@ -16,11 +16,13 @@ class FixturePage:
 
 
 def _page(lang: str, head: str, before: str, title: str, body: tuple[str, ...], after: str,
-          canonical: str, wrapper: tuple[str, str] = ("<article>", "</article>")) -> str:
+          canonical: str, wrapper: tuple[str, str] = ("<article>", "</article>"), inside: str = "") -> str:
+    """As real blogs do, ``inside`` chrome (share buttons, related posts) sits in the article's own
+    container after the body, ``before`` / ``after`` chrome around it."""
     paras = "\n".join(f"<p>{p}</p>" for p in body)
     return (f'<!doctype html><html lang="{lang}"><head><meta charset="utf-8"><title>{title}</title>'
             f'<link rel="canonical" href="{canonical}">{head}</head><body>{before}{wrapper[0]}'
-            f"<h1>{title}</h1>{paras}{wrapper[1]}{after}</body></html>")
+            f"<h1>{title}</h1>{paras}{inside}{wrapper[1]}{after}</body></html>")
 
 
 NOTE_BODY = (
@@ -34,11 +36,12 @@ NOTE = FixturePage("note", _page(
     "ja", '<meta name="author" content="珈琲好き">',
     '<header><nav><a href="/">note</a> <a href="/login">ログイン</a> <a href="/signup">会員登録</a></nav></header>',
     "京都の珈琲店めぐり", NOTE_BODY,
-    '<div class="share"><button>スキ</button><button>シェア</button></div>'
-    '<section class="support"><p>この記事が気に入ったらサポートをしてみませんか</p></section>'
     '<section class="recommend"><h2>おすすめ記事</h2><ul><li><a href="/n/1">東京の喫茶店</a></li></ul></section>'
     '<section class="comments"><h2>コメントを書く</h2><p>素敵な記事でした!</p></section>',
-    "https://note.example/kohi/n/n123"), NOTE_BODY, NOTE_CHROME)
+    "https://note.example/kohi/n/n123",
+    inside='<div class="share"><button>スキ</button><button>シェア</button></div>'
+           '<section class="support"><p>この記事が気に入ったらサポートをしてみませんか</p></section>'),
+    NOTE_BODY, NOTE_CHROME)
 
 HATENA_BODY = (
     "今年の夏は北海道をバイクで一周しました。走行距離は全部で二千四百キロになりました。",
@@ -50,13 +53,13 @@ HATENA = FixturePage("hatena", _page(
     "ja", "",
     '<div id="globalheader"><a href="/">はてなブログ</a> <a>読者になる</a></div>',
     "北海道一周ツーリング", HATENA_BODY,
-    '<div class="social-buttons"><a>はてなブックマーク</a><a>ツイート</a></div>'
-    '<div class="related-entries"><h3>関連記事</h3><a>九州ツーリング</a></div>'
-    '<div class="comment-box"><a>コメントを書く</a></div>'
     '<aside id="box2"><div class="hatena-module-profile"><h3>プロフィール</h3><p>旅好きのエンジニア</p></div>'
     '<div class="hatena-module-recent-entries"><h3>最新記事</h3><ul><li>キャンプ道具</li></ul></div></aside>',
     "https://hatena.example/entry/2025/08/01/hokkaido",
-    ('<div id="main"><article class="entry"><div class="entry-content">', "</div></article></div>")),
+    ('<div id="main"><article class="entry"><div class="entry-content">', "</article></div>"),
+    inside='</div><footer class="entry-footer"><div class="social-buttons"><a>はてなブックマーク</a>'
+           '<a>ツイート</a></div><div class="related-entries"><h3>関連記事</h3><a>九州ツーリング</a></div>'
+           '<div class="comment-box"><a>コメントを書く</a></div></footer>'),
     HATENA_BODY, HATENA_CHROME)
 
 QIITA_BODY = (
@@ -68,11 +71,12 @@ QIITA_CHROME = ("LGTM", "ストック", "トレンド", "この記事は以下�
 QIITA = FixturePage("qiita", _page(
     "ja", "",
     '<header><nav><a>Qiita</a><a>トレンド</a><a>Qiita Conference</a></nav></header>',
-    "asyncioでHTTPリクエストを並列に送る", QIITA_BODY,
-    '<div class="likes"><button>LGTM</button><span>42</span><button>ストック</button></div>'
-    '<section><h2>この記事は以下の記事からリンクされています</h2><a>非同期処理入門</a></section>',
+    "asyncioでHTTPリクエストを並列に送る", QIITA_BODY, "",
     "https://qiita.example/user/items/abc123",
-    ('<main><div class="it-MdContent">', "</div></main>")), QIITA_BODY, QIITA_CHROME)
+    ('<main><div class="it-MdContent">', "</main>"),
+    inside='</div><div class="likes"><button>LGTM</button><span>42</span><button>ストック</button></div>'
+           '<section class="linked"><h2>この記事は以下の記事からリンクされています</h2><a>非同期処理入門</a>'
+           '</section>'), QIITA_BODY, QIITA_CHROME)
 
 NEWS_BODY = (
     "The city council voted on Tuesday to extend the night bus service to all twelve districts.",
@@ -86,9 +90,10 @@ NEWS = FixturePage("news", _page(
     '<header><nav><a>Sign in</a> <a>Subscribe</a> <a>World</a> <a>Business</a></nav></header>'
     '<div class="ad">Advertisement</div>',
     "Night buses to reach every district", NEWS_BODY,
-    '<div class="share"><a>Share on Facebook</a><a>Share on X</a></div>'
-    '<aside><h2>Most read</h2><ol><li>Stocks fall</li><li>Storm warning</li></ol></aside>'
-    '<section><h2>Related stories</h2><a>Trams return</a></section>',
-    "https://news.example/city/night-buses"), NEWS_BODY, NEWS_CHROME)
+    '<aside><h2>Most read</h2><ol><li>Stocks fall</li><li>Storm warning</li></ol></aside>',
+    "https://news.example/city/night-buses",
+    inside='<div class="share"><a>Share on Facebook</a><a>Share on X</a></div>'
+           '<section class="related"><h2>Related stories</h2><a>Trams return</a></section>'),
+    NEWS_BODY, NEWS_CHROME)
 
 PAGES = (NOTE, HATENA, QIITA, NEWS)
