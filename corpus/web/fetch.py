@@ -7,6 +7,7 @@ version. Every failure is a named ``KijiError``; nothing here is retried behind 
 from __future__ import annotations
 
 import re
+import ssl
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from urllib.parse import urljoin
@@ -36,6 +37,8 @@ class FetchConfig:
     max_redirects: int = 5
     #: The product token robots.txt rules are matched against.
     robots_agent: str = "kiji"
+    #: Certificate authorities for https (a PEM file); None: the system's (certifi's) store.
+    ca_bundle: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,7 +78,9 @@ class Fetcher:
         timeout = httpx.Timeout(self.config.read_timeout, connect=self.config.connect_timeout)
         # trust_env=False: an HTTP(S)_PROXY would connect for us, to an address the guard never saw.
         self.client = httpx.Client(timeout=timeout, follow_redirects=False, trust_env=False,
-                                   headers={"User-Agent": self.config.user_agent})
+                                   headers={"User-Agent": self.config.user_agent},
+                                   verify=ssl.create_default_context(cafile=self.config.ca_bundle)
+                                   if self.config.ca_bundle else True)
         self.robots = RobotsCache(self._load_robots)
 
     def close(self) -> None:

@@ -199,3 +199,43 @@ def test_end_to_end_a_new_post_answers_and_its_source_url_leads_to_it(
     assert quote["source_url"].startswith(site.url("/post/2") + "#:~:text=")
     page = httpx.get(quote["source_url"])
     assert page.status_code == 200 and quote["text"] in page.text
+
+
+def test_a_sync_killed_during_its_build_leaves_corpus_and_index_as_before(
+        site: Site, folders: tuple[Path, Path, list[str]]) -> None:
+    """Killed while the corpus change is in flight (its journal exists, the build runs): the served
+    version is the old one, and the next command that reads the corpus restores it first."""
+    corpus, index_dir, where = folders
+    posts = [f"/p{i}" for i in range(12)]
+    site.page("/rss.xml", rss(site, posts), headers={"Content-Type": "application/rss+xml"})
+    for i, path in enumerate(posts):
+        site.page(path, own(NEWS, site, path).replace("twelve districts", f"{i + 2} districts"))
+    assert feed("add", site.url("/rss.xml"), *where).code == 0
+    before = {p.name: p.read_bytes() for p in corpus.iterdir() if p.is_file()}
+    version = current_version(index_dir)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("KIJI_")}
+    env.update({**fake_env(), **ENV})
+    journal = corpus / ".kiji-transaction"
+    caught = False
+    for _ in range(5):  # the window is short with the fake embedder: try until the kill lands in it
+        proc = subprocess.Popen([str(KIJI), "feed", "sync", *where], env=env, stdout=subprocess.DEVNULL,
+                                stderr=subprocess.DEVNULL)
+        while proc.poll() is None and not journal.exists():
+            time.sleep(0.001)
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGKILL)
+            caught = True
+        proc.wait()
+        if caught:
+            break
+        # it finished first: back to the start for another try
+        for p in corpus.glob("web-*.jsonl"):
+            p.unlink()
+        build_fake_index(index_dir, corpus=corpus)
+        version = current_version(index_dir)
+    assert caught, "the sync never got killed inside its build"
+    assert current_version(index_dir) == version  # nothing half-published is served
+    assert kiji("index", "build", "--if-changed", *where).code == 0  # recovers the folder first
+    assert {p.name: p.read_bytes() for p in corpus.iterdir() if p.is_file()} == before
+    assert current_version(index_dir) == version
+    assert last(feed("sync", *where)) == "feed sync: 12 added, 0 changed, 0 unchanged, 0 failed"

@@ -3,6 +3,7 @@ is recorded (path, User-Agent, time), a route may be slow or huge."""
 
 from __future__ import annotations
 
+import ssl
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -87,9 +88,12 @@ def _handler(site: Site) -> type[BaseHTTPRequestHandler]:
 
 
 @contextmanager
-def serve() -> Iterator[Site]:
+def serve(tls: ssl.SSLContext | None = None) -> Iterator[Site]:
+    """The site on 127.0.0.1; with ``tls``, over https with that context's certificate."""
     site = Site()
     server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(site))
+    if tls is not None:
+        server.socket = tls.wrap_socket(server.socket, server_side=True)
     server.daemon_threads = True
     site.port = server.server_address[1]
     thread = threading.Thread(target=server.serve_forever, daemon=True)

@@ -4,10 +4,13 @@ timeouts, status codes, content types, robots.txt, the per-host pause, the User-
 from __future__ import annotations
 
 import ipaddress
+import ssl
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
+import trustme
 
 from kiji.corpus.web.fetch import FetchConfig, Fetcher
 from kiji.corpus.web.guard import AddressGuard, kind_of, parse_networks
@@ -222,3 +225,21 @@ def test_canonical_form() -> None:
     assert canonical_form("HTTPS://Example.COM:443/a?b=1#frag") == "https://example.com/a?b=1"
     assert canonical_form("http://example.com") == "http://example.com/"
     assert canonical_form("http://example.com:8080/x") == "http://example.com:8080/x"
+
+
+def test_https_connects_to_the_checked_address_and_verifies_the_name(tmp_path: Path) -> None:
+    """The fetcher connects to the IP it checked, with the host name as SNI and for the certificate
+    check: a certificate for another name is refused."""
+    authority = trustme.CA()
+    ca = tmp_path / "ca.pem"
+    authority.cert_pem.write_to_path(str(ca))
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    authority.issue_cert("localhost").configure_cert(context)
+    with serve(tls=context) as site:
+        site.page("/news", NEWS.html)
+        with fetcher(ca_bundle=str(ca)) as f:
+            page = fetch_page(f, f"https://localhost:{site.port}/news")
+            assert NEWS.body[0] in page.extracted.text
+            assert {h.headers.get("Host") for h in site.hits} == {f"localhost:{site.port}"}
+            with pytest.raises(FetchFailed, match="cannot connect"):  # the certificate names localhost only
+                f.get(f"https://127.0.0.1:{site.port}/news")
