@@ -11,7 +11,43 @@ _SPACE = re.compile(r"\s+")
 #: last words (``text=start,end``), which survives the page's own line breaks and markup inside.
 _WHOLE = 80
 _EDGE_WORDS = 5
-_EDGE_CHARS = 12  # Japanese has no spaces: the first and last 12 characters stand for the edges
+#: Japanese has no spaces: the edges are about this many characters, cut where a word is likely to
+#: end (browsers match a fragment's edges at word boundaries): after punctuation, or where kana
+#: meets kanji, katakana or Latin (a particle ends, a new word begins).
+_EDGE_CHARS = 12
+_EDGE_SPAN = (6, 20)
+_PUNCT = set("、。，．！？・「」『』（）")
+
+
+def _kind(ch: str) -> str:
+    if "\u3040" <= ch <= "\u309f":
+        return "hiragana"
+    if "\u30a0" <= ch <= "\u30ff":
+        return "katakana"
+    if "\u4e00" <= ch <= "\u9fff" or ch in "々〆":
+        return "kanji"
+    return "punct" if ch in _PUNCT else "other"
+
+
+def _boundary(text: str, i: int) -> bool:
+    before, after = _kind(text[i - 1]), _kind(text[i])
+    return before == "punct" or (before == "hiragana" and after != "hiragana")
+
+
+def _head(text: str) -> str:
+    low, high = _EDGE_SPAN
+    for i in range(low, min(high, len(text) - 1)):
+        if _boundary(text, i):
+            return text[:i]
+    return text[:_EDGE_CHARS]
+
+
+def _tail(text: str) -> str:
+    low, high = _EDGE_SPAN
+    for n in range(low, min(high, len(text) - 1)):
+        if _boundary(text, len(text) - n):
+            return text[-n:]
+    return text[-_EDGE_CHARS:]
 
 
 def _encode(part: str) -> str:
@@ -28,7 +64,7 @@ def text_fragment(text: str) -> str:
     if len(words) >= 2 * _EDGE_WORDS + 1:
         start, end = " ".join(words[:_EDGE_WORDS]), " ".join(words[-_EDGE_WORDS:])
     else:
-        start, end = flat[:_EDGE_CHARS].strip(), flat[-_EDGE_CHARS:].strip()
+        start, end = _head(flat).strip(), _tail(flat).strip()
     return f":~:text={_encode(start)},{_encode(end)}"
 
 

@@ -173,6 +173,10 @@ def build_router(settings: Settings) -> APIRouter:
     @router.post("/articles", status_code=202, response_model=Accepted, responses=error_responses(422),
                  summary="Add an article by URL or as title and text (a background job)")
     async def add_article(body: ArticleRequest, state: StateDep) -> JSONResponse:
+        if body.url is not None:
+            from kiji.corpus.web.fetch import check_url
+
+            check_url(body.url)  # not http(s), no host: a 422 now rather than a failed job later
         job = jobs.submit(body, state)
         status_url = f"/v1/jobs/{job.id}"
         return JSONResponse(Accepted(job=job.id, state="queued", status_url=status_url).model_dump(),

@@ -104,7 +104,8 @@ async def test_admin_only_and_bad_bodies(tmp_path: Path) -> None:
         assert_error(await c.post("/v1/articles", json={"url": "http://x.example/"}), 401, "unauthorized")
         assert_error(await c.get("/v1/jobs/abc"), 401, "unauthorized")
         assert_error(await c.get("/v1/jobs/abc", headers=ADMIN), 404, "not_found")
-        for body in ({}, {"url": "http://a/", "text": "x"}, {"title": "t", "text": "  "}, {"nope": 1}):
+        for body in ({}, {"url": "http://a/", "text": "x"}, {"title": "t", "text": "  "}, {"nope": 1},
+                     {"url": "file:///etc/passwd"}, {"url": "http://"}):
             assert_error(await c.post("/v1/articles", json=body, headers=ADMIN), 422)
         assert (await c.get("/v1/articles")).status_code == 200  # the listing is untouched
     app, _, _ = app_for(tmp_path / "b", admin_token=None)
