@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 from fastapi import APIRouter, FastAPI
 
-from kiji.api.routers import admin, docs, feedback, ops, v1, web
+from kiji.api.routers import admin, articles, docs, feedback, ops, v1, web
 from kiji.api.security import admin_enabled
 from kiji.settings import Settings
 
@@ -32,6 +32,7 @@ class Edge:
 
 
 EDGES: tuple[Edge, ...] = (
+    Edge("articles", articles.build_router, enabled=admin_enabled),  # first: its 405s name GET too
     Edge("v1", v1.build_router),
     Edge("feedback", feedback.build_router),
     Edge("admin", admin.build_router, enabled=admin_enabled),

@@ -63,7 +63,7 @@ STRINGS: dict[str, dict[Lang, str]] = {
                         "ja": "近い箇所(質問の答えではない可能性があります)"},
     "score": {"en": "score {score}", "ja": "スコア {score}"},
     "location": {"en": "chars {start}–{end}", "ja": "{start}〜{end}文字目"},
-    "original": {"en": "original page", "ja": "元のページ"},
+    "original": {"en": "open the original", "ja": "元のページを開く"},
     "permalink": {"en": "Link to this question", "ja": "この質問へのリンク"},
     "answer_meta": {"en": "index {version} · {ms} ms", "ja": "インデックス {version} · {ms} ms"},
     # --- feedback ------------------------------------------------------------------------------

@@ -63,9 +63,18 @@ def reader_url(base: str, quote: Quote) -> str:
 
 
 def _link_line(quote: Quote, reader_base: str | None, lang: Lang) -> str:
+    # The original page at the passage (a text fragment) where the article has a URL.
+    original = quote.source_url or quote.url
     if reader_base:
         # Masked links work in field values; the URL is ours (a quoted id), so it holds no ")".
-        return f"[{t('reader_link', lang)}]({reader_url(reader_base, quote)})"
+        line = f"[{t('reader_link', lang)}]({reader_url(reader_base, quote)})"
+        if original and ")" not in original and " " not in original:
+            both = f"{line} · [{t('original_link', lang)}]({original})"
+            if dlen(both) <= 400:
+                return both
+        return line
+    if original and dlen(original) <= 300:
+        return original
     if quote.url and dlen(quote.url) <= 300:
         return quote.url
     return ""
@@ -84,7 +93,8 @@ def quote_value(quote: Quote, limit: int = FIELD_VALUE_MAX, *, reader_base: str 
     return body + suffix
 
 
-_LINK_LINE = re.compile(r"(?:https?://\S+|\[[^\]\n]*\]\(https?://[^)\s]+\))")
+_LINK = r"(?:https?://\S+|\[[^\]\n]*\]\(https?://[^)\s]+\))"
+_LINK_LINE = re.compile(rf"{_LINK}(?: · {_LINK})?")
 
 
 def quote_text(value: str) -> tuple[str, bool]:

@@ -38,6 +38,7 @@ STRINGS: dict[str, dict[Lang, str]] = {
     "sources_differ": {"en": "Note that the sources give different figures.",
                        "ja": "なお、記事によって数字が異なります。"},
     "reader_link": {"en": "Read it in the article", "ja": "記事の中で読む"},
+    "original_link": {"en": "Open the original", "ja": "元のページで開く"},
     "footer": {"en": "index {version} · {ms} ms", "ja": "インデックス {version} · {ms} ms"},
     "footer_version": {"en": "index {version}", "ja": "インデックス {version}"},
     # --- answers written by a language model (only when one is configured) ---------------------

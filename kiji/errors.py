@@ -18,6 +18,10 @@ one-line message and an exit status, the Discord bot into an ephemeral reply. An
     │   └── BuildLocked         another build holds the lock
     ├── RateLimited             too many requests (API 429, Discord cooldown)
     ├── ServiceUnreachable      a service (Discord's API or gateway) could not be reached
+    │   └── FetchFailed         a web page or feed could not be fetched (DNS, refused, timeout, 5xx)
+    ├── PageUnusable            a URL or what it serves cannot be an article (4xx, not HTML, no text,
+    │                           too large, redirect loop, an address kiji may not fetch)
+    ├── FetchRefused            a site's robots.txt disallows the page
     ├── CredentialsRejected     a service refused kiji's credentials or permissions
     └── SystemFault             the operating system refused a file operation, or memory ran out
 
@@ -117,3 +121,23 @@ class SystemFault(KijiError):
     """Permission denied, disk full, a read-only file system, out of memory: fix the environment."""
 
     code = "system_fault"
+
+
+class FetchFailed(ServiceUnreachable):
+    """A page or feed could not be fetched: the host is unknown or unreachable, it timed out, or the
+    server failed (5xx). The message names the URL and the cause."""
+
+    code = "fetch_failed"
+
+
+class PageUnusable(InvalidInput):
+    """A URL that cannot become an article: invalid, refused by the address rule, answered 4xx,
+    not HTML, over the size limit, without main text, or redirecting in a loop."""
+
+    code = "page_unusable"
+
+
+class FetchRefused(KijiError):
+    """The site's robots.txt disallows kiji from fetching the page."""
+
+    code = "fetch_refused"

@@ -20,6 +20,7 @@ from kiji.errors import (
     BuildError,
     CorpusError,
     CredentialsRejected,
+    FetchRefused,
     IndexUnavailable,
     InvalidInput,
     KijiError,
@@ -59,10 +60,12 @@ EXIT_CODES: tuple[ExitCode, ...] = (
              (BuildError,)),
     ExitCode(6, "corpus", "the corpus folder or an article file cannot be used (missing, unreadable, "
                           "too large, its id already taken)", (CorpusError,)),
-    ExitCode(7, "network", "a service could not be reached (Discord's API or gateway), or the "
-                           "server's address could not be bound", (ServiceUnreachable,)),
+    ExitCode(7, "network", "a service could not be reached (Discord's API or gateway, a web page or "
+                           "feed: DNS, refused, timeout, 5xx), or the server's address could not be bound",
+             (ServiceUnreachable,)),
     ExitCode(8, "refused", "a service refused kiji: the Discord token or gateway intents were rejected, "
-                           "or too many requests", (CredentialsRejected, RateLimited)),
+                           "too many requests, or a site's robots.txt disallows the page",
+             (CredentialsRejected, RateLimited, FetchRefused)),
     ExitCode(9, "system", "the system refused a file operation (permission, disk full, read-only), "
                           "a database file is damaged or locked, or memory ran out", (SystemFault,)),
     ExitCode(BUG, "bug", "an internal error: a bug in kiji (`KIJI_DEBUG=1` shows the traceback)"),

@@ -27,6 +27,8 @@ from kiji.retrieval.index.vector_index import set_faiss_threads
 from kiji.settings import Settings
 
 if TYPE_CHECKING:
+    from kiji.corpus.transaction import CorpusTransaction
+    from kiji.corpus.web.fetch import FetchConfig
     from kiji.retrieval.embedding.ray_pool import RayEmbeddingPool
 
 
@@ -113,3 +115,45 @@ def ray_pool(settings: Settings, embedder: Embedder, address: str | None = None,
     factory = partial(_load_embedder, embedder_config(settings, threads=settings.ray_threads_per_actor))
     return RayEmbeddingPool(config, factory, fingerprint=embedder.fingerprint, dim=embedder.dim,
                             encode_batch=settings.embed_batch_size, log=log)
+
+
+def user_agent() -> str:
+    """``kiji/<version> (article indexer)``: sites can tell who fetched, and which release."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        release = version("kiji")
+    except PackageNotFoundError:  # run from a checkout that was never installed
+        release = "0"
+    return f"kiji/{release} (article indexer)"
+
+
+def fetch_config(settings: Settings) -> FetchConfig:
+    """What every fetch of a page or feed runs under (the CLI, the API's jobs, the bot alike)."""
+    from kiji.corpus.web.fetch import FetchConfig
+    from kiji.corpus.web.guard import parse_networks
+
+    return FetchConfig(user_agent=user_agent(), max_bytes=settings.max_article_bytes,
+                       connect_timeout=settings.fetch_connect_timeout,
+                       read_timeout=settings.fetch_read_timeout, delay=settings.fetch_delay,
+                       allowed_networks=parse_networks(settings.fetch_allowed_networks))
+
+
+def publish_change(settings: Settings, embedder: Embedder,
+                   change: Callable[[CorpusTransaction], None]) -> str:
+    """Apply ``change`` to the corpus folder and publish a new index version, or neither (the
+    change is a transaction undone unless the build publishes); the new version's name. The API's
+    article jobs use it; ``kiji index add`` runs the same steps with its progress bars."""
+    from kiji.corpus.transaction import CorpusTransaction
+    from kiji.retrieval.index.build import build_index
+    from kiji.retrieval.index.versions import build_lock
+
+    with build_lock(settings.index_dir), CorpusTransaction(settings.corpus_dir) as tx:
+        change(tx)
+        summary = build_index(
+            corpus_paths=[settings.corpus_dir], index_dir=settings.index_dir, embedder=embedder,
+            params=chunk_params(settings), batch_size=settings.embed_batch_size,
+            keep_versions=settings.keep_versions, ann_threshold=settings.ann_threshold,
+            compact_threshold=settings.compact_threshold, cache_dir=settings.cache_dir,
+            max_article_bytes=settings.max_article_bytes, locked=True)
+    return summary.version

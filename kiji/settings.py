@@ -92,6 +92,16 @@ class Settings(BaseSettings):
     #: registry, kiji.corpus.formats) a build reads or `index add` accepts. The shipped articles are under 20 KB; a 50 MB file took 1.7 GB and minutes.
     max_article_bytes: int = Field(5_000_000, ge=1_000)
 
+    # --- articles from the web (`kiji index add URL`, `kiji feed`, POST /v1/articles) ----------
+    #: CIDRs kiji may fetch from although they are loopback, private, link-local or metadata
+    #: addresses (comma-separated; empty: none, so the server cannot be turned against its network).
+    fetch_allowed_networks: str = ""
+    #: Seconds to connect, and between two reads of one response.
+    fetch_connect_timeout: float = Field(10.0, gt=0, le=300)
+    fetch_read_timeout: float = Field(30.0, gt=0, le=600)
+    #: Seconds between two requests to one host (robots.txt's Crawl-delay when it asks for more).
+    fetch_delay: float = Field(1.0, ge=0, le=3600)
+
     # --- distributed builds (`kiji index build --ray`, the `ray` extra) ----------------------
     #: A running Ray cluster (`ray://head:10001` or `head:6379`) for `--ray` without an address;
     #: unset: `--ray` starts a local instance for the build.

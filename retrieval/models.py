@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, computed_field
+
+from kiji.retrieval.fragments import source_link
 
 Language = Literal["ja", "en"]
 
@@ -20,6 +22,12 @@ class Quote(BaseModel):
     score: float
     url: str | None = None
     chunk_id: int = Field(ge=0, description="row of the chunk the quote was taken from")
+
+    @computed_field(description="the original page at this passage (a #:~:text= fragment), when the "  # type: ignore[prop-decorator]
+                                "article has a URL")
+    @property
+    def source_url(self) -> str | None:
+        return source_link(self.url, self.text)
 
 
 class AskResult(BaseModel):

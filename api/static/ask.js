@@ -19,7 +19,7 @@
     quotes.forEach((quote, i) => {
       const titleId = name + "-title-" + i;
       const metaId = name + "-meta-" + i;
-      const original = httpUrl(quote.url);
+      const original = httpUrl(quote.source_url) || httpUrl(quote.url);
       list.append(el("li", {},
         el("p", { class: "quote-title", id: titleId, text: quote.title }),
         el("blockquote", {},

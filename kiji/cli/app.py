@@ -12,6 +12,7 @@ from typing import NoReturn
 
 from kiji.cli.ask import cmd_ask
 from kiji.cli.console import eprint
+from kiji.cli.feed import cmd_feed_add, cmd_feed_list, cmd_feed_remove, cmd_feed_sync
 from kiji.cli.index import (
     cmd_index_add,
     cmd_index_build,
@@ -87,9 +88,9 @@ def build_parser() -> argparse.ArgumentParser:
     rb = index.add_parser("rollback", help="serve the previous index version again")
     paths(rb)
     rb.set_defaults(func=cmd_index_rollback)
-    add = index.add_parser("add", help="copy files into the corpus and rebuild")
+    add = index.add_parser("add", help="copy files or fetch web pages (URLs) into the corpus and rebuild")
     paths(add)
-    add.add_argument("paths", nargs="+")
+    add.add_argument("paths", nargs="+", metavar="PATH_OR_URL")
     add.add_argument("--replace", action="store_true",
                      help="replace articles whose id is already in the corpus (else refused)")
     add.add_argument("--json", action="store_true")
@@ -99,6 +100,24 @@ def build_parser() -> argparse.ArgumentParser:
     rm.add_argument("id")
     rm.add_argument("--json", action="store_true")
     rm.set_defaults(func=cmd_index_remove)
+
+    feed = sub.add_parser("feed", help="follow RSS/Atom feeds and sitemaps").add_subparsers(
+        dest="feed_cmd", required=True)
+    for name, func, helptext in (("add", cmd_feed_add, "follow a feed (RSS, Atom or sitemap.xml)"),
+                                 ("remove", cmd_feed_remove, "stop following a feed (its articles stay)")):
+        p = feed.add_parser(name, help=helptext)
+        paths(p)
+        p.add_argument("url")
+        p.set_defaults(func=func)
+    fl = feed.add_parser("list", help="the feeds followed")
+    paths(fl)
+    fl.set_defaults(func=cmd_feed_list)
+    fs = feed.add_parser("sync", help="fetch new and changed entries of every feed and publish them in one build")
+    paths(fs)
+    fs.add_argument("--prune", action="store_true",
+                    help="also remove articles whose entry left its feed (else nothing is removed)")
+    fs.add_argument("--json", action="store_true", help=argparse.SUPPRESS)
+    fs.set_defaults(func=cmd_feed_sync)
 
     ask = sub.add_parser("ask", help="answer a question ('-' reads one question per line from stdin)")
     paths(ask)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -14,7 +15,10 @@ from kiji.cli.resources import settings_from
 from kiji.errors import InvalidInput, KijiError, ModelError
 from kiji.exit_codes import as_kiji_error
 
+_URL_SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.\-]*://")
+
 if TYPE_CHECKING:
+    from kiji.corpus.edits import AddPlan
     from kiji.corpus.transaction import CorpusTransaction
     from kiji.retrieval.embedding.models.spec import ModelSpec
     from kiji.settings import Settings
@@ -208,18 +212,51 @@ def editable_corpus(settings: Settings) -> None:
                            "(or --corpus) to a folder of your own")
 
 
+def is_url(arg: str) -> bool:
+    """``scheme://…`` is a URL (``ftp://`` too, refused by name later); anything else a path."""
+    return bool(_URL_SCHEME.match(arg))
+
+
 def cmd_index_add(args: argparse.Namespace) -> int:
-    from kiji.corpus.edits import plan_add
+    from kiji.corpus.edits import AddPlan, plan_add
 
     settings = settings_from(args)
     editable_corpus(settings)
-    plan = plan_add(settings.corpus_dir, [Path(p) for p in args.paths], replace=args.replace,
-                    max_bytes=settings.max_article_bytes)
+    urls = [a for a in args.paths if is_url(a)]
+    paths = [Path(a) for a in args.paths if not is_url(a)]
+    plan = plan_add(settings.corpus_dir, paths, replace=args.replace,
+                    max_bytes=settings.max_article_bytes) if paths else AddPlan()
+    if not urls:
+        status = cmd_index_build(args, plan.apply)
+        for path in plan.displaced:
+            eprint(f"replaced {path.name}")
+        for _, name in plan.copies:
+            eprint(f"added {name} to {settings.corpus_dir}")
+        return status
+    return add_urls(args, settings, urls, plan)
 
-    status = cmd_index_build(args, plan.apply)
-    for path in plan.displaced:
-        eprint(f"replaced {path.name}")
-    for _, name in plan.copies:
+
+def add_urls(args: argparse.Namespace, settings: Settings, urls: list[str], files: AddPlan) -> int:
+    """Fetch every URL first (any failure: nothing changes), then one build for pages and files."""
+    import tempfile
+
+    from kiji.corpus.web.fetch import Fetcher
+    from kiji.corpus.web.pages import fetch_page
+    from kiji.corpus.web.store import WebPlan, plan_pages
+    from kiji.runtime import fetch_config
+
+    with Fetcher(fetch_config(settings)) as fetcher:
+        pages = [fetch_page(fetcher, url) for url in urls]
+    with tempfile.TemporaryDirectory(prefix="kiji-web-") as staging:
+        web = plan_pages(settings.corpus_dir, pages, Path(staging), WebPlan(plan=files))
+        status = cmd_index_build(args, web.plan.apply) if web.changes else 0
+    for url, aid in web.added:
+        eprint(f"added {url} as {aid}")
+    for url, aid in web.changed:
+        eprint(f"changed {url}: replaced {aid}")
+    for url, aid in web.unchanged:
+        eprint(f"unchanged {url} ({aid}): nothing to do")
+    for _, name in files.copies:
         eprint(f"added {name} to {settings.corpus_dir}")
     return status
 

@@ -64,7 +64,9 @@ def test_quote_value_adds_the_url_when_there_is_room() -> None:
     q = Quote(article_id="a", title="T", text="x" * 2000, start=0, end=2000, score=1.0, chunk_id=0,
               url="https://example.com/article")
     value = quote_value(q)
-    assert value.endswith("\nhttps://example.com/article") and dlen(value) <= 1024
+    # the original page at the passage (its text fragment) when the article has a URL
+    assert q.source_url and q.source_url.startswith("https://example.com/article#:~:text=")
+    assert value.endswith("\n" + q.source_url) and dlen(value) <= 1024
     assert q.text.startswith(quote_text(value)[0])
 
 
@@ -248,3 +250,13 @@ def test_locale_mapping() -> None:
     assert lang_of(discord.Locale.japanese) == "ja" and lang_of("ja") == "ja"
     assert lang_of(discord.Locale.american_english) == "en" and lang_of(None) == "en"
     assert lang_of(discord.Locale.korean) == "en"
+
+
+def test_a_quote_with_a_url_links_to_the_original_at_the_passage() -> None:
+    quote = Quote(article_id="web-a", title="T", text="Officials estimate the cost.", start=0, end=28,
+                  score=1.0, url="https://news.example/a", chunk_id=0)
+    value = quote_value(quote, reader_base="https://kiji.example.org", lang="en")
+    original = "https://news.example/a#:~:text=Officials%20estimate%20the%20cost."
+    assert value.endswith(f" · [{t('original_link', 'en')}]({original})")
+    assert quote_text(value) == ("Officials estimate the cost.", False)
+    assert quote_value(quote, lang="ja").endswith("\n" + original)

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from kiji.corpus.html_extract import extract_html
+from kiji.corpus.html_extract import extract
 from kiji.errors import BuildError
 from kiji.retrieval.embedding.fake import FakeEmbedder
 from kiji.retrieval.engine import Engine
@@ -129,8 +129,7 @@ def test_input_formats_and_broken_files(tmp_path: Path) -> None:
 
     # HTML: page chrome removed; the article text is the extracted text; title and canonical url.
     page = loaded.articles["page"]
-    _, extracted, _ = extract_html(HTML_PAGE)
-    assert page.text == extracted
+    assert page.text == extract(HTML_PAGE).text
     for junk in ("SCRIPTJUNK", "NAVLINK", "HEADERJUNK", "FOOTERJUNK", "ASIDEJUNK", "color: red"):
         assert junk not in page.text
     assert page.title == "A bakery that opens at midnight"

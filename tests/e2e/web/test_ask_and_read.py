@@ -127,6 +127,15 @@ def test_hostile_articles_stay_inert_and_sources_differ(tab: Tab) -> None:
     expect(page.locator(".notice.differ")).to_be_visible()
     assert_cards_match(page, body["quotes"])
     assert {q["article_id"] for q in body["quotes"]} >= {"zorbium-a", "zorbium-b"}
+    # The article with an http URL links to its original page at the passage (source_url), and
+    # the one with a javascript: URL links nowhere.
+    for i, q in enumerate(body["quotes"]):
+        original = page.locator("ol.quotes.answer > li").nth(i).locator(".quote-meta a")
+        if q["article_id"] == "zorbium-b":
+            assert q["source_url"].startswith("https://example.com/zorbium?a=1&b=<2>#:~:text=")
+            assert original.get_attribute("href") == q["source_url"]
+        elif q["article_id"] == "zorbium-a":
+            assert q["source_url"] is None and original.count() == 0
     assert any("<img src=x" in q["text"] for q in body["quotes"])
     # Article text shows as text: no element came out of it.
     for selector in ("#answer img", "#details img", "#details script", "#details b", "a[href^='javascript']"):
