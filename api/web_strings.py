@@ -61,6 +61,7 @@ STRINGS: dict[str, dict[Lang, str]] = {
                       "ja": "この質問に答える記述は記事の中にありません。推測で答えることはしません。"},
     "related_heading": {"en": "Nearby passages (they may not answer the question)",
                         "ja": "近い箇所(質問の答えではない可能性があります)"},
+    "glosses_label": {"en": "Key terms:", "ja": "主な語句:"},
     "score": {"en": "score {score}", "ja": "スコア {score}"},
     "location": {"en": "chars {start}–{end}", "ja": "{start}〜{end}文字目"},
     "original": {"en": "original page", "ja": "元のページ"},

@@ -24,7 +24,7 @@ from urllib.parse import quote as urlquote
 import discord
 
 from kiji.bot.i18n import Lang, t
-from kiji.bot.markdown import ELLIPSIS, dlen, fit, unescape
+from kiji.bot.markdown import ELLIPSIS, dlen, fit, unescape, unmark
 from kiji.retrieval.models import ArticleInfo, AskResult, Quote
 
 TITLE_MAX = 256
@@ -80,8 +80,23 @@ def quote_value(quote: Quote, limit: int = FIELD_VALUE_MAX, *, reader_base: str 
     link = _link_line(quote, reader_base, lang)
     if link and dlen(link) <= 400 and limit >= dlen(link) + 60:
         suffix = "\n" + link
-    body = fit(quote.text, limit - dlen(suffix), prefix="「", closing="」")
+    glosses = gloss_line(quote)
+    if glosses and limit >= dlen(suffix) + dlen(glosses) + 120:
+        suffix = "\n" + glosses + suffix
+    body = fit(quote.text, limit - dlen(suffix), prefix="「", closing="」", bold=quote.highlights)
     return body + suffix
+
+
+#: Discord's subtext: the glosses of a quote in the other language, small, under it.
+GLOSS_PREFIX = "-# "
+
+
+def gloss_line(quote: Quote) -> str:
+    """``-# 株式 share; stock · 下落 decline`` (escaped; empty without glosses)."""
+    if not quote.glosses:
+        return ""
+    line = " · ".join(f"{g.term} {g.gloss}" for g in quote.glosses)
+    return fit(line, 300, prefix=GLOSS_PREFIX)
 
 
 _LINK_LINE = re.compile(r"(?:https?://\S+|\[[^\]\n]*\]\(https?://[^)\s]+\))")
@@ -90,9 +105,12 @@ _LINK_LINE = re.compile(r"(?:https?://\S+|\[[^\]\n]*\]\(https?://[^)\s]+\))")
 def quote_text(value: str) -> tuple[str, bool]:
     """The article text inside a field value written by ``quote_value``, and whether it was cut."""
     body = value
-    head, sep, tail = value.rpartition("\n")
-    if sep and _LINK_LINE.fullmatch(tail) and (head.endswith("」") or head.endswith("」" + ELLIPSIS)):
-        body = head  # drop the link line quote_value appends
+    for _ in range(2):  # drop the link line and the glosses line quote_value appends
+        head, sep, tail = body.rpartition("\n")
+        if sep and (_LINK_LINE.fullmatch(tail) or tail.startswith(GLOSS_PREFIX)) and (
+                head.endswith(("」", "」" + ELLIPSIS)) or head.rpartition("\n")[2].startswith(GLOSS_PREFIX)):
+            body = head
+    body = unmark(body)
     cut = body.endswith("」" + ELLIPSIS)
     if cut:
         body = body[: -len(ELLIPSIS)]

@@ -7,6 +7,7 @@ reference, so a request that started on one version finishes on it.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import os
 import threading
 import time
@@ -23,6 +24,7 @@ from kiji.retrieval.answer.contentless import contentless_kind
 from kiji.retrieval.answer.model import AnswerModel
 from kiji.retrieval.answer.question_signals import question_signals
 from kiji.retrieval.answer.quotes import make_quotes, order_sentences, verbatim
+from kiji.retrieval.answer.reading_aids import ReadingAids
 from kiji.retrieval.answer.signals import Candidates, SignalExtractor
 from kiji.retrieval.answer.tuning import DEFAULT_TUNING, RetrievalTuning
 from kiji.retrieval.embedding.embedder import Embedder
@@ -123,6 +125,7 @@ class Engine:
         for i, chunk in enumerate(self.index.chunks):
             self._chunks_of.setdefault(chunk.article_id, []).append(i)
         self._signals = SignalExtractor(self.index, self.lexical)
+        self._aids = ReadingAids(self.lexical)
 
     @classmethod
     def configured(cls, config: EngineConfig, index: LoadedIndex, embedder: Embedder) -> Engine:
@@ -289,12 +292,15 @@ class Engine:
         # Articles that disagree on the figure asked for: one quote from each, and say so.
         shown, disagree = settle(text, shown, relevant, top_k)
         differ = answered and (disagree or sources_differ(shown))
+        facts = cands.facts
+        aids = functools.partial(self._aids.annotate, question=text, language=lang, weights=cands.weights,
+                                 every_figure=facts.wants_figure or bool(facts.asked & {"number", "date"}))
+        more = [q for q in relevant if q not in shown] if answered else []
+        shown, more, related = aids(shown), aids(more), aids([] if answered else relevant[:top_k])
         return AskResult(
             question=question, language=lang, answered=answered,
             answer=compose(lang, shown, answered=answered, differ=differ, margin=model.source_margin),
-            quotes=shown, more_quotes=[q for q in relevant if q not in shown] if answered else [],
-            instruction_quotes=instruction_quotes(shown),
-            related=[] if answered else relevant[:top_k],
+            quotes=shown, more_quotes=more, instruction_quotes=instruction_quotes(shown), related=related,
             sources_differ=differ, index_version=self.version,
             considered=considered, decision=reason, confidence=round(probability, 4),
             took_ms=round((time.perf_counter() - started) * 1000, 2),

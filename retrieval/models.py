@@ -9,6 +9,13 @@ from pydantic import BaseModel, Field
 Language = Literal["ja", "en"]
 
 
+class Gloss(BaseModel):
+    """One term of a quote (as written in it) and its meaning in the reader's language."""
+
+    term: str
+    gloss: str
+
+
 class Quote(BaseModel):
     """A verbatim slice of one article: ``text == article.text[start:end]``, always."""
 
@@ -20,6 +27,11 @@ class Quote(BaseModel):
     score: float
     url: str | None = None
     chunk_id: int = Field(ge=0, description="row of the chunk the quote was taken from")
+    #: What matched the question: ``[start, end]`` offsets into ``text`` (figures, dates, terms in
+    #: either script), sorted and disjoint, so every edge marks the same characters.
+    highlights: list[tuple[int, int]] = Field(default_factory=list)
+    #: For a quote not in the question's language: its key terms in the reader's language.
+    glosses: list[Gloss] = Field(default_factory=list)
 
 
 class AskResult(BaseModel):

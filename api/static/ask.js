@@ -1,7 +1,8 @@
 /* kiji web page, the ask page: question box, answer, quotes, feedback. */
 "use strict";
 (function () {
-  const { config, t, el, httpUrl, api, apiKey, describeError, openKeyPanel, syncLangLinks } = window.kiji;
+  const { config, t, el, httpUrl, api, apiKey, describeError, openKeyPanel, syncLangLinks,
+          sliceCodePoints } = window.kiji;
   const form = document.getElementById("ask-form");
   const input = document.getElementById("q");
   const status = document.getElementById("status");
@@ -14,7 +15,36 @@
     return "/articles/" + encodeURIComponent(quote.article_id) + "?" + params + "#quote";
   }
 
-  function quoteList(quotes, question, name) {
+  /** The quote's text with what matched the question in <mark>s (``highlights``: code point
+   * offsets into the quote, sorted and disjoint, as the API gives them). */
+  function markedText(quote) {
+    const parts = [];
+    let rest = quote.text, done = 0;
+    for (const [start, end] of quote.highlights || []) {
+      if (start < done || end <= start) continue;
+      const [before, marked, after] = sliceCodePoints(rest, start - done, end - done);
+      if (before) parts.push(before);
+      parts.push(el("mark", { class: "hit", text: marked }));
+      rest = after;
+      done = end;
+    }
+    if (rest) parts.push(rest);
+    return parts;
+  }
+
+  /** "Key terms: 株式 share; stock · 下落 decline", for a quote in the other language. */
+  function glossLine(quote, language) {
+    if (!quote.glosses || !quote.glosses.length) return null;
+    const line = el("p", { class: "glosses" }, el("span", { class: "glosses-label", text: t("glosses_label") }), " ");
+    quote.glosses.forEach((g, i) => {
+      if (i) line.append(" · ");
+      line.append(el("span", { lang: language === "en" ? "ja" : "en", class: "gloss-term", text: g.term }),
+                  " " + g.gloss);
+    });
+    return line;
+  }
+
+  function quoteList(quotes, question, name, language) {
     const list = el("ol", { class: "quotes " + name });
     quotes.forEach((quote, i) => {
       const titleId = name + "-title-" + i;
@@ -24,7 +54,8 @@
         el("p", { class: "quote-title", id: titleId, text: quote.title }),
         el("blockquote", {},
           el("a", { class: "quote-link", href: readerUrl(quote, question),
-                    "aria-describedby": titleId + " " + metaId, text: quote.text })),
+                    "aria-describedby": titleId + " " + metaId }, ...markedText(quote))),
+        glossLine(quote, language),
         el("p", { class: "quote-meta", id: metaId },
           t("location", { start: quote.start, end: quote.end }) + " · " +
           t("score", { score: Number(quote.score).toFixed(3) }),
@@ -102,13 +133,13 @@
     const shown = [];
     if (result.quotes.length) {
       details.append(el("h2", { text: t("quotes_heading") }), el("p", { class: "hint", text: t("quotes_help") }),
-        quoteList(result.quotes, question, "answer"));
+        quoteList(result.quotes, question, "answer", result.language));
       shown.push(...result.quotes);
     }
     // `related` (the closest passages, sent with declines) is optional in the API response.
     const related = Array.isArray(result.related) ? result.related : [];
     if (related.length) {
-      details.append(el("h2", { text: t("related_heading") }), quoteList(related, question, "related"));
+      details.append(el("h2", { text: t("related_heading") }), quoteList(related, question, "related", result.language));
       shown.push(...related);
     }
     details.append(el("div", { class: "after" },

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import os
 import sys
-from collections.abc import Callable
-from typing import TYPE_CHECKING
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, TextIO
 
 if TYPE_CHECKING:
-    from kiji.retrieval.models import AskResult
+    from kiji.retrieval.models import AskResult, Quote
 
 
 def progress_factory(label: str) -> Callable[[int], Callable[[int], None]]:
@@ -31,21 +32,48 @@ def eprint(*parts: object) -> None:
     print(*parts, file=sys.stderr, flush=True)
 
 
+BOLD, RESET = "\x1b[1m", "\x1b[0m"
+
+
+def supports_bold(stream: TextIO) -> bool:
+    """Bold only on a terminal that draws it: not piped, not TERM=dumb, not NO_COLOR
+    (https://no-color.org), as git and ripgrep decide."""
+    isatty = getattr(stream, "isatty", None)
+    return bool(isatty and isatty()) and os.environ.get("TERM", "") != "dumb" and not os.environ.get("NO_COLOR")
+
+
+def marked(text: str, spans: Sequence[tuple[int, int]], bold: bool) -> str:
+    """``text`` with its highlighted ``spans`` in bold (ANSI) when ``bold``, else as it is."""
+    if not bold or not spans:
+        return text
+    out, pos = [], 0
+    for start, end in spans:
+        out += [text[pos:start], BOLD, text[start:end], RESET]
+        pos = end
+    return "".join(out) + text[pos:]
+
+
+def _print_quote(q: Quote, bold: bool) -> None:
+    for line in marked(q.text, q.highlights, bold).splitlines():
+        print(f"    > {line}")
+    if q.glosses:
+        print("      " + " · ".join(f"{g.term} {g.gloss}" for g in q.glosses))
+
+
 def print_human(result: AskResult) -> None:
+    bold = supports_bold(sys.stdout)
     print(result.answer)
     if result.quotes:
         print()
     for i, q in enumerate(result.quotes, 1):
         print(f"[{i}] {q.title}  ({q.article_id}, chars {q.start}-{q.end}, score {q.score:.3f})")
-        for line in q.text.splitlines():
-            print(f"    > {line}")
+        _print_quote(q, bold)
     if result.related:
         print("\n" + ("関連しそうな箇所(質問に答えているとは限りません):" if result.language == "ja"
                       else "Closest passages (they may not answer the question):"))
     for q in result.related:
         print(f"  - {q.title}  ({q.article_id}, chars {q.start}-{q.end})")
-        for line in q.text.splitlines():
-            print(f"    > {line}")
+        _print_quote(q, bold)
     print(f"\n(index {result.index_version}, {result.took_ms:.0f} ms{how_written(result)})", file=sys.stderr)
 
 

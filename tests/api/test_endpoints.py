@@ -173,3 +173,21 @@ async def test_metrics_label_route_templates_and_the_index(client: httpx.AsyncCl
     assert f"kiji_index_chunks {float(len(fake_engine.index.chunks))}" in text
     assert f"kiji_index_articles {float(len(fake_engine.index.articles))}" in text
     assert "kiji_ready 1.0" in text
+
+
+async def test_ask_gives_each_quote_its_highlights_and_glosses(client: httpx.AsyncClient) -> None:
+    body = (await client.post("/v1/ask", json={"question": "How much did NVIDIA's stock fall?",
+                                               "top_k": 3})).json()
+    quotes = body["quotes"] + body["related"]
+    assert quotes
+    for quote in quotes:
+        spans = quote["highlights"]
+        assert spans == sorted(spans) and all(0 <= s < e <= len(quote["text"]) for s, e in spans)
+        assert all(a[1] < b[0] for a, b in zip(spans, spans[1:], strict=False))  # disjoint, merged
+        # English reader, Japanese quote: glosses name terms of the quote itself.
+        assert quote["glosses"] and all(g["term"] in quote["text"] and g["gloss"] for g in quote["glosses"])
+    marked = [q["text"][s:e] for q in quotes for s, e in q["highlights"]]
+    assert any("NVIDIA" in m for m in marked) and any("%" in m for m in marked)
+    # A Japanese question over Japanese quotes: marks, no glosses.
+    ja = (await client.post("/v1/ask", json={"question": JA_QUESTION})).json()
+    assert all(q["glosses"] == [] for q in ja["quotes"] + ja["related"])

@@ -248,3 +248,28 @@ def test_locale_mapping() -> None:
     assert lang_of(discord.Locale.japanese) == "ja" and lang_of("ja") == "ja"
     assert lang_of(discord.Locale.american_english) == "en" and lang_of(None) == "en"
     assert lang_of(discord.Locale.korean) == "en"
+
+
+def test_highlights_are_bold_and_glosses_a_subtext_line() -> None:
+    from kiji.retrieval.models import Gloss
+
+    text = "NVIDIAは*11%*下落した"
+    q = Quote(article_id="a", title="T", text=text, start=0, end=len(text), score=1.0, chunk_id=0,
+              highlights=[(0, 6), (8, 11)], glosses=[Gloss(term="下落", gloss="decline; fall")])
+    value = quote_value(q)
+    assert value.startswith("「**NVIDIA**は\\***11%**\\*下落")  # the text's own * stay escaped
+    assert value.endswith("\n-# 下落 decline; fall")
+    assert quote_text(value) == (text, False)
+    # Cut inside a highlight: the bold closes before the bracket, the quote stays a verbatim prefix.
+    long = q.model_copy(update={"text": "NVIDIA" + "あ" * 2000, "end": 2006, "highlights": [(0, 1500)]})
+    cut = quote_value(long, 300)
+    shown, was_cut = quote_text(cut)
+    assert was_cut and long.text.startswith(shown) and "**」" in cut and dlen(cut) <= 300
+
+
+def test_the_engine_answer_embed_bolds_what_matched(engine: Engine) -> None:
+    result = engine.ask("How much did NVIDIA's stock fall?")
+    embed = answer_embed(result, "en")
+    assert not violations(embed)
+    assert any("**" in (f.value or "") for f in embed.fields)
+    _assert_verbatim(embed, result.quotes or result.related, engine)

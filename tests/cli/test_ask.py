@@ -94,3 +94,33 @@ def test_missing_index_says_how_to_build(tmp_path: Path) -> None:
     assert proc.returncode == 3
     assert "kiji index build" in proc.stderr and "Traceback" not in proc.stderr
     assert len(proc.stderr.strip().splitlines()) == 1
+
+
+class _Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_ask_bolds_highlights_on_a_terminal_only(use_fake: Engine, monkeypatch: pytest.MonkeyPatch,
+                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    question = "How much did NVIDIA's stock fall?"
+    assert cli.main(["ask", question]) == 0
+    piped = capsys.readouterr().out
+    assert "\x1b[" not in piped
+    # Glossed for an English reader: a line of "term meaning" under each Japanese quote.
+    result = use_fake.ask(question)
+    first = (result.quotes or result.related)[0]
+    assert f"{first.glosses[0].term} {first.glosses[0].gloss}" in piped
+    monkeypatch.setenv("TERM", "xterm-256color")
+    monkeypatch.delenv("NO_COLOR", raising=False)
+    terminal = _Terminal()
+    monkeypatch.setattr(sys, "stdout", terminal)
+    assert cli.main(["ask", question]) == 0
+    shown = terminal.getvalue()
+    s, e = first.highlights[0]
+    assert f"\x1b[1m{first.text[s:e]}\x1b[0m" in shown
+    monkeypatch.setenv("NO_COLOR", "1")
+    terminal = _Terminal()
+    monkeypatch.setattr(sys, "stdout", terminal)
+    assert cli.main(["ask", question]) == 0
+    assert "\x1b[" not in terminal.getvalue()
