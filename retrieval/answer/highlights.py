@@ -28,6 +28,10 @@ Span = tuple[int, int]
 def folded(text: str) -> tuple[str, list[int]]:
     """``text`` NFKC-normalised and case-folded, and for each of its characters the offset in
     ``text`` of the character it came from (one more entry: ``len(text)``, for span ends)."""
+    if unicodedata.is_normalized("NFKC", text):
+        flat = text.casefold()
+        if len(flat) == len(text):  # the usual case, ~20x faster than character by character
+            return flat, [*range(len(text) + 1)]
     out: list[str] = []
     where: list[int] = []
     for i, ch in enumerate(text):
