@@ -61,6 +61,8 @@ STRINGS: dict[str, dict[Lang, str]] = {
                       "ja": "この質問に答える記述は記事の中にありません。推測で答えることはしません。"},
     "related_heading": {"en": "Nearby passages (they may not answer the question)",
                         "ja": "近い箇所(質問の答えではない可能性があります)"},
+    "also_relevant_heading": {"en": "Also relevant", "ja": "関連する記述"},
+    "details": {"en": "Details", "ja": "詳細"},
     "glosses_label": {"en": "Key terms:", "ja": "主な語句:"},
     "score": {"en": "score {score}", "ja": "スコア {score}"},
     "location": {"en": "chars {start}–{end}", "ja": "{start}〜{end}文字目"},

@@ -119,9 +119,14 @@ def quote_text(value: str) -> tuple[str, bool]:
     return unescape(body[1:-1]), cut
 
 
-def quote_name(number: int, quote: Quote, lang: Lang) -> str:
-    location = " · " + t("location", lang, start=quote.start, end=quote.end)
-    return fit(quote.title, FIELD_NAME_MAX - dlen(location), prefix=f"{number}. ") + location
+def quote_name(number: int, quote: Quote, lang: Lang, *, same_article: bool = False) -> str:
+    """``1. Title``; a further quote of the article just named says so instead of repeating its
+    title; one clearly weaker than the first is labelled "also relevant". Offsets are in the
+    reader link (and ``kiji ask --verbose``), not in the way."""
+    label = t("also_relevant", lang) + " · " if quote.also_relevant else ""
+    if same_article:
+        return f"{number}. {label}{t('same_article', lang)}"
+    return fit(quote.title, FIELD_NAME_MAX, prefix=f"{number}. {label}")
 
 
 def _water_fill(sizes: Sequence[int], total: int) -> int:
@@ -143,8 +148,9 @@ def _quotes_embed(title: str, description: str | None, quotes: Sequence[Quote], 
                   reader_base: str | None = None) -> discord.Embed:
     quotes = list(quotes)[:min(QUOTES_PER_EMBED, FIELDS_MAX)]
     title = fit(title, TITLE_MAX)
-    footer = fit(footer, FOOTER_MAX, markdown=False)
-    names = [quote_name(first_number + i, q, lang) for i, q in enumerate(quotes)]
+    footer = fit(footer, FOOTER_MAX, markdown=False) if footer else ""
+    names = [quote_name(first_number + i, q, lang, same_article=i > 0 and quotes[i - 1].article_id == q.article_id)
+             for i, q in enumerate(quotes)]
     available = TOTAL_MAX - dlen(title) - dlen(footer) - sum(dlen(n) for n in names)
     desc_natural = dlen(fit(description, DESCRIPTION_MAX)) if description else 0
     values = [quote_value(q, reader_base=reader_base, lang=lang) for q in quotes]
@@ -163,7 +169,8 @@ def _quotes_embed(title: str, description: str | None, quotes: Sequence[Quote], 
         embed.description = fit(description, max(1, min(DESCRIPTION_MAX, desc_budget)))
     for name, value in zip(names, values, strict=True):
         embed.add_field(name=name, value=value, inline=False)
-    embed.set_footer(text=footer)
+    if footer:
+        embed.set_footer(text=footer)
     return embed
 
 
@@ -210,7 +217,9 @@ def answer_embed(result: AskResult, lang: Lang, *, reader_base: str | None = Non
     ``lang`` (the interaction locale) is for fixed strings; the answer is in the question's language.
     ``reader_base`` (``KIJI_PUBLIC_URL``) links each quote to the web reader.
     """
-    footer = t("footer", lang, version=result.index_version, ms=_ms(result.took_ms)) + _how_written(result, lang)
+    # Only what a reader needs: who wrote the answer when a language model is configured. The index
+    # version and the latency are for operators (the logs, /readyz, `kiji ask --verbose`).
+    footer = _how_written(result, lang).removeprefix(" · ")
     colour = COLOR if result.answered else NOT_ANSWERED_COLOR
     # On a decline, the closest passages, labelled as passages that may not answer.
     quotes = result.quotes if result.answered else result.related
@@ -241,14 +250,9 @@ def _how_written(result: AskResult, lang: Lang) -> str:
 def more_sources_embed(question: str, quotes: Sequence[Quote], *, first_number: int, index_version: str,
                        lang: Lang, reader_base: str | None = None) -> discord.Embed:
     """One page of further quotes for the same question (numbering continues the answer's)."""
-    footer = t("footer_version", lang, version=index_version)
     return _quotes_embed(f"{t('more_title', lang)}: {question}", None, quotes,
-                         first_number=first_number, footer=footer, lang=lang, colour=COLOR,
+                         first_number=first_number, footer="", lang=lang, colour=COLOR,
                          reader_base=reader_base)
-
-
-def _ms(took_ms: float) -> str:
-    return str(int(math.ceil(took_ms))) if took_ms >= 1 else f"{took_ms:.1f}"
 
 
 # --- /sources and /help ---------------------------------------------------------------------------

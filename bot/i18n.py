@@ -38,8 +38,8 @@ STRINGS: dict[str, dict[Lang, str]] = {
     "sources_differ": {"en": "Note that the sources give different figures.",
                        "ja": "なお、記事によって数字が異なります。"},
     "reader_link": {"en": "Read it in the article", "ja": "記事の中で読む"},
-    "footer": {"en": "index {version} · {ms} ms", "ja": "インデックス {version} · {ms} ms"},
-    "footer_version": {"en": "index {version}", "ja": "インデックス {version}"},
+    "also_relevant": {"en": "also relevant", "ja": "関連"},
+    "same_article": {"en": "(same article)", "ja": "(同じ記事)"},
     # --- answers written by a language model (only when one is configured) ---------------------
     "writing": {"en": "Writing the answer from these quotes… (not yet checked)",
                 "ja": "引用をもとに回答を作成中…(未検証)"},

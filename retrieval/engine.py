@@ -18,7 +18,7 @@ import numpy as np
 
 from kiji.corpus.articles import Article
 from kiji.errors import NotFound
-from kiji.retrieval.answer.compose import compose, help_answer, sources_differ
+from kiji.retrieval.answer.compose import compose, help_answer, sources_differ, weaker_marked
 from kiji.retrieval.answer.conflicts import instruction_quotes, settle
 from kiji.retrieval.answer.contentless import contentless_kind
 from kiji.retrieval.answer.model import AnswerModel
@@ -297,6 +297,7 @@ class Engine:
                                  every_figure=facts.wants_figure or bool(facts.asked & {"number", "date"}))
         more = [q for q in relevant if q not in shown] if answered else []
         shown, more, related = aids(shown), aids(more), aids([] if answered else relevant[:top_k])
+        shown = weaker_marked(shown, None if differ else model.source_margin)
         return AskResult(
             question=question, language=lang, answered=answered,
             answer=compose(lang, shown, answered=answered, differ=differ, margin=model.source_margin),

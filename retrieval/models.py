@@ -32,6 +32,9 @@ class Quote(BaseModel):
     highlights: list[tuple[int, int]] = Field(default_factory=list)
     #: For a quote not in the question's language: its key terms in the reader's language.
     glosses: list[Gloss] = Field(default_factory=list)
+    #: Clearly weaker than the first quote (below it by more than the answer model's source
+    #: margin): shown under "also relevant", not as part of the answer.
+    also_relevant: bool = False
 
 
 class AskResult(BaseModel):

@@ -47,8 +47,9 @@
   function quoteList(quotes, question, name, language) {
     const list = el("ol", { class: "quotes " + name });
     quotes.forEach((quote, i) => {
-      const titleId = name + "-title-" + i;
-      const metaId = name + "-meta-" + i;
+      const prefix = name.replace(/ /g, "-");
+      const titleId = prefix + "-title-" + i;
+      const metaId = prefix + "-meta-" + i;
       const original = httpUrl(quote.url);
       list.append(el("li", {},
         el("p", { class: "quote-title", id: titleId, text: quote.title }),
@@ -56,11 +57,13 @@
           el("a", { class: "quote-link", href: readerUrl(quote, question),
                     "aria-describedby": titleId + " " + metaId }, ...markedText(quote))),
         glossLine(quote, language),
+        // Offsets and scores are for whoever checks the ranking: one click away, not in the way.
+        el("details", { class: "quote-details" }, el("summary", { text: t("details") }),
         el("p", { class: "quote-meta", id: metaId },
           t("location", { start: quote.start, end: quote.end }) + " · " +
           t("score", { score: Number(quote.score).toFixed(3) }),
           original ? " · " : null,
-          original ? el("a", { href: original, rel: "noopener noreferrer", text: t("original") }) : null)));
+          original ? el("a", { href: original, rel: "noopener noreferrer", text: t("original") }) : null))));
     });
     return list;
   }
@@ -132,9 +135,17 @@
     }
     const shown = [];
     if (result.quotes.length) {
+      // The first quote is the answer; quotes clearly weaker than it (``also_relevant``, by the
+      // answer model's source margin) go under their own heading rather than look as sure.
+      const sure = result.quotes.filter((q) => !q.also_relevant);
+      const weaker = result.quotes.filter((q) => q.also_relevant);
       details.append(el("h2", { text: t("quotes_heading") }), el("p", { class: "hint", text: t("quotes_help") }),
-        quoteList(result.quotes, question, "answer", result.language));
-      shown.push(...result.quotes);
+        quoteList(sure, question, "answer", result.language));
+      if (weaker.length) {
+        details.append(el("h2", { text: t("also_relevant_heading") }),
+          quoteList(weaker, question, "answer also-relevant", result.language));
+      }
+      shown.push(...sure, ...weaker);
     }
     // `related` (the closest passages, sent with declines) is optional in the API response.
     const related = Array.isArray(result.related) ? result.related : [];
@@ -145,8 +156,9 @@
     details.append(el("div", { class: "after" },
       feedbackBox(result, question, shown),
       el("a", { href: "/?" + new URLSearchParams({ q: question }), text: t("permalink") }),
-      el("p", { class: "meta", text: t("answer_meta", { version: result.index_version,
-                                                        ms: Math.round(result.took_ms) }) })));
+      el("details", { class: "answer-details" }, el("summary", { text: t("details") }),
+        el("p", { class: "meta", text: t("answer_meta", { version: result.index_version,
+                                                          ms: Math.round(result.took_ms) }) }))));
   }
 
   function clear(message) {

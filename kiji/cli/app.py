@@ -107,6 +107,9 @@ def build_parser() -> argparse.ArgumentParser:
     ask.add_argument("--top-k", type=top_k_arg, default=DEFAULT_TOP_K,
                      help=f"quotes to show, 1-{MAX_TOP_K} (default {DEFAULT_TOP_K})")
     ask.add_argument("--language", choices=["ja", "en"], help="answer language (default: the question's)")
+    ask.add_argument("-v", "--verbose", action="store_true",
+                     help="also show each quote's article id, offsets and score, and the index version "
+                          "and answer probability on stderr (default: off)")
     ask.set_defaults(func=cmd_ask)
 
     ev = sub.add_parser("eval", help="measure quality on a question file (dev.jsonl format)")

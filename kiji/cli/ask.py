@@ -40,7 +40,7 @@ def ask_all(args: argparse.Namespace, engine: Engine, write: Callable[[AskResult
         if args.json:
             print(result.model_dump_json())
         else:
-            print_human(result)
+            print_human(result, verbose=args.verbose)
         return 0
     status = 0
     for number, question, problem in stdin_questions():
@@ -61,7 +61,7 @@ def ask_all(args: argparse.Namespace, engine: Engine, write: Callable[[AskResult
         if args.json:
             print(result.model_dump_json(), flush=True)
         else:
-            print_human(result)
+            print_human(result, verbose=args.verbose)
             print("-" * 60)
     return status
 

@@ -60,21 +60,42 @@ def _print_quote(q: Quote, bold: bool) -> None:
         print("      " + " · ".join(f"{g.term} {g.gloss}" for g in q.glosses))
 
 
-def print_human(result: AskResult) -> None:
+ALSO_RELEVANT = {"ja": "関連する記述:", "en": "Also relevant:"}
+RELATED = {"ja": "関連しそうな箇所(質問に答えているとは限りません):",
+           "en": "Closest passages (they may not answer the question):"}
+
+
+def _where(q: Quote, verbose: bool, score: bool = True) -> str:
+    if not verbose:
+        return ""
+    return f"  ({q.article_id}, chars {q.start}-{q.end}" + (f", score {q.score:.3f})" if score else ")")
+
+
+def print_human(result: AskResult, *, verbose: bool = False) -> None:
+    """The answer, its quotes (those clearly weaker than the first under "Also relevant"), or on a
+    decline the closest passages; offsets, scores and the index version only with ``verbose``."""
     bold = supports_bold(sys.stdout)
     print(result.answer)
     if result.quotes:
         print()
+    heading_done = False
     for i, q in enumerate(result.quotes, 1):
-        print(f"[{i}] {q.title}  ({q.article_id}, chars {q.start}-{q.end}, score {q.score:.3f})")
+        if q.also_relevant and not heading_done:
+            print("\n" + ALSO_RELEVANT[result.language])
+            heading_done = True
+        print(f"[{i}] {q.title}{_where(q, verbose)}")
         _print_quote(q, bold)
     if result.related:
-        print("\n" + ("関連しそうな箇所(質問に答えているとは限りません):" if result.language == "ja"
-                      else "Closest passages (they may not answer the question):"))
+        print("\n" + RELATED[result.language])
     for q in result.related:
-        print(f"  - {q.title}  ({q.article_id}, chars {q.start}-{q.end})")
+        print(f"  - {q.title}{_where(q, verbose, score=False)}")
         _print_quote(q, bold)
-    print(f"\n(index {result.index_version}, {result.took_ms:.0f} ms{how_written(result)})", file=sys.stderr)
+    note = how_written(result)
+    if verbose:
+        probability = f", answer probability {result.confidence:.2f}" if result.confidence is not None else ""
+        print(f"\n(index {result.index_version}, {result.took_ms:.0f} ms{probability}{note})", file=sys.stderr)
+    elif note:
+        print(f"\n({note.removeprefix('; ')})", file=sys.stderr)
 
 
 def how_written(result: AskResult) -> str:

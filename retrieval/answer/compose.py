@@ -64,6 +64,18 @@ def compose(language: Language, quotes: list[Quote], *, answered: bool, differ: 
     return "\n".join(lines)
 
 
+def weaker_marked(quotes: list[Quote], margin: float | None) -> list[Quote]:
+    """``quotes`` with ``also_relevant`` set on those the answer does not speak for: below the
+    first by more than ``margin`` (none when the sources differ: each then stands for its own
+    figure). The same line ``compose`` draws, so the page's "also relevant" and the composed
+    answer agree."""
+    if margin is None or not quotes:
+        return quotes
+    floor = quotes[0].score - margin
+    return [q.model_copy(update={"also_relevant": True}) if i and q.score < floor else q
+            for i, q in enumerate(quotes)]
+
+
 def help_answer(language: Language, titles: list[str]) -> str:
     """What kiji answers, with example questions drawn from the articles at hand (for input that
     asks nothing: a greeting, emoji, an instruction to the bot)."""

@@ -80,10 +80,19 @@ def test_real_answers_fit_and_quote_verbatim(engine: Engine, question: str, lang
         assert violations(embed) == []
         assert embed.title == escape(question) and embed.description
         _assert_verbatim(embed, result.quotes, engine)
+        previous = None
         for i, (field, q) in enumerate(zip(embed.fields, result.quotes, strict=False), start=1):
             assert field.name.startswith(f"{i}. ")  # type: ignore[union-attr]
-            assert field.name.endswith(t("location", locale, start=q.start, end=q.end))  # type: ignore
-        assert result.index_version in embed.footer.text  # type: ignore[operator]
+            # One heading per article: its title once, "(same article)" for the quote after.
+            if q.article_id == previous:
+                assert field.name.endswith(t("same_article", locale))  # type: ignore[union-attr]
+            else:
+                assert escape(q.title) in field.name  # type: ignore[operator]
+            assert (t("also_relevant", locale) in field.name) == q.also_relevant  # type: ignore[operator]
+            assert "chars" not in field.name and "文字目" not in field.name  # type: ignore[operator]
+            previous = q.article_id
+        # The footer carries no index timestamp or latency.
+        assert result.index_version not in (embed.footer.text or "") and " ms" not in (embed.footer.text or "")
 
 
 def test_unanswered_question_says_so_in_its_language(engine: Engine) -> None:
