@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
-from collections.abc import Callable, Sequence
+import threading
+from collections.abc import Callable, Iterator, Sequence
 from typing import TYPE_CHECKING, TextIO
 
 if TYPE_CHECKING:
@@ -26,6 +28,42 @@ def progress_factory(label: str) -> Callable[[int], Callable[[int], None]]:
         return tick
 
     return factory
+
+
+#: Loading the model and index takes 6-12 s on a laptop: after this long without output, say so.
+LOADING_DELAY_S = 1.0
+LOADING_MESSAGE = "kiji: loading the model and index…"
+
+
+@contextlib.contextmanager
+def loading_notice(stream: TextIO, *, enabled: bool = True, delay: float = LOADING_DELAY_S) -> Iterator[None]:
+    """Say on ``stream`` (stderr) that the model is loading when the block takes over ``delay``
+    seconds, and only on a terminal: a script reading stderr or a --json caller sees nothing. The
+    line is erased when loading ends, so the answer reads as if it had been there all along."""
+    isatty = getattr(stream, "isatty", None)
+    if not enabled or not (isatty and isatty()):
+        yield
+        return
+    shown = threading.Event()
+    lock = threading.Lock()
+
+    def show() -> None:
+        with lock:
+            stream.write(LOADING_MESSAGE)
+            stream.flush()
+            shown.set()
+
+    timer = threading.Timer(delay, show)
+    timer.daemon = True
+    timer.start()
+    try:
+        yield
+    finally:
+        timer.cancel()
+        with lock:
+            if shown.is_set():
+                stream.write("\r\x1b[K")  # back to the line's start, erase it
+                stream.flush()
 
 
 def eprint(*parts: object) -> None:
