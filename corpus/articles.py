@@ -7,8 +7,8 @@ limit, binary files, encodings, duplicate ids, bad files collected instead of fa
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 import dataclasses
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 

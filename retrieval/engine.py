@@ -18,7 +18,13 @@ import numpy as np
 
 from kiji.corpus.articles import Article
 from kiji.errors import NotFound
-from kiji.retrieval.answer.compose import compose, help_answer, sources_differ, weaker_marked
+from kiji.retrieval.answer.compose import (
+    compose,
+    example_questions,
+    help_answer,
+    sources_differ,
+    weaker_marked,
+)
 from kiji.retrieval.answer.conflicts import instruction_quotes, settle
 from kiji.retrieval.answer.contentless import contentless_kind
 from kiji.retrieval.answer.model import AnswerModel
@@ -51,6 +57,10 @@ from kiji.retrieval.validation import (
     validate_question,
     validate_top_k,
 )
+
+#: Example questions in the help reply, and how many composed questions may be asked to find them.
+EXAMPLES = 3
+EXAMPLE_TRIES = 12
 
 _POOL: ThreadPoolExecutor | None = None
 _POOL_LOCK = threading.Lock()
@@ -126,6 +136,8 @@ class Engine:
             self._chunks_of.setdefault(chunk.article_id, []).append(i)
         self._signals = SignalExtractor(self.index, self.lexical)
         self._aids = ReadingAids(self.lexical)
+        self._examples: dict[Language, list[str]] = {}
+        self._examples_lock = threading.Lock()
 
     @classmethod
     def configured(cls, config: EngineConfig, index: LoadedIndex, embedder: Embedder) -> Engine:
@@ -150,6 +162,32 @@ class Engine:
             if self.lexical.has_english:
                 self.lexical.japanese_bridge.expand(["記事"])
         self.ask("warm-up question about the articles", top_k=1)
+        for language in ("ja", "en"):
+            self.examples(language)
+
+    def examples(self, language: Language, count: int = EXAMPLES) -> list[str]:
+        """Up to ``count`` example questions in ``language``, one per article, each asked through
+        this engine and kept only when answered (a composed question the articles do not answer
+        would teach a newcomer the wrong thing). Worked out once per engine (index version), at
+        warm-up; at most ``EXAMPLE_TRIES`` questions asked."""
+        with self._examples_lock:
+            found = self._examples.get(language)
+            if found is None:
+                found, tried = [], 0
+                for title in sorted(self._titles.values()):
+                    for question in example_questions(language, title):
+                        tried += 1
+                        if question in found:
+                            continue
+                        # Asked exactly as a person clicking it will ask it (language detected).
+                        reply = self.ask(question)
+                        if reply.answered and reply.language == language:
+                            found.append(question)
+                            break
+                    if len(found) >= count or tried >= EXAMPLE_TRIES:
+                        break
+                self._examples[language] = found
+            return list(found)
 
     @property
     def version(self) -> str:
@@ -263,10 +301,11 @@ class Engine:
         lang: Language = language or self.language_of(text)
         kind = contentless_kind(text)
         if kind is not None:
+            examples = self.examples(lang)
             return AskResult(question=question, language=lang, answered=False,
-                             answer=help_answer(lang, sorted(self._titles.values())), quotes=[],
-                             index_version=self.version, decision=f"contentless input ({kind})",
-                             confidence=0.0,
+                             answer=help_answer(lang, examples), quotes=[], contentless=True,
+                             examples=examples, index_version=self.version,
+                             decision=f"contentless input ({kind})", confidence=0.0,
                              took_ms=round((time.perf_counter() - started) * 1000, 2))
         self.index.mapped.check()  # a mapped file changed under us: IndexCorrupt, not a SIGBUS
         cands = self.candidates(text, lang, mode)

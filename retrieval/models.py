@@ -58,6 +58,10 @@ class AskResult(BaseModel):
     related: list[Quote] = Field(default_factory=list)
     index_version: str
     took_ms: float = 0.0
+    #: A help reply to input that asks nothing ("hello", 😂): ``examples`` are questions about the
+    #: articles that the engine has checked it answers; edges show them instead of vote buttons.
+    contentless: bool = False
+    examples: list[str] = Field(default_factory=list)
 
 
 class Passage(BaseModel):
