@@ -1,4 +1,4 @@
-"""The slash commands: /ask, /sources, /help.
+"""The slash commands /ask, /sources, /help, and the message command "Ask kiji about this message".
 
 Each handler acknowledges within Discord's 3 seconds: /ask validates (microseconds) and defers before
 any retrieval; /sources and /help answer directly from memory. Errors raised here reach
@@ -24,9 +24,10 @@ from kiji.retrieval.validation import is_blank
 
 log = logging.getLogger("kiji.bot")
 
-#: Commands work in servers and in direct messages with the bot (installed to a server, not a user).
-contexts = app_commands.allowed_contexts(guilds=True, dms=True, private_channels=False)
-installs = app_commands.allowed_installs(guilds=True, users=False)
+#: Commands work in servers and in direct messages; the app can be installed to a server or by a
+#: user for their own account (then /ask works anywhere they are, answering only them).
+contexts = app_commands.allowed_contexts(guilds=True, dms=True, private_channels=True)
+installs = app_commands.allowed_installs(guilds=True, users=True)
 
 
 @contexts
@@ -34,18 +35,32 @@ installs = app_commands.allowed_installs(guilds=True, users=False)
 @app_commands.command(name="ask", description=cmd("Answer a question from the articles, with verbatim quotes",
                                                   "ask.description"))
 @app_commands.describe(question=cmd("Your question, in Japanese or English", "ask.question"),
-                       top_k=cmd("How many quotes to show (1-5)", "ask.top_k"),
+                       quotes=cmd("How many quotes to show (1-5; default 3)", "ask.quotes"),
                        public=cmd("Show the answer to everyone in the channel", "ask.public"))
 async def ask(interaction: discord.Interaction[KijiBot], question: str,
-              top_k: Optional[app_commands.Range[int, 1, QUOTES_PER_EMBED]] = None,  # noqa: UP045
+              quotes: Optional[app_commands.Range[int, 1, QUOTES_PER_EMBED]] = None,  # noqa: UP045
               public: bool = False) -> None:
-    bot = interaction.client
     lang = lang_of(interaction.locale)
     # Discord enforces the option ranges in its UI, but a raw interaction can carry anything.
-    if top_k is not None and (not isinstance(top_k, int) or isinstance(top_k, bool)
-                              or not 1 <= top_k <= QUOTES_PER_EMBED):
-        await interaction.response.send_message(t("top_k_range", lang, max=QUOTES_PER_EMBED), ephemeral=True)
+    if quotes is not None and (not isinstance(quotes, int) or isinstance(quotes, bool)
+                               or not 1 <= quotes <= QUOTES_PER_EMBED):
+        await interaction.response.send_message(t("quotes_range", lang, max=QUOTES_PER_EMBED), ephemeral=True)
         return
+    await answer(interaction, question, quotes, public=public)
+
+
+@contexts
+@installs
+@app_commands.context_menu(name=cmd("Ask kiji about this message", "ask_message.name"))
+async def ask_about_message(interaction: discord.Interaction[KijiBot], message: discord.Message) -> None:
+    """The message's text as the question; private like /ask."""
+    await answer(interaction, message.content, None, public=False)
+
+
+async def answer(interaction: discord.Interaction[KijiBot], question: object, quotes: int | None, *,
+                 public: bool) -> None:
+    bot = interaction.client
+    lang = lang_of(interaction.locale)
     if not isinstance(question, str) or is_blank(question):
         await interaction.response.send_message(t("empty_question", lang), ephemeral=True)
         return
@@ -60,14 +75,17 @@ async def ask(interaction: discord.Interaction[KijiBot], question: str,
         raise RateLimited("per-user cooldown", retry_after=wait)
 
     await defer(interaction, ephemeral=not public)
-    k = top_k or min(bot.settings.top_k, QUOTES_PER_EMBED)
+    k = quotes or min(bot.settings.top_k, QUOTES_PER_EMBED)
     result = await bot.ask(text, k)
-    if bot.generator is not None:
+    if bot.generator is not None and not result.contentless:
         result = await write_answer(interaction, bot.generator, result, lang)
     answer_id = bot.answers.put(result, k)
     view = answer_view(answer_id, result, lang)
     embed = answer_embed(result, lang, reader_base=bot.settings.public_url)
-    await interaction.edit_original_response(embed=embed, view=view)
+    if view is None:
+        await interaction.edit_original_response(embed=embed)
+    else:
+        await interaction.edit_original_response(embed=embed, view=view)
     release(view)
     interaction.extras.pop(THINKING, None)
     # No question text in logs: it may be personal, and feedback keeps what maintainers need.
@@ -87,7 +105,7 @@ async def sources(interaction: discord.Interaction[KijiBot],
     pages = page_count(len(articles))
     current = min(max(1, page if isinstance(page, int) else 1), pages)
     view = sources_view(current, pages, lang)
-    embed = sources_embed(articles, current, lang)
+    embed = sources_embed(articles, current, lang, reader_base=interaction.client.settings.public_url)
     if view is None:
         await interaction.response.send_message(embed=embed, ephemeral=True)
     else:
@@ -102,7 +120,8 @@ async def help_command(interaction: discord.Interaction[KijiBot]) -> None:
     await interaction.response.send_message(embed=help_embed(lang_of(interaction.locale)), ephemeral=True)
 
 
-COMMANDS: tuple[app_commands.Command[Any, ..., None], ...] = (ask, sources, help_command)
+COMMANDS: tuple[app_commands.Command[Any, ..., None] | app_commands.ContextMenu, ...] = (
+    ask, sources, help_command, ask_about_message)
 
 
 def register(bot: KijiBot) -> None:

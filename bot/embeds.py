@@ -262,8 +262,10 @@ def page_count(total: int, per_page: int = ARTICLES_PER_PAGE) -> int:
 
 
 def sources_embed(articles: Sequence[ArticleInfo], page: int, lang: Lang,
-                  per_page: int = ARTICLES_PER_PAGE) -> discord.Embed:
-    """Page ``page`` (1-based, clamped) of the article list: title, id and chunk count per article."""
+                  per_page: int = ARTICLES_PER_PAGE, *, reader_base: str | None = None) -> discord.Embed:
+    """Page ``page`` (1-based, clamped) of the article list: each article's title, a link to it in
+    the web reader with a public URL (``KIJI_PUBLIC_URL``), else to its original page when it has
+    one. Ids and chunk counts are for operators (``kiji index info``, /v1/articles)."""
     pages = page_count(len(articles), per_page)
     page = min(max(1, page), pages)
     embed = discord.Embed(title=t("sources_title", lang), colour=COLOR)
@@ -271,11 +273,14 @@ def sources_embed(articles: Sequence[ArticleInfo], page: int, lang: Lang,
         embed.description = t("sources_empty", lang)
     else:
         start = (page - 1) * per_page
-        # 10 lines of at most ~400 characters stay far below the 4,096 description limit.
-        lines = [t("sources_line", lang, n=start + i + 1, title=fit(a.title, 300),
-                   id=fit(a.id, 80, markdown=False).replace("`", "'"), chunks=a.chunks)
-                 for i, a in enumerate(articles[start:start + per_page])]
-        embed.description = fit("\n".join(lines), DESCRIPTION_MAX, markdown=False)
+        lines = []
+        for i, a in enumerate(articles[start:start + per_page]):
+            title = fit(a.title, 300)
+            link = (f"{reader_base}/articles/{urlquote(a.id, safe='')}" if reader_base
+                    else a.url if a.url and dlen(a.url) <= 300 and ")" not in a.url else None)
+            # 10 lines of at most ~650 characters stay far below the 4,096 description limit.
+            lines.append(f"{start + i + 1}. " + (f"[{title}]({link})" if link else f"**{title}**"))
+        embed.description = "\n".join(lines)
     embed.set_footer(text=t("sources_footer", lang, count=len(articles), page=page, pages=pages))
     return embed
 

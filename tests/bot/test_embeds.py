@@ -235,8 +235,12 @@ def test_sources_pages(engine: Engine) -> None:
     real = engine.articles()
     embed = sources_embed(real, 1, "ja")
     assert violations(embed) == []
+    for a in real:  # titles for people; ids and chunk counts are for operators
+        assert escape(a.title) in (embed.description or "") and a.id not in (embed.description or "")
+    linked = sources_embed(real, 1, "en", reader_base="https://kiji.example")
+    assert violations(linked) == []
     for a in real:
-        assert a.id in (embed.description or "")
+        assert f"[{escape(a.title)}](https://kiji.example/articles/{a.id})" in (linked.description or "")
     many = _articles(25)
     assert embeds.page_count(len(many)) == 3
     last = sources_embed(many, 99, "en")  # clamped to the last page
