@@ -20,6 +20,7 @@ from kiji.bot.live import write_answer
 from kiji.bot.replies import THINKING, defer
 from kiji.bot.views import DYNAMIC_ITEMS, answer_view, release, sources_view
 from kiji.errors import RateLimited
+from kiji.retrieval.models import ArticleInfo
 from kiji.retrieval.validation import is_blank
 
 log = logging.getLogger("kiji.bot")
@@ -36,17 +37,50 @@ installs = app_commands.allowed_installs(guilds=True, users=True)
                                                   "ask.description"))
 @app_commands.describe(question=cmd("Your question, in Japanese or English", "ask.question"),
                        quotes=cmd("How many quotes to show (1-5; default 3)", "ask.quotes"),
-                       public=cmd("Show the answer to everyone in the channel", "ask.public"))
+                       public=cmd("Show the answer to everyone in the channel", "ask.public"),
+                       article=cmd("Search only this article (type to pick a title)", "ask.article"))
 async def ask(interaction: discord.Interaction[KijiBot], question: str,
               quotes: Optional[app_commands.Range[int, 1, QUOTES_PER_EMBED]] = None,  # noqa: UP045
-              public: bool = False) -> None:
+              public: bool = False, article: Optional[str] = None) -> None:  # noqa: UP045
     lang = lang_of(interaction.locale)
+    within = None
+    if article is not None:
+        within = _article_id(interaction.client.engine.articles(), article)
+        if within is None:
+            await interaction.response.send_message(t("unknown_article", lang), ephemeral=True)
+            return
     # Discord enforces the option ranges in its UI, but a raw interaction can carry anything.
     if quotes is not None and (not isinstance(quotes, int) or isinstance(quotes, bool)
                                or not 1 <= quotes <= QUOTES_PER_EMBED):
         await interaction.response.send_message(t("quotes_range", lang, max=QUOTES_PER_EMBED), ephemeral=True)
         return
-    await answer(interaction, question, quotes, public=public)
+    await answer(interaction, question, quotes, public=public, article=within)
+
+
+#: Discord shows at most 25 choices, each name at most 100 characters.
+CHOICES_MAX = 25
+CHOICE_NAME_MAX = 100
+
+
+def _article_id(articles: list[ArticleInfo], given: str) -> str | None:
+    """The id a picked choice sends, or the one article whose title is what was typed."""
+    if any(a.id == given for a in articles):
+        return given
+    typed = given.strip().casefold()
+    same = [a.id for a in articles if a.title.casefold() == typed]
+    return same[0] if len(same) == 1 else None
+
+
+@ask.autocomplete("article")
+async def article_choices(interaction: discord.Interaction[KijiBot], current: str
+                          ) -> list[app_commands.Choice[str]]:
+    """Titles holding what was typed so far (any case), in index order; the value is the id."""
+    typed = (current or "").strip().casefold()
+    articles = await interaction.client.articles()
+    found = [a for a in articles if typed in a.title.casefold()] if typed else articles
+    return [app_commands.Choice(name=a.title if len(a.title) <= CHOICE_NAME_MAX
+                                else a.title[:CHOICE_NAME_MAX - 1] + "…", value=a.id)
+            for a in found[:CHOICES_MAX] if len(a.id) <= CHOICE_NAME_MAX]
 
 
 @contexts
@@ -58,7 +92,7 @@ async def ask_about_message(interaction: discord.Interaction[KijiBot], message: 
 
 
 async def answer(interaction: discord.Interaction[KijiBot], question: object, quotes: int | None, *,
-                 public: bool) -> None:
+                 public: bool, article: str | None = None) -> None:
     bot = interaction.client
     lang = lang_of(interaction.locale)
     if not isinstance(question, str) or is_blank(question):
@@ -76,7 +110,7 @@ async def answer(interaction: discord.Interaction[KijiBot], question: object, qu
 
     await defer(interaction, ephemeral=not public)
     k = quotes or min(bot.settings.top_k, QUOTES_PER_EMBED)
-    result = await bot.ask(text, k)
+    result = await bot.ask(text, k, article)
     if bot.generator is not None and not result.contentless:
         result = await write_answer(interaction, bot.generator, result, lang)
     answer_id = bot.answers.put(result, k)

@@ -73,6 +73,7 @@ STRINGS: dict[str, dict[Lang, str]] = {
             "the passages word for word so you can check them.\n\n"
             "**/ask** `question` — ask anything, e.g. `/ask question: How much did NVIDIA fall?`\n"
             "• `quotes` (1–5): how many quotes to show\n"
+            "• `article`: search one article only (pick its title as you type)\n"
             "• `public`: show the answer to the channel (only you see it otherwise)\n"
             "**/sources** — the articles I can quote\n"
             "**/help** — this message\n"
@@ -85,6 +86,7 @@ STRINGS: dict[str, dict[Lang, str]] = {
             "原文のまま引用するので、内容を確かめられます。\n\n"
             "**/ask** `question` — 質問します。例: `/ask question: NVIDIAの株価はどれくらい下落しましたか?`\n"
             "• `quotes`(1〜5): 表示する引用の数\n"
+            "• `article`: 1つの記事だけを検索します(入力するとタイトルを選べます)\n"
             "• `public`: チャンネル全体に回答を表示します(既定ではあなたにだけ表示)\n"
             "**/sources** — 引用できる記事の一覧\n"
             "**/help** — このヘルプ\n"
@@ -96,6 +98,8 @@ STRINGS: dict[str, dict[Lang, str]] = {
     # --- errors --------------------------------------------------------------------------------
     "cooldown": {"en": "Please wait {seconds} s before asking again.",
                  "ja": "次の質問まで {seconds} 秒お待ちください。"},
+    "unknown_article": {"en": "No article has that title: pick one from the list as you type.",
+                        "ja": "そのタイトルの記事はありません。入力中に表示される一覧から選んでください。"},
     "quotes_range": {"en": "quotes must be a whole number from 1 to {max}.",
                      "ja": "quotes には 1 から {max} までの整数を指定してください。"},
     "empty_question": {"en": "The question is empty.", "ja": "質問が空です。"},
@@ -119,6 +123,7 @@ COMMAND_JA: dict[str, str] = {
     "ask.question": "質問(日本語または英語)",
     "ask.quotes": "表示する引用の数(1〜5、既定は3)",
     "ask_message.name": "kijiにこのメッセージについて聞く",
+    "ask.article": "この記事だけを検索する(入力してタイトルを選択)",
     "ask.public": "チャンネル全体に回答を表示する",
     "sources.description": "インデックス内の記事の一覧",
     "sources.page": "ページ番号",

@@ -286,16 +286,26 @@ class Engine:
                 extra.append(Candidate(chunk, dense_top[chunk], 0.0, floor))
         return candidates + extra
 
-    def candidates(self, question: str, language: Language, mode: Mode | None = None) -> Candidates:
-        """The candidate sentences of ``question`` with their signals (what the ranker reads)."""
+    def candidates(self, question: str, language: Language, mode: Mode | None = None, *,
+                   within: str | None = None) -> Candidates:
+        """The candidate sentences of ``question`` with their signals (what the ranker reads);
+        ``within``: only from that article (its best chunks join when retrieval missed them)."""
         mode = mode or self.mode
         r = self._retrieve(question, language, self.tuning.candidate_chunks, mode, self.tuning.sentence_hits)
+        if within is not None:
+            chunks = self.index.chunks
+            kept = [c for c in self._add_referenced(r.candidates, r.qvec, {within: 1.0})
+                    if chunks[c.chunk_id].article_id == within]
+            r = dataclasses.replace(r, candidates=kept)
         return self._signals.extract(question, r.candidates, r.qvec, r.terms, r.refs, language=language,
                                      missing=len(r.missing), specific=r.specific)
 
     def ask(self, question: str, *, top_k: int | None = None, language: Language | None = None,
-            mode: Mode | None = None) -> AskResult:
+            mode: Mode | None = None, article: str | None = None) -> AskResult:
+        """``article``: answer from that article only (an id of ``articles()``; ``NotFound`` else)."""
         started = time.perf_counter()
+        if article is not None:
+            self.article(article)  # NotFound for an unknown id, before any work
         text = validate_question(question, self.max_question_chars)
         top_k = validate_top_k(self.default_top_k if top_k is None else top_k)
         lang: Language = language or self.language_of(text)
@@ -308,7 +318,7 @@ class Engine:
                              decision=f"contentless input ({kind})", confidence=0.0,
                              took_ms=round((time.perf_counter() - started) * 1000, 2))
         self.index.mapped.check()  # a mapped file changed under us: IndexCorrupt, not a SIGBUS
-        cands = self.candidates(text, lang, mode)
+        cands = self.candidates(text, lang, mode, within=article)
         model = self.model
         scores = model.ranker.score(cands.matrix) if cands.sentences else np.zeros(0)
         probability = model.answer_probability(question_signals(cands.sentences, scores, cands.facts))

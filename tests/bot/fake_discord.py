@@ -260,6 +260,15 @@ class FakeDiscord:
         data: dict[str, Any] = {"id": self._command_id(name), "name": name, "type": 1, "options": opts}
         return self._base(2, data, user_id, locale, guild_id)
 
+    def autocomplete(self, name: str, options: dict[str, Any], focused: str, *, user_id: int = 4242,
+                     locale: str = "en-US", guild_id: int | None = 9999) -> dict[str, Any]:
+        """An autocomplete interaction (type 4) while the user types the ``focused`` option."""
+        types = {str: 3, bool: 5, int: 4, float: 10}
+        opts = [{"name": k, "type": types[type(v)], "value": v, **({"focused": True} if k == focused else {})}
+                for k, v in options.items()]
+        data: dict[str, Any] = {"id": self._command_id(name), "name": name, "type": 1, "options": opts}
+        return self._base(4, data, user_id, locale, guild_id)
+
     def message_command(self, name: str, content: str, *, user_id: int = 4242, locale: str = "en-US",
                         guild_id: int | None = 9999) -> dict[str, Any]:
         """A message context-menu command (type 3) on a message by another user holding ``content``."""

@@ -36,7 +36,7 @@ class ScriptedEngine:
         self.delay_s = 0.0
         self.calls = 0
 
-    def ask(self, question: str, *, top_k: int | None = None) -> AskResult:
+    def ask(self, question: str, *, top_k: int | None = None, article: str | None = None) -> AskResult:
         self.calls += 1
         if self.delay_s:
             time.sleep(self.delay_s)  # blocking on purpose: it must not stall the event loop
@@ -44,7 +44,7 @@ class ScriptedEngine:
             raise self.errors[question]
         if question in self.results:
             return self.results[question]
-        return self.inner.ask(question, top_k=top_k)
+        return self.inner.ask(question, top_k=top_k, article=article)
 
     def articles(self) -> list[ArticleInfo]:
         return self.articles_list if self.articles_list is not None else self.inner.articles()
@@ -71,7 +71,7 @@ def finished(p: Pending) -> bool:
     """The user sees a final message: a direct reply, an edit of the placeholder, or a follow-up."""
     if p.callback is None:
         return False
-    return p.callback["type"] in (4, 7) or bool(p.edits) or bool(p.followups)
+    return p.callback["type"] in (4, 7, 8) or bool(p.edits) or bool(p.followups)  # 8: autocomplete choices
 
 
 def reply(p: Pending) -> dict[str, Any]:

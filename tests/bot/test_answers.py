@@ -230,3 +230,33 @@ async def test_the_help_reply_has_no_vote_buttons(harness: Harness) -> None:
     embed = embed_of(p)
     assert embed["description"].startswith("I answer questions about the articles")
     assert buttons(reply(p)) == []
+
+
+# --- /ask article: ----------------------------------------------------------------------------------
+
+async def test_article_autocomplete_offers_matching_titles(harness: Harness, engine: Engine) -> None:
+    commands = {c["name"]: c for c in harness.server.commands[None]}
+    option = next(o for o in commands["ask"]["options"] if o["name"] == "article")
+    assert option["autocomplete"] and not option.get("required", False)
+    p = await harness.send(harness.server.autocomplete("ask", {"question": "x", "article": "deepseek"}, "article"))
+    assert p.callback is not None and p.callback["type"] == 8
+    choices = p.callback["data"]["choices"]
+    expected = [a for a in engine.articles() if "deepseek" in a.title.casefold()]
+    assert [c["value"] for c in choices] == [a.id for a in expected] and len(choices) >= 2
+    assert all(len(c["name"]) <= 100 for c in choices)
+    everything = await harness.send(harness.server.autocomplete("ask", {"article": ""}, "article"))
+    assert len(everything.callback["data"]["choices"]) == len(engine.articles())  # type: ignore[index]
+
+
+async def test_ask_within_one_article_quotes_only_it(harness: Harness, engine: Engine) -> None:
+    target = next(a for a in engine.articles() if a.id.startswith("001_"))
+    p = await harness.ask("How much did NVIDIA fall?", article=target.id)
+    seen = assert_quotes_verbatim(embed_of(p), engine)
+    assert seen and {aid for aid, _ in seen} == {target.id}
+    # A title typed whole works too; anything else is a clear private error, and nothing is asked.
+    by_title = await harness.ask("How much did NVIDIA fall?", article=target.title.upper(), user_id=77)
+    assert {aid for aid, _ in assert_quotes_verbatim(embed_of(by_title), engine)} == {target.id}
+    calls = harness.engine.calls
+    bad = await harness.ask("How much did NVIDIA fall?", article="no such article", user_id=78)
+    assert reply(bad)["content"] == t("unknown_article", "en") and bad.ephemeral
+    assert harness.engine.calls == calls
