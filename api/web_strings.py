@@ -61,6 +61,16 @@ STRINGS: dict[str, dict[Lang, str]] = {
                       "ja": "この質問に答える記述は記事の中にありません。推測で答えることはしません。"},
     "related_heading": {"en": "Nearby passages (they may not answer the question)",
                         "ja": "近い箇所(質問の答えではない可能性があります)"},
+    "also_relevant_heading": {"en": "Also relevant", "ja": "関連する記述"},
+    "details": {"en": "Details", "ja": "詳細"},
+    "examples_heading": {"en": "Questions the articles answer", "ja": "記事が答えられる質問の例"},
+    "recent_heading": {"en": "Your recent questions", "ja": "最近の質問"},
+    "articles_heading": {"en": "The articles", "ja": "記事"},
+    "copy_quote": {"en": "Copy with citation", "ja": "出典付きでコピー"},
+    "copy_format": {"en": "“{text}” — {title}, {link}", "ja": "「{text}」(出典: {title} {link})"},
+    "copied": {"en": "Copied the quote with its citation.", "ja": "引用を出典付きでコピーしました。"},
+    "copy_failed": {"en": "The browser did not allow copying.", "ja": "ブラウザーがコピーを許可しませんでした。"},
+    "glosses_label": {"en": "Key terms:", "ja": "主な語句:"},
     "score": {"en": "score {score}", "ja": "スコア {score}"},
     "location": {"en": "chars {start}–{end}", "ja": "{start}〜{end}文字目"},
     "original": {"en": "open the original", "ja": "元のページを開く"},
@@ -107,6 +117,14 @@ STRINGS: dict[str, dict[Lang, str]] = {
 
 def strings_for(lang: Lang) -> dict[str, str]:
     return {key: texts[lang] for key, texts in STRINGS.items()}
+
+
+#: The strings of an answer's own line, which follows the question's language, not the page's.
+ANSWER_KEYS = ("extractive_lead", "title_quoted", "title_separator")
+
+
+def answer_strings() -> dict[str, dict[str, str]]:
+    return {lang: {key: STRINGS[key][lang] for key in ANSWER_KEYS} for lang in LANGS}
 
 
 def _parse_accept_language(header: str) -> list[tuple[float, int, str]]:

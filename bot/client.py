@@ -44,7 +44,7 @@ ANSWER_CACHE_SIZE = 2048
 
 
 class EngineLike(Protocol):
-    def ask(self, question: str, *, top_k: int | None = None) -> AskResult: ...
+    def ask(self, question: str, *, top_k: int | None = None, article: str | None = None) -> AskResult: ...
 
     def articles(self) -> list[ArticleInfo]: ...
 
@@ -197,9 +197,11 @@ class KijiBot(discord.Client):
     async def on_resumed(self) -> None:
         log.info("gateway session resumed")
 
-    async def ask(self, question: str, top_k: int) -> AskResult:
+    async def ask(self, question: str, top_k: int, article: str | None = None) -> AskResult:
         async with self._ask_slots:
-            return await asyncio.to_thread(self.engine.ask, question, top_k=top_k)
+            if article is None:
+                return await asyncio.to_thread(self.engine.ask, question, top_k=top_k)
+            return await asyncio.to_thread(self.engine.ask, question, top_k=top_k, article=article)
 
     async def articles(self) -> list[ArticleInfo]:
         return await asyncio.to_thread(self.engine.articles)

@@ -1,4 +1,4 @@
-"""The slash commands: /ask, /sources, /help.
+"""The slash commands /ask, /sources, /help, and the message command "Ask kiji about this message".
 
 Each handler acknowledges within Discord's 3 seconds: /ask validates (microseconds) and defers before
 any retrieval; /sources and /help answer directly from memory. Errors raised here reach
@@ -20,13 +20,15 @@ from kiji.bot.live import write_answer
 from kiji.bot.replies import THINKING, defer
 from kiji.bot.views import DYNAMIC_ITEMS, answer_view, release, sources_view
 from kiji.errors import RateLimited
+from kiji.retrieval.models import ArticleInfo
 from kiji.retrieval.validation import is_blank
 
 log = logging.getLogger("kiji.bot")
 
-#: Commands work in servers and in direct messages with the bot (installed to a server, not a user).
-contexts = app_commands.allowed_contexts(guilds=True, dms=True, private_channels=False)
-installs = app_commands.allowed_installs(guilds=True, users=False)
+#: Commands work in servers and in direct messages; the app can be installed to a server or by a
+#: user for their own account (then /ask works anywhere they are, answering only them).
+contexts = app_commands.allowed_contexts(guilds=True, dms=True, private_channels=True)
+installs = app_commands.allowed_installs(guilds=True, users=True)
 
 
 @contexts
@@ -34,18 +36,65 @@ installs = app_commands.allowed_installs(guilds=True, users=False)
 @app_commands.command(name="ask", description=cmd("Answer a question from the articles, with verbatim quotes",
                                                   "ask.description"))
 @app_commands.describe(question=cmd("Your question, in Japanese or English", "ask.question"),
-                       top_k=cmd("How many quotes to show (1-5)", "ask.top_k"),
-                       public=cmd("Show the answer to everyone in the channel", "ask.public"))
+                       quotes=cmd("How many quotes to show (1-5; default 3)", "ask.quotes"),
+                       public=cmd("Show the answer to everyone in the channel", "ask.public"),
+                       article=cmd("Search only this article (type to pick a title)", "ask.article"))
 async def ask(interaction: discord.Interaction[KijiBot], question: str,
-              top_k: Optional[app_commands.Range[int, 1, QUOTES_PER_EMBED]] = None,  # noqa: UP045
-              public: bool = False) -> None:
+              quotes: Optional[app_commands.Range[int, 1, QUOTES_PER_EMBED]] = None,  # noqa: UP045
+              public: bool = False, article: Optional[str] = None) -> None:  # noqa: UP045
+    lang = lang_of(interaction.locale)
+    within = None
+    if article is not None:
+        within = _article_id(interaction.client.engine.articles(), article)
+        if within is None:
+            await interaction.response.send_message(t("unknown_article", lang), ephemeral=True)
+            return
+    # Discord enforces the option ranges in its UI, but a raw interaction can carry anything.
+    if quotes is not None and (not isinstance(quotes, int) or isinstance(quotes, bool)
+                               or not 1 <= quotes <= QUOTES_PER_EMBED):
+        await interaction.response.send_message(t("quotes_range", lang, max=QUOTES_PER_EMBED), ephemeral=True)
+        return
+    await answer(interaction, question, quotes, public=public, article=within)
+
+
+#: Discord shows at most 25 choices, each name at most 100 characters.
+CHOICES_MAX = 25
+CHOICE_NAME_MAX = 100
+
+
+def _article_id(articles: list[ArticleInfo], given: str) -> str | None:
+    """The id a picked choice sends, or the one article whose title is what was typed."""
+    if any(a.id == given for a in articles):
+        return given
+    typed = given.strip().casefold()
+    same = [a.id for a in articles if a.title.casefold() == typed]
+    return same[0] if len(same) == 1 else None
+
+
+@ask.autocomplete("article")
+async def article_choices(interaction: discord.Interaction[KijiBot], current: str
+                          ) -> list[app_commands.Choice[str]]:
+    """Titles holding what was typed so far (any case), in index order; the value is the id."""
+    typed = (current or "").strip().casefold()
+    articles = await interaction.client.articles()
+    found = [a for a in articles if typed in a.title.casefold()] if typed else articles
+    return [app_commands.Choice(name=a.title if len(a.title) <= CHOICE_NAME_MAX
+                                else a.title[:CHOICE_NAME_MAX - 1] + "…", value=a.id)
+            for a in found[:CHOICES_MAX] if len(a.id) <= CHOICE_NAME_MAX]
+
+
+@contexts
+@installs
+@app_commands.context_menu(name=cmd("Ask kiji about this message", "ask_message.name"))
+async def ask_about_message(interaction: discord.Interaction[KijiBot], message: discord.Message) -> None:
+    """The message's text as the question; private like /ask."""
+    await answer(interaction, message.content, None, public=False)
+
+
+async def answer(interaction: discord.Interaction[KijiBot], question: object, quotes: int | None, *,
+                 public: bool, article: str | None = None) -> None:
     bot = interaction.client
     lang = lang_of(interaction.locale)
-    # Discord enforces the option ranges in its UI, but a raw interaction can carry anything.
-    if top_k is not None and (not isinstance(top_k, int) or isinstance(top_k, bool)
-                              or not 1 <= top_k <= QUOTES_PER_EMBED):
-        await interaction.response.send_message(t("top_k_range", lang, max=QUOTES_PER_EMBED), ephemeral=True)
-        return
     if not isinstance(question, str) or is_blank(question):
         await interaction.response.send_message(t("empty_question", lang), ephemeral=True)
         return
@@ -60,14 +109,17 @@ async def ask(interaction: discord.Interaction[KijiBot], question: str,
         raise RateLimited("per-user cooldown", retry_after=wait)
 
     await defer(interaction, ephemeral=not public)
-    k = top_k or min(bot.settings.top_k, QUOTES_PER_EMBED)
-    result = await bot.ask(text, k)
-    if bot.generator is not None:
+    k = quotes or min(bot.settings.top_k, QUOTES_PER_EMBED)
+    result = await bot.ask(text, k, article)
+    if bot.generator is not None and not result.contentless:
         result = await write_answer(interaction, bot.generator, result, lang)
     answer_id = bot.answers.put(result, k)
     view = answer_view(answer_id, result, lang)
     embed = answer_embed(result, lang, reader_base=bot.settings.public_url)
-    await interaction.edit_original_response(embed=embed, view=view)
+    if view is None:
+        await interaction.edit_original_response(embed=embed)
+    else:
+        await interaction.edit_original_response(embed=embed, view=view)
     release(view)
     interaction.extras.pop(THINKING, None)
     # No question text in logs: it may be personal, and feedback keeps what maintainers need.
@@ -87,7 +139,7 @@ async def sources(interaction: discord.Interaction[KijiBot],
     pages = page_count(len(articles))
     current = min(max(1, page if isinstance(page, int) else 1), pages)
     view = sources_view(current, pages, lang)
-    embed = sources_embed(articles, current, lang)
+    embed = sources_embed(articles, current, lang, reader_base=interaction.client.settings.public_url)
     if view is None:
         await interaction.response.send_message(embed=embed, ephemeral=True)
     else:
@@ -102,7 +154,8 @@ async def help_command(interaction: discord.Interaction[KijiBot]) -> None:
     await interaction.response.send_message(embed=help_embed(lang_of(interaction.locale)), ephemeral=True)
 
 
-COMMANDS: tuple[app_commands.Command[Any, ..., None], ...] = (ask, sources, help_command)
+COMMANDS: tuple[app_commands.Command[Any, ..., None] | app_commands.ContextMenu, ...] = (
+    ask, sources, help_command, ask_about_message)
 
 
 def register(bot: KijiBot) -> None:

@@ -24,7 +24,7 @@ from urllib.parse import quote as urlquote
 import discord
 
 from kiji.bot.i18n import Lang, t
-from kiji.bot.markdown import ELLIPSIS, dlen, fit, unescape
+from kiji.bot.markdown import ELLIPSIS, dlen, fit, unescape, unmark
 from kiji.retrieval.models import ArticleInfo, AskResult, Quote
 
 TITLE_MAX = 256
@@ -89,8 +89,23 @@ def quote_value(quote: Quote, limit: int = FIELD_VALUE_MAX, *, reader_base: str 
     link = _link_line(quote, reader_base, lang)
     if link and dlen(link) <= 400 and limit >= dlen(link) + 60:
         suffix = "\n" + link
-    body = fit(quote.text, limit - dlen(suffix), prefix="「", closing="」")
+    glosses = gloss_line(quote)
+    if glosses and limit >= dlen(suffix) + dlen(glosses) + 120:
+        suffix = "\n" + glosses + suffix
+    body = fit(quote.text, limit - dlen(suffix), prefix="「", closing="」", bold=quote.highlights)
     return body + suffix
+
+
+#: Discord's subtext: the glosses of a quote in the other language, small, under it.
+GLOSS_PREFIX = "-# "
+
+
+def gloss_line(quote: Quote) -> str:
+    """``-# 株式 share; stock · 下落 decline`` (escaped; empty without glosses)."""
+    if not quote.glosses:
+        return ""
+    line = " · ".join(f"{g.term} {g.gloss}" for g in quote.glosses)
+    return fit(line, 300, prefix=GLOSS_PREFIX)
 
 
 _LINK = r"(?:https?://\S+|\[[^\]\n]*\]\(https?://[^)\s]+\))"
@@ -100,9 +115,12 @@ _LINK_LINE = re.compile(rf"{_LINK}(?: · {_LINK})?")
 def quote_text(value: str) -> tuple[str, bool]:
     """The article text inside a field value written by ``quote_value``, and whether it was cut."""
     body = value
-    head, sep, tail = value.rpartition("\n")
-    if sep and _LINK_LINE.fullmatch(tail) and (head.endswith("」") or head.endswith("」" + ELLIPSIS)):
-        body = head  # drop the link line quote_value appends
+    for _ in range(2):  # drop the link line and the glosses line quote_value appends
+        head, sep, tail = body.rpartition("\n")
+        if sep and (_LINK_LINE.fullmatch(tail) or tail.startswith(GLOSS_PREFIX)) and (
+                head.endswith(("」", "」" + ELLIPSIS)) or head.rpartition("\n")[2].startswith(GLOSS_PREFIX)):
+            body = head
+    body = unmark(body)
     cut = body.endswith("」" + ELLIPSIS)
     if cut:
         body = body[: -len(ELLIPSIS)]
@@ -111,9 +129,14 @@ def quote_text(value: str) -> tuple[str, bool]:
     return unescape(body[1:-1]), cut
 
 
-def quote_name(number: int, quote: Quote, lang: Lang) -> str:
-    location = " · " + t("location", lang, start=quote.start, end=quote.end)
-    return fit(quote.title, FIELD_NAME_MAX - dlen(location), prefix=f"{number}. ") + location
+def quote_name(number: int, quote: Quote, lang: Lang, *, same_article: bool = False) -> str:
+    """``1. Title``; a further quote of the article just named says so instead of repeating its
+    title; one clearly weaker than the first is labelled "also relevant". Offsets are in the
+    reader link (and ``kiji ask --verbose``), not in the way."""
+    label = t("also_relevant", lang) + " · " if quote.also_relevant else ""
+    if same_article:
+        return f"{number}. {label}{t('same_article', lang)}"
+    return fit(quote.title, FIELD_NAME_MAX, prefix=f"{number}. {label}")
 
 
 def _water_fill(sizes: Sequence[int], total: int) -> int:
@@ -135,8 +158,9 @@ def _quotes_embed(title: str, description: str | None, quotes: Sequence[Quote], 
                   reader_base: str | None = None) -> discord.Embed:
     quotes = list(quotes)[:min(QUOTES_PER_EMBED, FIELDS_MAX)]
     title = fit(title, TITLE_MAX)
-    footer = fit(footer, FOOTER_MAX, markdown=False)
-    names = [quote_name(first_number + i, q, lang) for i, q in enumerate(quotes)]
+    footer = fit(footer, FOOTER_MAX, markdown=False) if footer else ""
+    names = [quote_name(first_number + i, q, lang, same_article=i > 0 and quotes[i - 1].article_id == q.article_id)
+             for i, q in enumerate(quotes)]
     available = TOTAL_MAX - dlen(title) - dlen(footer) - sum(dlen(n) for n in names)
     desc_natural = dlen(fit(description, DESCRIPTION_MAX)) if description else 0
     values = [quote_value(q, reader_base=reader_base, lang=lang) for q in quotes]
@@ -155,7 +179,8 @@ def _quotes_embed(title: str, description: str | None, quotes: Sequence[Quote], 
         embed.description = fit(description, max(1, min(DESCRIPTION_MAX, desc_budget)))
     for name, value in zip(names, values, strict=True):
         embed.add_field(name=name, value=value, inline=False)
-    embed.set_footer(text=footer)
+    if footer:
+        embed.set_footer(text=footer)
     return embed
 
 
@@ -202,7 +227,9 @@ def answer_embed(result: AskResult, lang: Lang, *, reader_base: str | None = Non
     ``lang`` (the interaction locale) is for fixed strings; the answer is in the question's language.
     ``reader_base`` (``KIJI_PUBLIC_URL``) links each quote to the web reader.
     """
-    footer = t("footer", lang, version=result.index_version, ms=_ms(result.took_ms)) + _how_written(result, lang)
+    # Only what a reader needs: who wrote the answer when a language model is configured. The index
+    # version and the latency are for operators (the logs, /readyz, `kiji ask --verbose`).
+    footer = _how_written(result, lang).removeprefix(" · ")
     colour = COLOR if result.answered else NOT_ANSWERED_COLOR
     # On a decline, the closest passages, labelled as passages that may not answer.
     quotes = result.quotes if result.answered else result.related
@@ -233,14 +260,9 @@ def _how_written(result: AskResult, lang: Lang) -> str:
 def more_sources_embed(question: str, quotes: Sequence[Quote], *, first_number: int, index_version: str,
                        lang: Lang, reader_base: str | None = None) -> discord.Embed:
     """One page of further quotes for the same question (numbering continues the answer's)."""
-    footer = t("footer_version", lang, version=index_version)
     return _quotes_embed(f"{t('more_title', lang)}: {question}", None, quotes,
-                         first_number=first_number, footer=footer, lang=lang, colour=COLOR,
+                         first_number=first_number, footer="", lang=lang, colour=COLOR,
                          reader_base=reader_base)
-
-
-def _ms(took_ms: float) -> str:
-    return str(int(math.ceil(took_ms))) if took_ms >= 1 else f"{took_ms:.1f}"
 
 
 # --- /sources and /help ---------------------------------------------------------------------------
@@ -250,8 +272,10 @@ def page_count(total: int, per_page: int = ARTICLES_PER_PAGE) -> int:
 
 
 def sources_embed(articles: Sequence[ArticleInfo], page: int, lang: Lang,
-                  per_page: int = ARTICLES_PER_PAGE) -> discord.Embed:
-    """Page ``page`` (1-based, clamped) of the article list: title, id and chunk count per article."""
+                  per_page: int = ARTICLES_PER_PAGE, *, reader_base: str | None = None) -> discord.Embed:
+    """Page ``page`` (1-based, clamped) of the article list: each article's title, a link to it in
+    the web reader with a public URL (``KIJI_PUBLIC_URL``), else to its original page when it has
+    one. Ids and chunk counts are for operators (``kiji index info``, /v1/articles)."""
     pages = page_count(len(articles), per_page)
     page = min(max(1, page), pages)
     embed = discord.Embed(title=t("sources_title", lang), colour=COLOR)
@@ -259,11 +283,14 @@ def sources_embed(articles: Sequence[ArticleInfo], page: int, lang: Lang,
         embed.description = t("sources_empty", lang)
     else:
         start = (page - 1) * per_page
-        # 10 lines of at most ~400 characters stay far below the 4,096 description limit.
-        lines = [t("sources_line", lang, n=start + i + 1, title=fit(a.title, 300),
-                   id=fit(a.id, 80, markdown=False).replace("`", "'"), chunks=a.chunks)
-                 for i, a in enumerate(articles[start:start + per_page])]
-        embed.description = fit("\n".join(lines), DESCRIPTION_MAX, markdown=False)
+        lines = []
+        for i, a in enumerate(articles[start:start + per_page]):
+            title = fit(a.title, 300)
+            link = (f"{reader_base}/articles/{urlquote(a.id, safe='')}" if reader_base
+                    else a.url if a.url and dlen(a.url) <= 300 and ")" not in a.url else None)
+            # 10 lines of at most ~650 characters stay far below the 4,096 description limit.
+            lines.append(f"{start + i + 1}. " + (f"[{title}]({link})" if link else f"**{title}**"))
+        embed.description = "\n".join(lines)
     embed.set_footer(text=t("sources_footer", lang, count=len(articles), page=page, pages=pages))
     return embed
 

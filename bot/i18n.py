@@ -39,8 +39,8 @@ STRINGS: dict[str, dict[Lang, str]] = {
                        "ja": "なお、記事によって数字が異なります。"},
     "reader_link": {"en": "Read it in the article", "ja": "記事の中で読む"},
     "original_link": {"en": "Open the original", "ja": "元のページで開く"},
-    "footer": {"en": "index {version} · {ms} ms", "ja": "インデックス {version} · {ms} ms"},
-    "footer_version": {"en": "index {version}", "ja": "インデックス {version}"},
+    "also_relevant": {"en": "also relevant", "ja": "関連"},
+    "same_article": {"en": "(same article)", "ja": "(同じ記事)"},
     # --- answers written by a language model (only when one is configured) ---------------------
     "writing": {"en": "Writing the answer from these quotes… (not yet checked)",
                 "ja": "引用をもとに回答を作成中…(未検証)"},
@@ -63,8 +63,6 @@ STRINGS: dict[str, dict[Lang, str]] = {
     "vote_replaced": {"en": "Your vote was updated.", "ja": "評価を更新しました。"},
     # --- /sources ------------------------------------------------------------------------------
     "sources_title": {"en": "Articles in the index", "ja": "インデックス内の記事"},
-    "sources_line": {"en": "{n}. **{title}**\n`{id}` · {chunks} chunks",
-                     "ja": "{n}. **{title}**\n`{id}` · {chunks} チャンク"},
     "sources_footer": {"en": "{count} articles · page {page}/{pages}",
                        "ja": "記事 {count} 件 · {page}/{pages} ページ"},
     "sources_empty": {"en": "The index holds no articles yet.", "ja": "インデックスにはまだ記事がありません。"},
@@ -75,10 +73,12 @@ STRINGS: dict[str, dict[Lang, str]] = {
             "I answer questions about the articles in my index, in Japanese or English, and quote "
             "the passages word for word so you can check them.\n\n"
             "**/ask** `question` — ask anything, e.g. `/ask question: How much did NVIDIA fall?`\n"
-            "• `top_k` (1–5): how many quotes to show\n"
+            "• `quotes` (1–5): how many quotes to show\n"
+            "• `article`: search one article only (pick its title as you type)\n"
             "• `public`: show the answer to the channel (only you see it otherwise)\n"
             "**/sources** — the articles I can quote\n"
-            "**/help** — this message\n\n"
+            "**/help** — this message\n"
+            "**Ask kiji about this message** — in a message's Apps menu: its text as the question\n\n"
             "Under an answer, **More sources** shows further quotes and 👍/👎 tell the maintainers "
             "whether it helped. If the articles don't cover a question, I say so instead of guessing."
         ),
@@ -86,10 +86,12 @@ STRINGS: dict[str, dict[Lang, str]] = {
             "インデックス内の記事について、日本語または英語の質問に答えます。根拠となる箇所を"
             "原文のまま引用するので、内容を確かめられます。\n\n"
             "**/ask** `question` — 質問します。例: `/ask question: NVIDIAの株価はどれくらい下落しましたか?`\n"
-            "• `top_k`(1〜5): 表示する引用の数\n"
+            "• `quotes`(1〜5): 表示する引用の数\n"
+            "• `article`: 1つの記事だけを検索します(入力するとタイトルを選べます)\n"
             "• `public`: チャンネル全体に回答を表示します(既定ではあなたにだけ表示)\n"
             "**/sources** — 引用できる記事の一覧\n"
-            "**/help** — このヘルプ\n\n"
+            "**/help** — このヘルプ\n"
+            "**kijiにこのメッセージについて聞く** — メッセージの「アプリ」メニューから: その本文を質問にします\n\n"
             "回答の下の **その他の出典** で追加の引用を表示し、👍/👎 で回答が役に立ったかを"
             "伝えられます。記事に書かれていないことは、推測せずにそう答えます。"
         ),
@@ -97,8 +99,10 @@ STRINGS: dict[str, dict[Lang, str]] = {
     # --- errors --------------------------------------------------------------------------------
     "cooldown": {"en": "Please wait {seconds} s before asking again.",
                  "ja": "次の質問まで {seconds} 秒お待ちください。"},
-    "top_k_range": {"en": "top_k must be a whole number from 1 to {max}.",
-                    "ja": "top_k には 1 から {max} までの整数を指定してください。"},
+    "unknown_article": {"en": "No article has that title: pick one from the list as you type.",
+                        "ja": "そのタイトルの記事はありません。入力中に表示される一覧から選んでください。"},
+    "quotes_range": {"en": "quotes must be a whole number from 1 to {max}.",
+                     "ja": "quotes には 1 から {max} までの整数を指定してください。"},
     "empty_question": {"en": "The question is empty.", "ja": "質問が空です。"},
     "too_long": {"en": "The question is too long ({length} characters; at most {max}).",
                  "ja": "質問が長すぎます({length} 文字。上限は {max} 文字です)。"},
@@ -118,7 +122,9 @@ STRINGS: dict[str, dict[Lang, str]] = {
 COMMAND_JA: dict[str, str] = {
     "ask.description": "記事にもとづいて質問に答えます(原文の引用つき)",
     "ask.question": "質問(日本語または英語)",
-    "ask.top_k": "表示する引用の数(1〜5)",
+    "ask.quotes": "表示する引用の数(1〜5、既定は3)",
+    "ask_message.name": "kijiにこのメッセージについて聞く",
+    "ask.article": "この記事だけを検索する(入力してタイトルを選択)",
     "ask.public": "チャンネル全体に回答を表示する",
     "sources.description": "インデックス内の記事の一覧",
     "sources.page": "ページ番号",

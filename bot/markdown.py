@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Sequence
 
 ELLIPSIS = "…"
 
@@ -81,11 +82,46 @@ def unescape(text: str) -> str:
     return "".join(out)
 
 
+BOLD = "**"
+
+
+def escape_marked(text: str, spans: Sequence[tuple[int, int]]) -> str:
+    """``escape(text)`` with ``spans`` (offsets into ``text``, sorted, disjoint) in bold: every
+    ``*`` of the text itself is escaped, so an unescaped ``**`` is always one of these marks."""
+    out: list[str] = []
+    pos = 0
+    for start, end in spans:
+        start, end = max(start, pos), min(end, len(text))
+        if end <= start:
+            continue
+        out += [escape(text[pos:start]), BOLD, escape(text[start:end]), BOLD]
+        pos = end
+    out.append(escape(text[pos:]))
+    return "".join(out)
+
+
+def unmark(text: str) -> str:
+    """``text`` without the bold marks ``escape_marked`` added (escaped pairs kept as they are)."""
+    out: list[str] = []
+    i = 0
+    while i < len(text):
+        if text[i] == "\\" and i + 1 < len(text):
+            out.append(text[i:i + 2])
+            i += 2
+        elif text.startswith(BOLD, i):
+            i += len(BOLD)
+        else:
+            out.append(text[i])
+            i += 1
+    return "".join(out)
+
+
 def fit(raw: str, limit: int, *, prefix: str = "", closing: str = "", cut_mark: str = ELLIPSIS,
-        markdown: bool = True) -> str:
+        markdown: bool = True, bold: Sequence[tuple[int, int]] = ()) -> str:
     """``prefix + escape(raw) + closing`` if it fits in ``limit``, else the longest
-    ``prefix + escape(raw[:n]) + closing + cut_mark`` that does (n at a safe boundary)."""
-    esc = escape if markdown else (lambda s: s)
+    ``prefix + escape(raw[:n]) + closing + cut_mark`` that does (n at a safe boundary); ``bold``:
+    spans of ``raw`` shown in bold (cut with it)."""
+    esc = (lambda s: escape_marked(s, bold)) if markdown and bold else escape if markdown else (lambda s: s)
     whole = prefix + esc(raw) + closing
     if dlen(whole) <= limit:
         return whole

@@ -84,7 +84,8 @@ class SourcesPageButton(discord.ui.DynamicItem[discord.ui.Button[Any]],
             pages = page_count(len(articles))
             page = min(max(1, self.page), pages)
             view = sources_view(page, pages, lang)
-            await interaction.response.edit_message(embed=sources_embed(articles, page, lang), view=view)
+            embed = sources_embed(articles, page, lang, reader_base=interaction.client.settings.public_url)
+            await interaction.response.edit_message(embed=embed, view=view)
             release(view)
         except Exception as exc:
             await report_error(interaction, exc)
@@ -105,7 +106,11 @@ def release(view: discord.ui.View | None) -> None:
         view.stop()
 
 
-def answer_view(answer_id: str, result: AskResult, lang: Lang) -> discord.ui.View:
+def answer_view(answer_id: str, result: AskResult, lang: Lang) -> discord.ui.View | None:
+    """More sources and the votes; none under the help reply to input that asks nothing: there is
+    no answer to rate."""
+    if result.contentless:
+        return None
     view = discord.ui.View(timeout=None)
     if result.more_quotes:
         view.add_item(MoreSourcesButton(answer_id, 0, t("button_more", lang)))

@@ -27,6 +27,20 @@ _LINE_PATTERNS = [
     )
 ]
 
+# Page furniture that is never the author's words: dropped from every article's text when it is
+# read (the reader showed 「![見出し画像](https://…)」 and 「2,088 文字」 lines). Other boilerplate
+# lines (a lone "Comments", a bare link) may be an author's and stay in the text; chunks skip them.
+_FURNITURE_PATTERNS = [
+    re.compile(p, re.IGNORECASE)
+    for p in (
+        r"skip to (main )?content",
+        r"!\[[^\]]*\]\([^)]*\)",  # markdown image
+        r"<img\b[^>]*>",
+        r"[\d,，]+\s*(文字|字|characters|words|chars)",  # note.com style length lines
+        r"(約)?\d+\s*(分|min(ute)?s?)\s*(で読めます|read)",
+    )
+]
+
 # A footer line after which nothing belongs to the article.
 _FOOTER_PATTERNS = [
     re.compile(p, re.IGNORECASE)
@@ -49,6 +63,18 @@ def is_boilerplate_line(line: str) -> bool:
 def is_footer_line(line: str) -> bool:
     stripped = line.strip()
     return any(p.fullmatch(stripped) for p in _FOOTER_PATTERNS)
+
+
+def is_furniture_line(line: str) -> bool:
+    stripped = line.strip()
+    return bool(stripped) and any(p.fullmatch(stripped) for p in _FURNITURE_PATTERNS)
+
+
+def without_furniture(text: str) -> str:
+    """``text`` without its page-furniture lines (each with its line break); the rest unchanged."""
+    lines = text.splitlines(keepends=True)
+    kept = [line for line in lines if not is_furniture_line(line)]
+    return text if len(kept) == len(lines) else "".join(kept)
 
 
 def _lines(text: str) -> Iterator[tuple[int, int]]:

@@ -7,6 +7,7 @@ reference, so a request that started on one version finishes on it.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import os
 import threading
 import time
@@ -17,12 +18,19 @@ import numpy as np
 
 from kiji.corpus.articles import Article
 from kiji.errors import NotFound
-from kiji.retrieval.answer.compose import compose, help_answer, sources_differ
+from kiji.retrieval.answer.compose import (
+    compose,
+    example_questions,
+    help_answer,
+    sources_differ,
+    weaker_marked,
+)
 from kiji.retrieval.answer.conflicts import instruction_quotes, settle
 from kiji.retrieval.answer.contentless import contentless_kind
 from kiji.retrieval.answer.model import AnswerModel
 from kiji.retrieval.answer.question_signals import question_signals
 from kiji.retrieval.answer.quotes import make_quotes, order_sentences, verbatim
+from kiji.retrieval.answer.reading_aids import ReadingAids
 from kiji.retrieval.answer.signals import Candidates, SignalExtractor
 from kiji.retrieval.answer.tuning import DEFAULT_TUNING, RetrievalTuning
 from kiji.retrieval.embedding.embedder import Embedder
@@ -49,6 +57,10 @@ from kiji.retrieval.validation import (
     validate_question,
     validate_top_k,
 )
+
+#: Example questions in the help reply, and how many composed questions may be asked to find them.
+EXAMPLES = 3
+EXAMPLE_TRIES = 12
 
 _POOL: ThreadPoolExecutor | None = None
 _POOL_LOCK = threading.Lock()
@@ -123,6 +135,9 @@ class Engine:
         for i, chunk in enumerate(self.index.chunks):
             self._chunks_of.setdefault(chunk.article_id, []).append(i)
         self._signals = SignalExtractor(self.index, self.lexical)
+        self._aids = ReadingAids(self.lexical)
+        self._examples: dict[Language, list[str]] = {}
+        self._examples_lock = threading.Lock()
 
     @classmethod
     def configured(cls, config: EngineConfig, index: LoadedIndex, embedder: Embedder) -> Engine:
@@ -147,6 +162,32 @@ class Engine:
             if self.lexical.has_english:
                 self.lexical.japanese_bridge.expand(["記事"])
         self.ask("warm-up question about the articles", top_k=1)
+        for language in ("ja", "en"):
+            self.examples(language)
+
+    def examples(self, language: Language, count: int = EXAMPLES) -> list[str]:
+        """Up to ``count`` example questions in ``language``, one per article, each asked through
+        this engine and kept only when answered (a composed question the articles do not answer
+        would teach a newcomer the wrong thing). Worked out once per engine (index version), at
+        warm-up; at most ``EXAMPLE_TRIES`` questions asked."""
+        with self._examples_lock:
+            found = self._examples.get(language)
+            if found is None:
+                found, tried = [], 0
+                for title in sorted(self._titles.values()):
+                    for question in example_questions(language, title):
+                        tried += 1
+                        if question in found:
+                            continue
+                        # Asked exactly as a person clicking it will ask it (language detected).
+                        reply = self.ask(question)
+                        if reply.answered and reply.language == language:
+                            found.append(question)
+                            break
+                    if len(found) >= count or tried >= EXAMPLE_TRIES:
+                        break
+                self._examples[language] = found
+            return list(found)
 
     @property
     def version(self) -> str:
@@ -245,28 +286,39 @@ class Engine:
                 extra.append(Candidate(chunk, dense_top[chunk], 0.0, floor))
         return candidates + extra
 
-    def candidates(self, question: str, language: Language, mode: Mode | None = None) -> Candidates:
-        """The candidate sentences of ``question`` with their signals (what the ranker reads)."""
+    def candidates(self, question: str, language: Language, mode: Mode | None = None, *,
+                   within: str | None = None) -> Candidates:
+        """The candidate sentences of ``question`` with their signals (what the ranker reads);
+        ``within``: only from that article (its best chunks join when retrieval missed them)."""
         mode = mode or self.mode
         r = self._retrieve(question, language, self.tuning.candidate_chunks, mode, self.tuning.sentence_hits)
+        if within is not None:
+            chunks = self.index.chunks
+            kept = [c for c in self._add_referenced(r.candidates, r.qvec, {within: 1.0})
+                    if chunks[c.chunk_id].article_id == within]
+            r = dataclasses.replace(r, candidates=kept)
         return self._signals.extract(question, r.candidates, r.qvec, r.terms, r.refs, language=language,
                                      missing=len(r.missing), specific=r.specific)
 
     def ask(self, question: str, *, top_k: int | None = None, language: Language | None = None,
-            mode: Mode | None = None) -> AskResult:
+            mode: Mode | None = None, article: str | None = None) -> AskResult:
+        """``article``: answer from that article only (an id of ``articles()``; ``NotFound`` else)."""
         started = time.perf_counter()
+        if article is not None:
+            self.article(article)  # NotFound for an unknown id, before any work
         text = validate_question(question, self.max_question_chars)
         top_k = validate_top_k(self.default_top_k if top_k is None else top_k)
         lang: Language = language or self.language_of(text)
         kind = contentless_kind(text)
         if kind is not None:
+            examples = self.examples(lang)
             return AskResult(question=question, language=lang, answered=False,
-                             answer=help_answer(lang, sorted(self._titles.values())), quotes=[],
-                             index_version=self.version, decision=f"contentless input ({kind})",
-                             confidence=0.0,
+                             answer=help_answer(lang, examples), quotes=[], contentless=True,
+                             examples=examples, index_version=self.version,
+                             decision=f"contentless input ({kind})", confidence=0.0,
                              took_ms=round((time.perf_counter() - started) * 1000, 2))
         self.index.mapped.check()  # a mapped file changed under us: IndexCorrupt, not a SIGBUS
-        cands = self.candidates(text, lang, mode)
+        cands = self.candidates(text, lang, mode, within=article)
         model = self.model
         scores = model.ranker.score(cands.matrix) if cands.sentences else np.zeros(0)
         probability = model.answer_probability(question_signals(cands.sentences, scores, cands.facts))
@@ -289,12 +341,16 @@ class Engine:
         # Articles that disagree on the figure asked for: one quote from each, and say so.
         shown, disagree = settle(text, shown, relevant, top_k)
         differ = answered and (disagree or sources_differ(shown))
+        facts = cands.facts
+        aids = functools.partial(self._aids.annotate, question=text, language=lang, weights=cands.weights,
+                                 every_figure=facts.wants_figure or bool(facts.asked & {"number", "date"}))
+        more = [q for q in relevant if q not in shown] if answered else []
+        shown, more, related = aids(shown), aids(more), aids([] if answered else relevant[:top_k])
+        shown = weaker_marked(shown, None if differ else model.source_margin)
         return AskResult(
             question=question, language=lang, answered=answered,
             answer=compose(lang, shown, answered=answered, differ=differ, margin=model.source_margin),
-            quotes=shown, more_quotes=[q for q in relevant if q not in shown] if answered else [],
-            instruction_quotes=instruction_quotes(shown),
-            related=[] if answered else relevant[:top_k],
+            quotes=shown, more_quotes=more, instruction_quotes=instruction_quotes(shown), related=related,
             sources_differ=differ, index_version=self.version,
             considered=considered, decision=reason, confidence=round(probability, 4),
             took_ms=round((time.perf_counter() - started) * 1000, 2),

@@ -196,10 +196,14 @@ def format_table(report: dict[str, Any], title: str = "") -> str:
         return "-" if v is None else (f"{v:.3f}" if isinstance(v, float) and v <= 1 else str(v))
 
     lines = [title] if title else []
-    lines.append(f"{'group':<34}" + "".join(f"{c[:11]:>12}" for c in _COLUMNS))
-    for name, m in [("overall", report["overall"]), *report["by_language"].items(),
-                    *report["by_kind"].items()]:
-        lines.append(f"{name:<34}" + "".join(f"{fmt(m[c]):>12}" for c in _COLUMNS))
+    rows = [("overall", report["overall"]), *report["by_language"].items(), *report["by_kind"].items()]
+    # Each column as wide as its whole header (adversarial_declined is 20 characters): cut to a
+    # fixed width, headers read "adversarial" and "junk_declin".
+    widths = [max(len(c), *(len(fmt(m[c])) for _, m in rows)) + 2 for c in _COLUMNS]
+    first = max(len("group"), *(len(name) for name, _ in rows)) + 2
+    lines.append(f"{'group':<{first}}" + "".join(f"{c:>{w}}" for c, w in zip(_COLUMNS, widths, strict=True)))
+    for name, m in rows:
+        lines.append(f"{name:<{first}}" + "".join(f"{fmt(m[c]):>{w}}" for c, w in zip(_COLUMNS, widths, strict=True)))
     if report.get("misses"):
         lines.append("misses: " + ", ".join(report["misses"]))
     return "\n".join(lines)

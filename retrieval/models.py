@@ -11,6 +11,13 @@ from kiji.retrieval.fragments import source_link
 Language = Literal["ja", "en"]
 
 
+class Gloss(BaseModel):
+    """One term of a quote (as written in it) and its meaning in the reader's language."""
+
+    term: str
+    gloss: str
+
+
 class Quote(BaseModel):
     """A verbatim slice of one article: ``text == article.text[start:end]``, always."""
 
@@ -22,6 +29,14 @@ class Quote(BaseModel):
     score: float
     url: str | None = None
     chunk_id: int = Field(ge=0, description="row of the chunk the quote was taken from")
+    #: What matched the question: ``[start, end]`` offsets into ``text`` (figures, dates, terms in
+    #: either script), sorted and disjoint, so every edge marks the same characters.
+    highlights: list[tuple[int, int]] = Field(default_factory=list)
+    #: For a quote not in the question's language: its key terms in the reader's language.
+    glosses: list[Gloss] = Field(default_factory=list)
+    #: Clearly weaker than the first quote (below it by more than the answer model's source
+    #: margin): shown under "also relevant", not as part of the answer.
+    also_relevant: bool = False
 
     @computed_field(description="the original page at this passage (a #:~:text= fragment), when the "  # type: ignore[prop-decorator]
                                 "article has a URL")
@@ -51,6 +66,10 @@ class AskResult(BaseModel):
     related: list[Quote] = Field(default_factory=list)
     index_version: str
     took_ms: float = 0.0
+    #: A help reply to input that asks nothing ("hello", 😂): ``examples`` are questions about the
+    #: articles that the engine has checked it answers; edges show them instead of vote buttons.
+    contentless: bool = False
+    examples: list[str] = Field(default_factory=list)
 
 
 class Passage(BaseModel):

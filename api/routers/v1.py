@@ -20,7 +20,7 @@ from kiji.api.errors import error_responses, not_blank_question
 from kiji.api.security import v1_router
 from kiji.api.streaming import ASK_STREAM_RESPONSE, event_stream
 from kiji.retrieval.generation.result import AnswerMode, Citation
-from kiji.retrieval.models import ArticleInfo, AskResult, Passage
+from kiji.retrieval.models import ArticleInfo, AskResult, Language, Passage
 from kiji.retrieval.validation import MAX_SEARCH_K, MAX_TOP_K, NOT_BLANK_PATTERN
 from kiji.settings import Settings
 
@@ -158,4 +158,21 @@ def build_router(settings: Settings) -> APIRouter:
                              chunks=[ArticleChunk(chunk_id=i, start=c.start, end=c.end, text=c.text)
                                      for i, c in rows])
 
+    @router.get("/examples", response_model=Examples, summary="Example questions the articles answer")
+    async def examples(
+        request: Request, engine: EngineDep, state: StateDep,
+        language: Annotated[Language, Query(description="the questions' language")] = "en",
+    ) -> Examples:
+        only_params(request, {"language"})
+        found = await compute(state, engine.examples, language)
+        return Examples(language=language, examples=found, index_version=engine.version)
+
     return router
+
+
+class Examples(BaseModel):
+    """What the empty web page offers to ask: composed from the article titles, each checked."""
+
+    language: Language
+    examples: list[str]
+    index_version: str

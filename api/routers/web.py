@@ -23,7 +23,16 @@ from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 
-from kiji.api.web_strings import LANG_COOKIE, LANG_NAMES, LANGS, Lang, choose_lang, strings_for
+from kiji.api.deps import StateDep
+from kiji.api.web_strings import (
+    LANG_COOKIE,
+    LANG_NAMES,
+    LANGS,
+    Lang,
+    answer_strings,
+    choose_lang,
+    strings_for,
+)
 from kiji.settings import Settings
 
 #: The page's templates and scripts sit beside the routers, in api/ (package data of kiji.api).
@@ -93,7 +102,8 @@ def build_web_router(pages: WebPages) -> APIRouter:
                        q: Annotated[str | None, Query()] = None) -> HTMLResponse:
         lang = choose_lang(switch, lang_cookie, accept_language)
         # The question is only put back into the box (autoescaped); the script asks it through /v1.
-        return pages.render(request, "ask.html", lang, switch, q=q or "", config={"page": "ask", "q": q or ""})
+        return pages.render(request, "ask.html", lang, switch, q=q or "", config={"page": "ask", "q": q or "",
+                                                                  "answer_strings": answer_strings()})
 
     @router.get("/articles", response_class=HTMLResponse)
     async def articles_page(request: Request, switch: LangSwitch = None, lang_cookie: LangCookie = None,
@@ -102,13 +112,20 @@ def build_web_router(pages: WebPages) -> APIRouter:
         return pages.render(request, "articles.html", lang, switch, config={"page": "articles"})
 
     @router.get("/articles/{article_id}", response_class=HTMLResponse)
-    async def reader_page(request: Request, article_id: str, switch: LangSwitch = None,
-                          lang_cookie: LangCookie = None, accept_language: AcceptLanguage = None,
+    async def reader_page(request: Request, article_id: str, state: StateDep, switch: LangSwitch = None,
+                          lang_cookie: LangCookie = None,
+                          accept_language: AcceptLanguage = None,
                           q: Annotated[str | None, Query()] = None) -> HTMLResponse:
         lang = choose_lang(switch, lang_cookie, accept_language)
         # start/end are read by the script (it validates them against the article it fetched).
-        return pages.render(request, "article.html", lang, switch, q=q or "",
-                            config={"page": "article", "article_id": article_id, "q": q or ""})
+        response = pages.render(request, "article.html", lang, switch, q=q or "",
+                                config={"page": "article", "article_id": article_id, "q": q or ""})
+        # An unknown id is a 404 to browsers, crawlers and link checkers alike, not a 200 whose
+        # script says so (the page still explains it). Only whether the id exists is told.
+        engine = state.engine
+        if engine is not None and article_id not in engine.index.articles:
+            response.status_code = 404
+        return response
 
     return router
 

@@ -9,7 +9,7 @@ from collections.abc import Callable, Iterable, Iterator
 from typing import TYPE_CHECKING
 
 from kiji.cli import resources
-from kiji.cli.console import eprint, print_human
+from kiji.cli.console import eprint, loading_notice, print_human
 from kiji.cli.resources import settings_from
 from kiji.errors import InvalidInput
 
@@ -25,7 +25,8 @@ def cmd_ask(args: argparse.Namespace) -> int:
     validate_top_k(args.top_k)
     if args.question != "-":
         validate_question(args.question, settings.max_question_chars)  # before loading anything
-    engine = resources.engine(settings)
+    with loading_notice(sys.stderr, enabled=not args.json):
+        engine = resources.engine(settings)
     write = resources.generation(settings)
     try:
         return ask_all(args, engine, write or (lambda result: result))
@@ -40,7 +41,7 @@ def ask_all(args: argparse.Namespace, engine: Engine, write: Callable[[AskResult
         if args.json:
             print(result.model_dump_json())
         else:
-            print_human(result)
+            print_human(result, verbose=args.verbose)
         return 0
     status = 0
     for number, question, problem in stdin_questions():
@@ -61,7 +62,7 @@ def ask_all(args: argparse.Namespace, engine: Engine, write: Callable[[AskResult
         if args.json:
             print(result.model_dump_json(), flush=True)
         else:
-            print_human(result)
+            print_human(result, verbose=args.verbose)
             print("-" * 60)
     return status
 

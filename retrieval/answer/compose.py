@@ -64,14 +64,42 @@ def compose(language: Language, quotes: list[Quote], *, answered: bool, differ: 
     return "\n".join(lines)
 
 
-def help_answer(language: Language, titles: list[str]) -> str:
+def weaker_marked(quotes: list[Quote], margin: float | None) -> list[Quote]:
+    """``quotes`` with ``also_relevant`` set on those the answer does not speak for: below the
+    first by more than ``margin`` (none when the sources differ: each then stands for its own
+    figure). The same line ``compose`` draws, so the page's "also relevant" and the composed
+    answer agree."""
+    if margin is None or not quotes:
+        return quotes
+    floor = quotes[0].score - margin
+    return [q.model_copy(update={"also_relevant": True}) if i and q.score < floor else q
+            for i, q in enumerate(quotes)]
+
+
+_LATIN_NAME = re.compile(r"\b[A-Z][A-Za-z0-9+]*[A-Za-z0-9]\b")
+_NOT_NAMES = frozenset({"ai", "the", "and", "or", "of", "in", "on", "is", "vs"})
+
+
+def example_questions(language: Language, title: str) -> list[str]:
+    """Questions about one article, in the order tried, for the help reply's examples; the engine
+    keeps only those it answers."""
+    short = _clip(title, 60)
+    if language == "ja":
+        return [f"「{short}」には何が書かれていますか?", f"「{short}」の要点は?"]
+    # A Japanese title inside an English question makes it read as Japanese: ask about the names
+    # the title writes in Latin letters instead (DeepSeek, Stargate, NVIDIA).
+    names = [n for n in dict.fromkeys(_LATIN_NAME.findall(title)) if n.lower() not in _NOT_NAMES]
+    latin_title = not any(ord(ch) > 0x2FFF for ch in title)
+    return ([f"What does “{short}” say?"] if latin_title else []) + [f"What is {n}?" for n in names]
+
+
+def help_answer(language: Language, examples: list[str]) -> str:
     """What kiji answers, with example questions drawn from the articles at hand (for input that
     asks nothing: a greeting, emoji, an instruction to the bot)."""
-    examples = titles[:3]
     if language == "ja":
-        lines = ["記事の内容についての質問に、記事からの引用で答えます。例えば:"]
-        lines += [f"・「{_clip(t, 60)}」には何が書かれていますか?" for t in examples]
+        lines = ["記事の内容についての質問に、記事からの引用で答えます。" + ("例えば:" if examples else "")]
+        lines += [f"・{q}" for q in examples]
     else:
-        lines = ["I answer questions about the articles, quoting them. For example:"]
-        lines += [f"- What does “{_clip(t, 60)}” say?" for t in examples]
+        lines = ["I answer questions about the articles, quoting them." + (" For example:" if examples else "")]
+        lines += [f"- {q}" for q in examples]
     return "\n".join(lines)

@@ -15,7 +15,7 @@ import math
 import re
 import unicodedata
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -151,6 +151,8 @@ class Candidates:
     #: One row of ``SENTENCE_SIGNALS`` per sentence.
     matrix: np.ndarray
     facts: QuestionFacts
+    #: The question's weighted lexical terms (what the quotes' highlights mark).
+    weights: Mapping[str, float] = field(default_factory=dict)
 
 
 def _neighbours(index: LoadedIndex) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -241,7 +243,7 @@ class SignalExtractor:
                               numbers_in(_without_titles(question, [index.articles[a].title for a in refs])),
                               question_negated(question))
         if not candidates:
-            return Candidates([], np.zeros((0, len(SENTENCE_SIGNALS))), facts)
+            return Candidates([], np.zeros((0, len(SENTENCE_SIGNALS))), facts, weights)
         # Each sentence once, with the best-scoring chunk it appears in (chunks overlap by a sentence).
         rows: dict[int, tuple[Candidate, int, int, int]] = {}
         for rank, cand in enumerate(candidates):
@@ -316,7 +318,7 @@ class SignalExtractor:
         matrix[:, _COLUMN["position"]] = self.position[sids]
         matrix[:, _COLUMN["dense_rank"]] = 1.0 / (1 + dense_rank)
         matrix[:, _COLUMN["dense_scaled"]] = (dense - lo) / span
-        return Candidates(sentences, matrix, facts)
+        return Candidates(sentences, matrix, facts, weights)
 
 
 def _without_titles(question: str, titles: list[str]) -> str:

@@ -173,3 +173,58 @@ async def test_metrics_label_route_templates_and_the_index(client: httpx.AsyncCl
     assert f"kiji_index_chunks {float(len(fake_engine.index.chunks))}" in text
     assert f"kiji_index_articles {float(len(fake_engine.index.articles))}" in text
     assert "kiji_ready 1.0" in text
+
+
+async def test_ask_gives_each_quote_its_highlights_and_glosses(client: httpx.AsyncClient) -> None:
+    body = (await client.post("/v1/ask", json={"question": "How much did NVIDIA's stock fall?",
+                                               "top_k": 3})).json()
+    quotes = body["quotes"] + body["related"]
+    assert quotes
+    for quote in quotes:
+        spans = quote["highlights"]
+        assert spans == sorted(spans) and all(0 <= s < e <= len(quote["text"]) for s, e in spans)
+        assert all(a[1] < b[0] for a, b in zip(spans, spans[1:], strict=False))  # disjoint, merged
+        # English reader, Japanese quote: glosses name terms of the quote itself.
+        assert quote["glosses"] and all(g["term"] in quote["text"] and g["gloss"] for g in quote["glosses"])
+    marked = [q["text"][s:e] for q in quotes for s, e in q["highlights"]]
+    assert any("NVIDIA" in m for m in marked) and any("%" in m for m in marked)
+    # A Japanese question over Japanese quotes: marks, no glosses.
+    ja = (await client.post("/v1/ask", json={"question": JA_QUESTION})).json()
+    assert all(q["glosses"] == [] for q in ja["quotes"] + ja["related"])
+
+
+async def test_examples_are_questions_the_engine_answers(client: httpx.AsyncClient, fake_engine: Engine) -> None:
+    for language in ("ja", "en"):
+        body = (await client.get("/v1/examples", params={"language": language})).json()
+        assert body["language"] == language and body["index_version"] == fake_engine.version
+        assert len(body["examples"]) <= 3
+        for question in body["examples"]:
+            assert fake_engine.ask(question, language=language).answered
+    assert (await client.get("/v1/examples", params={"language": "fr"})).status_code == 422
+    assert (await client.get("/v1/examples", params={"lang": "ja"})).status_code == 422
+
+
+def test_a_composed_example_the_engine_declines_is_not_offered(fake_engine: Engine,
+                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    import dataclasses
+
+    from kiji.retrieval import engine as engine_module
+
+    declined = "箱根でおすすめの温泉宿ある?"
+    answerable = "NVIDIAは時間外取引で何%下落しましたか?"
+    assert fake_engine.ask(answerable).answered and not fake_engine.ask(declined).answered
+    monkeypatch.setattr(engine_module, "example_questions", lambda language, title: [declined, answerable])
+    fresh = dataclasses.replace(fake_engine)  # a new engine: its own example cache
+    assert fresh.examples("ja") == [answerable]
+    reply = fresh.ask("こんにちは")
+    assert reply.contentless and reply.examples == [answerable] and answerable in reply.answer
+
+
+async def test_contentless_input_gets_the_help_reply_with_checked_examples(client: httpx.AsyncClient,
+                                                                            fake_engine: Engine) -> None:
+    body = (await client.post("/v1/ask", json={"question": "hello"})).json()
+    assert body["contentless"] and not body["answered"] and body["quotes"] == []
+    assert body["examples"] == fake_engine.examples("en")
+    assert all(q in body["answer"] for q in body["examples"])
+    real = (await client.post("/v1/ask", json={"question": "How much did TSMC fall?"})).json()
+    assert not real["contentless"] and real["examples"] == []

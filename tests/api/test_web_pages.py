@@ -109,8 +109,16 @@ async def test_question_in_the_url_is_escaped(client: httpx.AsyncClient) -> None
     reader = await client.get("/articles/x", params={"q": evil})
     assert "<script>alert" not in reader.text and "<img src=x" not in reader.text
     odd_id = await client.get("/articles/%3Cimg%20src%3Dx%20onerror%3Dalert(1)%3E")
-    assert odd_id.status_code == 200 and "<img src=x" not in odd_id.text
+    assert odd_id.status_code == 404 and "<img src=x" not in odd_id.text
     assert config_of(odd_id.text)["article_id"] == "<img src=x onerror=alert(1)>"
+
+
+async def test_an_unknown_article_is_a_404_page(client: httpx.AsyncClient) -> None:
+    missing = await client.get("/articles/no_such_article", params={"start": 1, "end": 5})
+    assert missing.status_code == 404 and "text/html" in missing.headers["content-type"]
+    assert config_of(missing.text)["article_id"] == "no_such_article"  # the page still says why
+    assert missing.headers["content-security-policy"]
+    assert (await client.get("/articles/002_d754ccf2217f77a9")).status_code == 200
 
 
 @pytest.mark.parametrize(("header", "cookie", "switch", "expected"), [

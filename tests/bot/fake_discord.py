@@ -260,6 +260,27 @@ class FakeDiscord:
         data: dict[str, Any] = {"id": self._command_id(name), "name": name, "type": 1, "options": opts}
         return self._base(2, data, user_id, locale, guild_id)
 
+    def autocomplete(self, name: str, options: dict[str, Any], focused: str, *, user_id: int = 4242,
+                     locale: str = "en-US", guild_id: int | None = 9999) -> dict[str, Any]:
+        """An autocomplete interaction (type 4) while the user types the ``focused`` option."""
+        types = {str: 3, bool: 5, int: 4, float: 10}
+        opts = [{"name": k, "type": types[type(v)], "value": v, **({"focused": True} if k == focused else {})}
+                for k, v in options.items()]
+        data: dict[str, Any] = {"id": self._command_id(name), "name": name, "type": 1, "options": opts}
+        return self._base(4, data, user_id, locale, guild_id)
+
+    def message_command(self, name: str, content: str, *, user_id: int = 4242, locale: str = "en-US",
+                        guild_id: int | None = 9999) -> dict[str, Any]:
+        """A message context-menu command (type 3) on a message by another user holding ``content``."""
+        payload = self._base(2, {}, user_id, locale, guild_id)
+        target = {"id": snowflake(), "channel_id": payload["channel_id"], "author": self._user(user_id + 1),
+                  "content": content, "timestamp": EPOCH, "edited_timestamp": None, "tts": False,
+                  "mention_everyone": False, "mentions": [], "mention_roles": [], "attachments": [],
+                  "embeds": [], "components": [], "pinned": False, "type": 0, "flags": 0}
+        payload["data"] = {"id": self._command_id(name), "name": name, "type": 3, "target_id": target["id"],
+                           "resolved": {"messages": {target["id"]: target}}}
+        return payload
+
     def click(self, message: dict[str, Any], custom_id: str, *, user_id: int = 4242, locale: str = "en-US",
               guild_id: int | None = 9999) -> dict[str, Any]:
         payload = self._base(3, {"custom_id": custom_id, "component_type": 2}, user_id, locale, guild_id)
@@ -335,7 +356,8 @@ class FakeDiscord:
                           {"total": 1000, "remaining": 999, "reset_after": 0, "max_concurrency": 1}})
         if parts[0] == "applications" and parts[-1] == "commands" and method == "PUT":
             guild = parts[3] if len(parts) == 5 and parts[2] == "guilds" else None
-            echoed = [{**c, "id": snowflake(), "application_id": self.app_id, "version": snowflake(),
+            # Discord answers every command with a description, "" for a context-menu command.
+            echoed = [{"description": "", **c, "id": snowflake(), "application_id": self.app_id, "version": snowflake(),
                        "default_member_permissions": c.get("default_member_permissions"), "nsfw": False,
                        **({"guild_id": guild} if guild else {})} for c in body or []]
             self.commands[guild] = echoed

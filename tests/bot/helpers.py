@@ -11,6 +11,7 @@ from typing import Any
 
 from kiji.bot.client import KijiBot
 from kiji.bot.embeds import quote_text
+from kiji.bot.i18n import t
 from kiji.bot.markdown import unescape
 from kiji.retrieval.engine import Engine
 from kiji.retrieval.models import ArticleInfo, AskResult
@@ -22,7 +23,6 @@ QUESTION_JA = "NVIDIAは時間外取引で何%下落しましたか?"
 # The brief's "how do i fix a flat bike tire" is answered by the fake embedder's loose tuning (a weak
 # n-gram match); this one is declined by the shipped decision rule (a term the corpus never mentions).
 OFF_TOPIC = "What is the recipe for Okonomiyaki?"
-LOCATION = re.compile(r" · (?:chars (\d+)–(\d+)|(\d+)〜(\d+)文字目)$")
 
 
 class ScriptedEngine:
@@ -36,7 +36,7 @@ class ScriptedEngine:
         self.delay_s = 0.0
         self.calls = 0
 
-    def ask(self, question: str, *, top_k: int | None = None) -> AskResult:
+    def ask(self, question: str, *, top_k: int | None = None, article: str | None = None) -> AskResult:
         self.calls += 1
         if self.delay_s:
             time.sleep(self.delay_s)  # blocking on purpose: it must not stall the event loop
@@ -44,7 +44,7 @@ class ScriptedEngine:
             raise self.errors[question]
         if question in self.results:
             return self.results[question]
-        return self.inner.ask(question, top_k=top_k)
+        return self.inner.ask(question, top_k=top_k, article=article)
 
     def articles(self) -> list[ArticleInfo]:
         return self.articles_list if self.articles_list is not None else self.inner.articles()
@@ -71,7 +71,7 @@ def finished(p: Pending) -> bool:
     """The user sees a final message: a direct reply, an edit of the placeholder, or a follow-up."""
     if p.callback is None:
         return False
-    return p.callback["type"] in (4, 7) or bool(p.edits) or bool(p.followups)
+    return p.callback["type"] in (4, 7, 8) or bool(p.edits) or bool(p.followups)  # 8: autocomplete choices
 
 
 def reply(p: Pending) -> dict[str, Any]:
@@ -96,16 +96,23 @@ def custom_id(message: dict[str, Any], prefix: str) -> str:
 
 
 def assert_quotes_verbatim(embed: dict[str, Any], engine: Engine) -> list[tuple[str, int]]:
-    """Every field quotes its article word for word at the location its name gives."""
+    """Every field quotes, word for word, the article its name gives (by title, or "(same
+    article)" as the field before): (article id, where the quote starts) per field."""
     by_title = {a.title: a for a in engine.index.articles.values()}
-    seen = []
+    same = {t("same_article", lang) for lang in ("en", "ja")}
+    labels = tuple(t("also_relevant", lang) + " · " for lang in ("en", "ja"))
+    seen: list[tuple[str, int]] = []
+    article = None
     for field in embed["fields"]:
-        match = LOCATION.search(field["name"])
-        assert match, field["name"]
-        start = int(match.group(1) or match.group(3))
-        title = unescape(re.sub(r"^\d+\. ", "", field["name"][:match.start()]))
-        article = by_title[title]
+        name = re.sub(r"^\d+\. ", "", field["name"])
+        for label in labels:
+            name = name.removeprefix(label)
+        if name in same:
+            assert article is not None, field["name"]
+        else:
+            article = by_title[unescape(name)]
         text, _cut = quote_text(field["value"])
-        assert text and article.text[start:start + len(text)] == text
+        start = article.text.find(text)
+        assert text and start >= 0
         seen.append((article.id, start))
     return seen

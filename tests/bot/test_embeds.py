@@ -82,10 +82,19 @@ def test_real_answers_fit_and_quote_verbatim(engine: Engine, question: str, lang
         assert violations(embed) == []
         assert embed.title == escape(question) and embed.description
         _assert_verbatim(embed, result.quotes, engine)
+        previous = None
         for i, (field, q) in enumerate(zip(embed.fields, result.quotes, strict=False), start=1):
             assert field.name.startswith(f"{i}. ")  # type: ignore[union-attr]
-            assert field.name.endswith(t("location", locale, start=q.start, end=q.end))  # type: ignore
-        assert result.index_version in embed.footer.text  # type: ignore[operator]
+            # One heading per article: its title once, "(same article)" for the quote after.
+            if q.article_id == previous:
+                assert field.name.endswith(t("same_article", locale))  # type: ignore[union-attr]
+            else:
+                assert escape(q.title) in field.name  # type: ignore[operator]
+            assert (t("also_relevant", locale) in field.name) == q.also_relevant  # type: ignore[operator]
+            assert "chars" not in field.name and "文字目" not in field.name  # type: ignore[operator]
+            previous = q.article_id
+        # The footer carries no index timestamp or latency.
+        assert result.index_version not in (embed.footer.text or "") and " ms" not in (embed.footer.text or "")
 
 
 def test_unanswered_question_says_so_in_its_language(engine: Engine) -> None:
@@ -228,8 +237,12 @@ def test_sources_pages(engine: Engine) -> None:
     real = engine.articles()
     embed = sources_embed(real, 1, "ja")
     assert violations(embed) == []
+    for a in real:  # titles for people; ids and chunk counts are for operators
+        assert escape(a.title) in (embed.description or "") and a.id not in (embed.description or "")
+    linked = sources_embed(real, 1, "en", reader_base="https://kiji.example")
+    assert violations(linked) == []
     for a in real:
-        assert a.id in (embed.description or "")
+        assert f"[{escape(a.title)}](https://kiji.example/articles/{a.id})" in (linked.description or "")
     many = _articles(25)
     assert embeds.page_count(len(many)) == 3
     last = sources_embed(many, 99, "en")  # clamped to the last page
@@ -260,3 +273,28 @@ def test_a_quote_with_a_url_links_to_the_original_at_the_passage() -> None:
     assert value.endswith(f" · [{t('original_link', 'en')}]({original})")
     assert quote_text(value) == ("Officials estimate the cost.", False)
     assert quote_value(quote, lang="ja").endswith("\n" + original)
+
+
+def test_highlights_are_bold_and_glosses_a_subtext_line() -> None:
+    from kiji.retrieval.models import Gloss
+
+    text = "NVIDIAは*11%*下落した"
+    q = Quote(article_id="a", title="T", text=text, start=0, end=len(text), score=1.0, chunk_id=0,
+              highlights=[(0, 6), (8, 11)], glosses=[Gloss(term="下落", gloss="decline; fall")])
+    value = quote_value(q)
+    assert value.startswith("「**NVIDIA**は\\***11%**\\*下落")  # the text's own * stay escaped
+    assert value.endswith("\n-# 下落 decline; fall")
+    assert quote_text(value) == (text, False)
+    # Cut inside a highlight: the bold closes before the bracket, the quote stays a verbatim prefix.
+    long = q.model_copy(update={"text": "NVIDIA" + "あ" * 2000, "end": 2006, "highlights": [(0, 1500)]})
+    cut = quote_value(long, 300)
+    shown, was_cut = quote_text(cut)
+    assert was_cut and long.text.startswith(shown) and "**」" in cut and dlen(cut) <= 300
+
+
+def test_the_engine_answer_embed_bolds_what_matched(engine: Engine) -> None:
+    result = engine.ask("How much did NVIDIA's stock fall?")
+    embed = answer_embed(result, "en")
+    assert not violations(embed)
+    assert any("**" in (f.value or "") for f in embed.fields)
+    _assert_verbatim(embed, result.quotes or result.related, engine)

@@ -53,7 +53,7 @@ async def test_per_user_cooldown(make_harness: Callable[..., Awaitable[Harness]]
     assert harness.engine.calls == 2
 
 
-@pytest.mark.parametrize(("options", "key"), [({"top_k": 9}, "top_k_range"), ({"top_k": 0}, "top_k_range"),
+@pytest.mark.parametrize(("options", "key"), [({"quotes": 9}, "quotes_range"), ({"quotes": 0}, "quotes_range"),
                                               ({"question": "   "}, "empty_question")])
 async def test_bad_options_get_a_clear_private_error(harness: Harness, options: dict[str, Any], key: str) -> None:
     payload = harness.server.slash("ask", {"question": QUESTION_EN, **options})

@@ -51,11 +51,35 @@ def test_ask_json_english_and_top_k(use_fake: Engine, capsys: pytest.CaptureFixt
 
 def test_ask_human_output_shows_quotes(use_fake: Engine, capsys: pytest.CaptureFixture[str]) -> None:
     assert cli.main(["ask", "TSMCは何%下落した?"]) == 0
-    out = capsys.readouterr().out
+    captured = capsys.readouterr()
+    out = captured.out
     result = use_fake.ask("TSMCは何%下落した?")
     assert result.answer.splitlines()[0] in out
     for q in result.quotes:
-        assert q.title in out and f"chars {q.start}-{q.end}" in out
+        assert q.title in out and q.text in out
+    # Offsets, scores and the index version are behind --verbose.
+    assert "chars " not in out and "score " not in out and "index " not in captured.err
+    assert cli.main(["ask", "--verbose", "TSMCは何%下落した?"]) == 0
+    captured = capsys.readouterr()
+    for q in result.quotes:
+        assert f"chars {q.start}-{q.end}, score {q.score:.3f}" in captured.out
+    assert f"index {result.index_version}" in captured.err and "answer probability" in captured.err
+
+
+def test_clearly_weaker_quotes_are_under_also_relevant(capsys: pytest.CaptureFixture[str]) -> None:
+    from kiji.cli.console import print_human
+    from kiji.retrieval.answer.compose import weaker_marked
+    from kiji.retrieval.models import AskResult, Quote
+
+    quotes = [Quote(article_id="a", title=f"T{i}", text=f"text {i}", start=0, end=6, score=s, chunk_id=0)
+              for i, s in enumerate([8.7, 7.9, 4.5])]
+    marked = weaker_marked(quotes, 3.0)
+    assert [q.also_relevant for q in marked] == [False, False, True]
+    assert weaker_marked(quotes, None) == quotes  # sources differ: each quote stands for itself
+    print_human(AskResult(question="q", language="en", answered=True, answer="A", quotes=marked,
+                          index_version="v"))
+    out = capsys.readouterr().out
+    assert out.index("[2] T1") < out.index("Also relevant:") < out.index("[3] T2")
 
 
 def test_stdin_mode_one_object_per_line_in_order(use_fake: Engine, monkeypatch: pytest.MonkeyPatch,
@@ -94,3 +118,33 @@ def test_missing_index_says_how_to_build(tmp_path: Path) -> None:
     assert proc.returncode == 3
     assert "kiji index build" in proc.stderr and "Traceback" not in proc.stderr
     assert len(proc.stderr.strip().splitlines()) == 1
+
+
+class _Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_ask_bolds_highlights_on_a_terminal_only(use_fake: Engine, monkeypatch: pytest.MonkeyPatch,
+                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    question = "How much did NVIDIA's stock fall?"
+    assert cli.main(["ask", question]) == 0
+    piped = capsys.readouterr().out
+    assert "\x1b[" not in piped
+    # Glossed for an English reader: a line of "term meaning" under each Japanese quote.
+    result = use_fake.ask(question)
+    first = (result.quotes or result.related)[0]
+    assert f"{first.glosses[0].term} {first.glosses[0].gloss}" in piped
+    monkeypatch.setenv("TERM", "xterm-256color")
+    monkeypatch.delenv("NO_COLOR", raising=False)
+    terminal = _Terminal()
+    monkeypatch.setattr(sys, "stdout", terminal)
+    assert cli.main(["ask", question]) == 0
+    shown = terminal.getvalue()
+    s, e = first.highlights[0]
+    assert f"\x1b[1m{first.text[s:e]}\x1b[0m" in shown
+    monkeypatch.setenv("NO_COLOR", "1")
+    terminal = _Terminal()
+    monkeypatch.setattr(sys, "stdout", terminal)
+    assert cli.main(["ask", question]) == 0
+    assert "\x1b[" not in terminal.getvalue()

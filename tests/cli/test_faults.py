@@ -319,7 +319,7 @@ def test_serve_options_are_validated_like_the_settings(option: list[str], named:
 
 
 @pytest.mark.parametrize(("args", "named"), [
-    ([], "the following arguments are required: command"),
+    (["index"], "the following arguments are required: COMMAND"),  # bare `kiji` prints its help (test_help.py)
     (["nope"], "invalid choice: 'nope'"),
     (["index", "build", "--bogus"], "unrecognized arguments: --bogus"),
     (["ask", "--top-k", "99", "q"], "argument --top-k: must be from 1 to 10"),

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -113,7 +114,15 @@ def test_contentless_input_gets_help_not_quotes(real_engine: Engine, question: s
     result = real_engine.ask(question)
     assert result.answered is False and result.quotes == [] and result.related == []
     titles = [a.title for a in real_engine.index.articles.values()]
-    assert any(t[:20] in result.answer for t in titles)  # example questions from the corpus at hand
+    # Example questions from the corpus at hand (a title, or a name a title writes in Latin
+    # letters), each one this engine answers in the reply's language.
+    assert result.contentless and result.examples
+    for example in result.examples:
+        assert example in result.answer
+        assert any(t[:20] in example or any(w in example for w in re.findall(r"[A-Z][A-Za-z]{2,}", t))
+                   for t in titles)
+        reply = real_engine.ask(example)
+        assert reply.answered and reply.language == result.language
 
 
 def test_a_decline_offers_related_passages_verbatim(real_engine: Engine) -> None:

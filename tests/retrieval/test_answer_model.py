@@ -40,7 +40,12 @@ def test_questions_and_bare_topics_are_not_contentless(text: str) -> None:
 def test_contentless_input_gets_help_with_examples_from_the_corpus(fake_engine: Engine) -> None:
     result = fake_engine.ask("こんにちは")
     assert result.answered is False and result.quotes == [] and result.related == []
-    assert any(a.title[:20] in result.answer for a in fake_engine.index.articles.values())
+    assert result.contentless and result.answer.startswith("記事の内容についての質問に")
+    # The examples are the composed questions this engine answers (with the fake embedder, maybe
+    # none): each is listed, and each is answered (test_endpoints checks one it declines is not).
+    assert result.examples == fake_engine.examples("ja")
+    for question in result.examples:
+        assert question in result.answer and fake_engine.ask(question).answered
     assert fake_engine.ask("hello").answer.startswith("I answer questions about the articles")
 
 

@@ -183,3 +183,26 @@ def test_a_language_models_answer_is_shown_as_written(tab: Tab) -> None:
     assert body["answer_mode"] == "generated"
     expect(page.locator(".answer-text")).to_have_text(written)
     assert_cards_match(page, body["quotes"])
+
+
+def test_an_english_reader_sees_marks_and_glosses_on_japanese_quotes(tab: Tab) -> None:
+    page = tab.open("/")
+    tab.give_key()
+    body = tab.ask("How much did NVIDIA's stock fall?")
+    quotes = body["quotes"] or body["related"]
+    section = "answer" if body["quotes"] else "related"
+    cards = page.locator(f"ol.quotes.{section} > li")
+    expect(cards).to_have_count(len(quotes))
+    for i, quote in enumerate(quotes):
+        card = cards.nth(i)
+        # The page marks exactly what the API's offsets say (code points, as Python counts them).
+        marks = card.locator(".quote-link mark.hit").all_text_contents()
+        assert marks == [quote["text"][s:e] for s, e in quote["highlights"]]
+        assert card.locator(".quote-link").text_content() == quote["text"]
+        glosses = card.locator(".glosses")
+        assert quote["glosses"], "an English question over Japanese quotes gets glosses"
+        expect(glosses).to_contain_text("Key terms:")
+        for gloss in quote["glosses"]:
+            expect(glosses).to_contain_text(f"{gloss['term']} {gloss['gloss']}")
+        expect(glosses.locator("span[lang=ja]").first).to_be_visible()
+    assert any("%" in m for m in page.locator("mark.hit").all_text_contents())
