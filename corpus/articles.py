@@ -7,7 +7,6 @@ limit, binary files, encodings, duplicate ids, bad files collected instead of fa
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,7 +14,6 @@ from pathlib import Path
 # Article and text_hash are imported from here by the index (kiji.retrieval.index): kept as names
 # of this module.
 from kiji.corpus.article import Article, decode_bytes, derive_title, text_hash, too_large
-from kiji.corpus.boilerplate import without_furniture
 from kiji.corpus.formats.registry import SUPPORTED_SUFFIXES, format_of
 from kiji.errors import ArticleError, CorpusError
 
@@ -64,9 +62,7 @@ def read_file(path: Path, *, errors: list[ArticleError] | None = None,
                 raise item
             bad.append(item)
         else:
-            # Offsets point into the cleaned text: the reader never shows page furniture.
-            text_clean = without_furniture(item.text)
-            found.append(item if text_clean == item.text else dataclasses.replace(item, text=text_clean, sha256=""))
+            found.append(item)
     if not found:
         if not fmt.many:  # a reader that found nothing says why; this is only a safety net
             raise bad[0] if bad else ArticleError(path.name, "no article text found")

@@ -27,9 +27,11 @@ _LINE_PATTERNS = [
     )
 ]
 
-# Page furniture that is never the author's words: dropped from every article's text when it is
-# read (the reader showed 「![見出し画像](https://…)」 and 「2,088 文字」 lines). Other boilerplate
-# lines (a lone "Comments", a bare link) may be an author's and stay in the text; chunks skip them.
+# Page furniture that is never the author's words (the reader showed 「![見出し画像](https://…)」 and
+# 「2,088 文字」 lines). Like every boilerplate line it is in no chunk, so never embedded or quoted;
+# unlike the others (a lone "Comments", a bare link may be an author's) the reader hides it too.
+# It stays in the article's text: quote offsets point into the file as written, so anyone can check
+# a quote against the file itself (text == file[start:end]).
 _FURNITURE_PATTERNS = [
     re.compile(p, re.IGNORECASE)
     for p in (
@@ -70,11 +72,15 @@ def is_furniture_line(line: str) -> bool:
     return bool(stripped) and any(p.fullmatch(stripped) for p in _FURNITURE_PATTERNS)
 
 
-def without_furniture(text: str) -> str:
-    """``text`` without its page-furniture lines (each with its line break); the rest unchanged."""
-    lines = text.splitlines(keepends=True)
-    kept = [line for line in lines if not is_furniture_line(line)]
-    return text if len(kept) == len(lines) else "".join(kept)
+def furniture_spans(text: str) -> list[tuple[int, int]]:
+    """The spans of ``text``'s page-furniture lines, each with its line break (what a reader hides)."""
+    spans = []
+    pos = 0
+    for line in text.splitlines(keepends=True):
+        if is_furniture_line(line):
+            spans.append((pos, pos + len(line)))
+        pos += len(line)
+    return spans
 
 
 def _lines(text: str) -> Iterator[tuple[int, int]]:

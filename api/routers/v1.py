@@ -19,6 +19,7 @@ from kiji.api.deps import EngineDep, StateDep, compute, only_params
 from kiji.api.errors import error_responses, not_blank_question
 from kiji.api.security import v1_router
 from kiji.api.streaming import ASK_STREAM_RESPONSE, event_stream
+from kiji.corpus.boilerplate import furniture_spans
 from kiji.retrieval.generation.result import AnswerMode, Citation
 from kiji.retrieval.models import ArticleInfo, AskResult, Language, Passage
 from kiji.retrieval.validation import MAX_SEARCH_K, MAX_TOP_K, NOT_BLANK_PATTERN
@@ -63,6 +64,10 @@ class ArticleList(BaseModel):
 class ArticleDetail(ArticleInfo):
     sha256: str
     text: str = Field(description="the article text as indexed; quote offsets point into it")
+    hidden: list[tuple[int, int]] = Field(
+        default_factory=list,
+        description="[start, end) spans of page furniture in ``text`` (image lines, length lines) that a "
+                    "reader leaves out; never quoted")
     index_version: str
 
 
@@ -143,7 +148,8 @@ def build_router(settings: Settings) -> APIRouter:
                                                   if c.article_id == found.id))
         return ArticleDetail(id=found.id, title=found.title, chunks=chunks, source=found.source,
                              url=found.url, published=found.published, chars=len(found.text),
-                             sha256=found.sha256, text=found.text, index_version=engine.version)
+                             sha256=found.sha256, text=found.text, hidden=furniture_spans(found.text),
+                             index_version=engine.version)
 
     @router.get("/articles/{article_id}/chunks", response_model=ArticleChunks,
                 responses=error_responses(404), summary="The passages an article is searched by")

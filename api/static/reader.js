@@ -37,6 +37,20 @@
     }
   }
 
+  /** (from, to) -> the text between code points from and to, less the ``hidden`` spans. */
+  function visiblePart(text, hidden) {
+    const points = Array.from(text);
+    return (from, to) => {
+      let out = "", pos = from;
+      for (const [start, end] of hidden) {
+        if (end <= pos || start >= to) continue;
+        if (start > pos) out += points.slice(pos, start).join("");
+        pos = Math.max(pos, end);
+      }
+      return pos < to ? out + points.slice(pos, to).join("") : out;
+    };
+  }
+
   function readerLink(start, end, question) {
     const params = new URLSearchParams({ start, end });
     if (question) params.set("q", question);
@@ -67,15 +81,19 @@
     const span = requestedSpan(params);
     const valid = span && Number.isInteger(span.start) && Number.isInteger(span.end) &&
       span.start < span.end && span.end <= codePointLength(text);
+    // Page furniture (image lines, "2,088 文字") stays in the text, so offsets match the file, but is
+    // not shown: the API lists its spans in ``hidden``.
+    const part = visiblePart(text, Array.isArray(article.hidden) ? article.hidden : []);
+    const length = codePointLength(text);
     if (valid) {
-      const [before, quoted, after] = sliceCodePoints(text, span.start, span.end);
+      const quoted = sliceCodePoints(text, span.start, span.end)[1];
       const mark = el("mark", { id: "quote", tabindex: "-1", text: quoted });
-      body.replaceChildren(before, mark, after);
+      body.replaceChildren(part(0, span.start), mark, part(span.end, length));
       status.textContent = t("quoted_here");
       mark.scrollIntoView({ block: "center" });
       mark.focus({ preventScroll: true });
     } else {
-      body.replaceChildren(text);
+      body.replaceChildren(part(0, length));
       status.textContent = span ? t("span_missing", { start: span.label[0], end: span.label[1] }) : "";
     }
 

@@ -14,6 +14,7 @@ import httpx
 import pytest
 
 from kiji.api.routers.web import CSP
+from kiji.corpus.boilerplate import is_furniture_line
 from kiji.retrieval.engine import Engine
 from kiji.retrieval.models import AskResult
 from tests.api.helpers import JA_QUESTION, assert_error
@@ -96,6 +97,20 @@ async def test_articles_list_and_detail(client: httpx.AsyncClient, fake_engine: 
     assert detail["text"] == article.text and detail["sha256"] == article.sha256
     assert detail["chunks"] == first["chunks"] and detail["title"] == first["title"]
     assert detail["index_version"] == fake_engine.version
+
+
+async def test_an_article_names_its_page_furniture_for_the_reader_to_hide(client: httpx.AsyncClient,
+                                                                          fake_engine: Engine) -> None:
+    # The shipped articles keep their image and length lines (offsets match the files); the
+    # detail lists where they are, and every one of them is a whole furniture line.
+    hidden: list[str] = []
+    for article_id, article in fake_engine.index.articles.items():
+        detail = (await client.get(f"/v1/articles/{article_id}")).json()
+        for start, end in detail["hidden"]:
+            line = article.text[start:end]
+            assert line.endswith("\n") and is_furniture_line(line), line
+            hidden.append(line)
+    assert any(line.startswith("![") for line in hidden) and any("文字" in line for line in hidden)
 
 
 async def test_unknown_article_is_404(client: httpx.AsyncClient) -> None:

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import json
-import re
 from pathlib import Path
 
 import pytest
 
 from kiji.corpus.articles import Article, derive_title, load_corpus
-from kiji.corpus.boilerplate import content_regions, is_furniture_line, without_furniture
+from kiji.corpus.boilerplate import content_regions, furniture_spans, is_furniture_line
 from kiji.corpus.chunker import ChunkParams, chunk_article
 from kiji.corpus.sentences import sentence_spans
 from kiji.corpus.shipped import SHIPPED_CORPUS_DIR
@@ -84,31 +83,35 @@ def shipped() -> list[Article]:
     return report.articles
 
 
-def test_shipped_corpus_is_the_files_without_page_furniture(shipped: list[Article]) -> None:
-    dropped = 0
+def test_shipped_corpus_is_byte_identical_to_the_files(shipped: list[Article]) -> None:
+    # Quote offsets point into the file as written: anyone can check a quote against the file.
     for article in shipped:
         raw = (SHIPPED_CORPUS_DIR / article.source).read_bytes().decode("utf-8")
-        furniture = [line for line in raw.splitlines(keepends=True) if is_furniture_line(line)]
-        dropped += len(furniture)
-        # The text is the file's lines in order, less the furniture lines: nothing else changes.
-        assert article.text == "".join(line for line in raw.splitlines(keepends=True)
-                                       if not is_furniture_line(line))
-        assert "![見出し画像](" not in article.text and not re.search(r"(?m)^[\d,]+ 文字$", article.text)
+        assert article.text == raw
         assert article.id == Path(article.source).stem
-    # The shipped files hold image lines and note.com length lines ("3,146 文字"): all gone.
-    assert dropped >= 4
 
 
-def test_furniture_lines_are_dropped_at_reading_for_every_format(tmp_path: Path) -> None:
+def test_page_furniture_is_in_no_chunk_and_hidden_by_the_reader(shipped: list[Article], tmp_path: Path) -> None:
+    # The shipped files hold image lines and note.com length lines ("3,146 文字").
+    spans = {a.id: furniture_spans(a.text) for a in shipped}
+    assert sum(map(len, spans.values())) >= 4
+    for article in shipped:
+        for start, end in spans[article.id]:
+            assert is_furniture_line(article.text[start:end])
+            for chunk in chunk_article(article, ChunkParams()):
+                assert chunk.end <= start or end <= chunk.start or article.text[start:end].strip() not in chunk.text
     body = "本文の一行目です。\n![見出し画像](https://example.com/a.png)\n2,088 文字\n本文の二行目です。\nComments\n"
     (tmp_path / "a.md").write_text("# 題\n" + body, encoding="utf-8")
     (tmp_path / "b.jsonl").write_text(json.dumps({"id": "b", "title": "題", "text": body}, ensure_ascii=False) + "\n",
                                       encoding="utf-8")
-    articles = {a.id: a for a in load_corpus(tmp_path).articles}
-    for article in articles.values():
-        assert "見出し画像" not in article.text and "2,088 文字" not in article.text
-        assert "本文の一行目です。\n本文の二行目です。\nComments\n" in article.text  # a lone word may be the author's
-    assert without_furniture("no furniture\n") == "no furniture\n"
+    for article in load_corpus(tmp_path).articles:
+        hidden = furniture_spans(article.text)
+        gaps = zip([(0, 0), *hidden], [*hidden, (len(article.text), 0)], strict=True)
+        shown = "".join(article.text[e:s] for (_, e), (s, _) in gaps)  # what the reader shows
+        assert "見出し画像" not in shown and "2,088 文字" not in shown
+        assert "本文の一行目です。\n本文の二行目です。\nComments\n" in shown  # a lone word may be the author's
+        assert all("見出し画像" not in c.text and "2,088" not in c.text for c in chunk_article(article, ChunkParams()))
+    assert furniture_spans("no furniture\n") == []
     assert is_furniture_line("  1,234 文字  ") and not is_furniture_line("その記事は2,088 文字もある")
 
 

@@ -206,3 +206,25 @@ def test_an_english_reader_sees_marks_and_glosses_on_japanese_quotes(tab: Tab) -
             expect(glosses).to_contain_text(f"{gloss['term']} {gloss['gloss']}")
         expect(glosses.locator("span[lang=ja]").first).to_be_visible()
     assert any("%" in m for m in page.locator("mark.hit").all_text_contents())
+
+
+def test_the_reader_hides_page_furniture_and_keeps_the_files_offsets(tab: Tab) -> None:
+    # The shipped articles keep their image and "N 文字" lines, so quote offsets are the file's own;
+    # the reader leaves those lines out and still marks exactly article[start:end].
+    from kiji.corpus.articles import load_corpus
+    from kiji.corpus.boilerplate import furniture_spans
+    from kiji.corpus.chunker import ChunkParams, chunk_article
+    from kiji.corpus.shipped import SHIPPED_CORPUS_DIR
+
+    article = next(a for a in load_corpus([SHIPPED_CORPUS_DIR]).articles
+                   if any("![" in a.text[s:e] for s, e in furniture_spans(a.text)))
+    last_furniture = max(e for _, e in furniture_spans(article.text))
+    chunk = next(c for c in chunk_article(article, ChunkParams()) if c.start >= last_furniture)
+    page = tab.open(f"/articles/{article.id}?start={chunk.start}&end={chunk.end}#quote")
+    tab.give_key()
+    mark = page.locator("mark#quote")
+    expect(mark).to_have_count(1)
+    assert mark.text_content() == article.text[chunk.start:chunk.end]
+    shown = page.locator("#article-text").text_content() or ""
+    assert "![" not in shown and "文字\n" not in shown
+    assert all(article.text[s:e].strip() not in shown for s, e in furniture_spans(article.text))
