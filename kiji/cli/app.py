@@ -173,7 +173,6 @@ def build_parser() -> argparse.ArgumentParser:
     paths(fs)
     fs.add_argument("--prune", action="store_true",
                     help="also remove articles whose entry left its feed (default: nothing is removed)")
-    fs.add_argument("--json", action="store_true", help=argparse.SUPPRESS)
     fs.set_defaults(func=cmd_feed_sync)
 
     ask = sub.add_parser("ask", help="answer a question ('-' reads one question per line from stdin)",
