@@ -173,6 +173,7 @@ def build_parser() -> argparse.ArgumentParser:
     paths(fs)
     fs.add_argument("--prune", action="store_true",
                     help="also remove articles whose entry left its feed (default: nothing is removed)")
+    json_flag(fs, "the build's summary")
     fs.set_defaults(func=cmd_feed_sync)
 
     ask = sub.add_parser("ask", help="answer a question ('-' reads one question per line from stdin)",
