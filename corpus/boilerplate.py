@@ -12,21 +12,6 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 
-_LINE_PATTERNS = [
-    re.compile(p, re.IGNORECASE)
-    for p in (
-        r"skip to (main )?content",
-        r"!\[[^\]]*\]\([^)]*\)",  # markdown image
-        r"<img\b[^>]*>",
-        r"[\d,，]+\s*(文字|字|characters|words|chars)",  # note.com style length lines
-        r"(約)?\d+\s*(分|min(ute)?s?)\s*(で読めます|read)",
-        r"(comments?|コメント|share|シェア|labels?|tags?|タグ|menu|メニュー|home|ホーム|"
-        r"advertisement|広告|スキ|いいね|follow|フォロー)(\s*\(?\d*\)?)?",
-        r"https?://\S+",  # a bare link on its own line
-        r"(posted|投稿日?|公開日|更新日)\s*[:：]?\s*[\d/年月日.\- :]+",
-    )
-]
-
 # Page furniture that is never the author's words (the reader showed 「![見出し画像](https://…)」 and
 # 「2,088 文字」 lines). Like every boilerplate line it is in no chunk, so never embedded or quoted;
 # unlike the others (a lone "Comments", a bare link may be an author's) the reader hides it too.
@@ -42,6 +27,19 @@ _FURNITURE_PATTERNS = [
         r"(約)?\d+\s*(分|min(ute)?s?)\s*(で読めます|read)",
     )
 ]
+
+# Boilerplate lines: the furniture above, and lines that may be an author's but are no article
+# content either (a lone "Comments", a bare link, a date stamp). Chunks skip every one of them.
+_LINE_PATTERNS = _FURNITURE_PATTERNS + [
+    re.compile(p, re.IGNORECASE)
+    for p in (
+        r"(comments?|コメント|share|シェア|labels?|tags?|タグ|menu|メニュー|home|ホーム|"
+        r"advertisement|広告|スキ|いいね|follow|フォロー)(\s*\(?\d*\)?)?",
+        r"https?://\S+",  # a bare link on its own line
+        r"(posted|投稿日?|公開日|更新日)\s*[:：]?\s*[\d/年月日.\- :]+",
+    )
+]
+
 
 # A footer line after which nothing belongs to the article.
 _FOOTER_PATTERNS = [
