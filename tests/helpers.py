@@ -72,6 +72,17 @@ def build_fake_index(index_dir: Path, corpus: Path = SHIPPED_CORPUS_DIR,
     return embedder
 
 
+def corpus_and_index(tmp_path: Path, articles: dict[str, str]) -> tuple[Path, Path, list[str]]:
+    """A corpus folder of ``articles`` (file name → text) under ``tmp_path`` with its fake index
+    built, and the CLI options that point at both."""
+    corpus, index_dir = tmp_path / "corpus", tmp_path / "index"
+    corpus.mkdir()
+    for name, text in articles.items():
+        (corpus / name).write_text(text, encoding="utf-8")
+    build_fake_index(index_dir, corpus=corpus)
+    return corpus, index_dir, ["--corpus", str(corpus), "--index-dir", str(index_dir)]
+
+
 def lexical_index(tmp_path: Path, articles: dict[str, str]) -> tuple[LexicalSide, LoadedIndex]:
     """An index of ``articles`` (title line → text; fake vectors) under ``tmp_path``, with its
     lexical side."""

@@ -10,7 +10,7 @@ import pytest
 
 from kiji.retrieval.index.store import current_version, load_current
 from tests.cli.fault_walk import ARTICLES
-from tests.helpers import build_fake_index
+from tests.helpers import corpus_and_index
 from tests.kiji_cli import Run, kiji
 
 FIFTY_MB = 50_000_000
@@ -18,12 +18,7 @@ FIFTY_MB = 50_000_000
 
 @pytest.fixture()
 def site(tmp_path: Path) -> tuple[Path, Path, list[str]]:
-    corpus, index_dir = tmp_path / "corpus", tmp_path / "index"
-    corpus.mkdir()
-    for name, text in ARTICLES.items():
-        (corpus / name).write_text(text, encoding="utf-8")
-    build_fake_index(index_dir, corpus=corpus)
-    return corpus, index_dir, ["--corpus", str(corpus), "--index-dir", str(index_dir)]
+    return corpus_and_index(tmp_path, ARTICLES)
 
 
 def snapshot(folder: Path) -> dict[str, tuple[bytes, int]]:

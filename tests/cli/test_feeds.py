@@ -20,7 +20,7 @@ from kiji.retrieval.index.store import current_version, load_current
 from tests.cli.fault_walk import ARTICLES
 from tests.corpus.web.pages import HATENA, NEWS, NOTE, QIITA, FixturePage
 from tests.corpus.web.site import Route, Site, serve
-from tests.helpers import build_fake_index
+from tests.helpers import build_fake_index, corpus_and_index
 from tests.kiji_cli import KIJI, Run, fake_env, kiji
 
 ENV = {"KIJI_FETCH_ALLOWED_NETWORKS": "127.0.0.0/8", "KIJI_FETCH_DELAY": "0", "KIJI_FETCH_READ_TIMEOUT": "2"}
@@ -63,12 +63,7 @@ def site() -> Iterator[Site]:
 
 @pytest.fixture()
 def folders(tmp_path: Path) -> tuple[Path, Path, list[str]]:
-    corpus, index_dir = tmp_path / "corpus", tmp_path / "index"
-    corpus.mkdir()
-    for name, text in ARTICLES.items():
-        (corpus / name).write_text(text, encoding="utf-8")
-    build_fake_index(index_dir, corpus=corpus)
-    return corpus, index_dir, ["--corpus", str(corpus), "--index-dir", str(index_dir)]
+    return corpus_and_index(tmp_path, ARTICLES)
 
 
 def feed(*args: str) -> Run:
