@@ -254,7 +254,7 @@ class Engine:
         floor = min((c.fused for c in candidates), default=0.0)
         extra = []
         for aid in refs:
-            ids = [i for i in self._chunks_of.get(aid, []) if i not in have]
+            ids = [i for i in self.chunks_of(aid) if i not in have]
             if not ids:
                 continue
             sims = chunk_vectors(self.index, ids) @ qvec
@@ -371,11 +371,12 @@ class Engine:
 
     # --- articles ----------------------------------------------------------------------------
 
+    def chunks_of(self, article_id: str) -> list[int]:
+        """The ids of an article's chunks, in article order (a table built with the engine)."""
+        return self._chunks_of.get(article_id, [])
+
     def articles(self) -> list[ArticleInfo]:
-        counts: dict[str, int] = {}
-        for chunk in self.index.chunks:
-            counts[chunk.article_id] = counts.get(chunk.article_id, 0) + 1
-        return [ArticleInfo(id=a.id, title=a.title, chunks=counts.get(a.id, 0), source=a.source,
+        return [ArticleInfo(id=a.id, title=a.title, chunks=len(self.chunks_of(a.id)), source=a.source,
                             url=a.url, published=a.published, chars=len(a.text))
                 for a in self.index.articles.values()]
 

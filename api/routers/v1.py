@@ -140,13 +140,12 @@ def build_router(settings: Settings) -> APIRouter:
                 responses=error_responses(404), summary="One article's text and metadata")
     async def article(
         article_id: Annotated[str, Path(description="an id from /v1/articles")],
-        engine: EngineDep, state: StateDep,
+        engine: EngineDep,
     ) -> ArticleDetail:
         # A dictionary lookup in the loaded index: the id never becomes a path.
         found = engine.article(article_id)
-        chunks = await compute(state, lambda: sum(1 for c in engine.index.chunks
-                                                  if c.article_id == found.id))
-        return ArticleDetail(id=found.id, title=found.title, chunks=chunks, source=found.source,
+        return ArticleDetail(id=found.id, title=found.title, chunks=len(engine.chunks_of(found.id)),
+                             source=found.source,
                              url=found.url, published=found.published, chars=len(found.text),
                              sha256=found.sha256, text=found.text, hidden=furniture_spans(found.text),
                              index_version=engine.version)
@@ -155,14 +154,13 @@ def build_router(settings: Settings) -> APIRouter:
                 responses=error_responses(404), summary="The passages an article is searched by")
     async def article_chunks(
         article_id: Annotated[str, Path(description="an id from /v1/articles")],
-        engine: EngineDep, state: StateDep,
+        engine: EngineDep,
     ) -> ArticleChunks:
         found = engine.article(article_id)
-        rows = await compute(state, lambda: [(i, c) for i, c in enumerate(engine.index.chunks)
-                                             if c.article_id == found.id])
+        chunks = engine.index.chunks
         return ArticleChunks(article_id=found.id, index_version=engine.version,
-                             chunks=[ArticleChunk(chunk_id=i, start=c.start, end=c.end, text=c.text)
-                                     for i, c in rows])
+                             chunks=[ArticleChunk(chunk_id=i, start=chunks[i].start, end=chunks[i].end,
+                                                  text=chunks[i].text) for i in engine.chunks_of(found.id)])
 
     @router.get("/examples", response_model=Examples, summary="Example questions the articles answer")
     async def examples(
