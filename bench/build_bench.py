@@ -61,9 +61,9 @@ def main() -> None:
             embedder = load_embedder(settings)
             embedder.embed_passages(["warm-up"])
             for name, corpus in corpora.items():
-                texts = texts_to_embed([corpus], params)
+                texts, titles = texts_to_embed([corpus], params)
                 started = time.perf_counter()
-                embedder.embed_passages(texts, batch_size=settings.embed_batch_size)
+                embedder.embed_passages(texts, titles=titles, batch_size=settings.embed_batch_size)
                 bare = len(texts) / (time.perf_counter() - started)
                 index_dir = Path(tmp) / f"index-{runtime}-{name}"
                 started = time.perf_counter()

@@ -61,14 +61,14 @@ def part_build(settings: Settings, rounds: int) -> None:
         return
     embedder = load_embedder(settings)
     params = chunk_params(settings)
-    texts = texts_to_embed([SHIPPED_CORPUS_DIR], params)
+    texts, titles = texts_to_embed([SHIPPED_CORPUS_DIR], params)
     say(f"model {Path(embedder.model_id).name}, runtime {embedder.runtime}, {settings.embed_threads} thread(s), "
         f"batch {settings.embed_batch_size}; {len(texts)} distinct passages (chunks + quote sentences)")
     embedder.embed_passages(texts[:32], batch_size=settings.embed_batch_size)  # warm-up
     bare, full, overhead = [], [], []
     for r in range(rounds):
         started = time.perf_counter()
-        embedder.embed_passages(texts, batch_size=settings.embed_batch_size)
+        embedder.embed_passages(texts, titles=titles, batch_size=settings.embed_batch_size)
         bare.append(time.perf_counter() - started)
         with tempfile.TemporaryDirectory(prefix="kiji-bench-") as tmp:
             summary = build_index(corpus_paths=[SHIPPED_CORPUS_DIR], index_dir=Path(tmp), embedder=embedder,
@@ -135,9 +135,9 @@ class TimedFake(FakeEmbedder):
         self.charged = 0.0
         self.runtime = f"fake, charged {seconds_per_passage * 1000:.1f} ms/passage"
 
-    def embed_passages(self, texts, *, batch_size=16, progress=None):
+    def embed_passages(self, texts, *, titles=None, batch_size=16, progress=None):
         self.charged += self.per * len(texts)
-        return super().embed_passages(texts, batch_size=batch_size, progress=progress)
+        return super().embed_passages(texts, titles=titles, batch_size=batch_size, progress=progress)
 
 
 def part_incremental(settings: Settings, n_articles: int, budget_s: float, which: str, forced: bool) -> None:
@@ -147,7 +147,7 @@ def part_incremental(settings: Settings, n_articles: int, budget_s: float, which
     with tempfile.TemporaryDirectory(prefix="kiji-bench-") as tmp:
         corpus, index_dir = Path(tmp) / "corpus", Path(tmp) / "index"
         write_synthetic_corpus(corpus, n_articles)
-        texts = texts_to_embed([corpus], params)
+        texts, _ = texts_to_embed([corpus], params)
         say(f"{len(texts)} distinct passages to embed in a full build")
         if which != "fake" and not model_ready(settings):
             say(f"real model not prepared ({settings.model_name}): FakeEmbedder charged 25 ms/passage")

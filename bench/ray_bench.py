@@ -63,9 +63,10 @@ class SleepyFake(FakeEmbedder):
         super().__init__(dim=384)
         self.seconds = seconds
 
-    def embed_passages(self, texts: Sequence[str], *, batch_size: int = 16, progress: Any = None) -> np.ndarray:
+    def embed_passages(self, texts: Sequence[str], *, titles: Sequence[str] | None = None,
+                       batch_size: int = 16, progress: Any = None) -> np.ndarray:
         time.sleep(self.seconds * len(texts))
-        return super().embed_passages(texts, batch_size=batch_size, progress=progress)
+        return super().embed_passages(texts, titles=titles, batch_size=batch_size, progress=progress)
 
 
 class Timed:
@@ -76,10 +77,11 @@ class Timed:
         self.encoder = encoder
         self.startup_s = self.steady_rate = 0.0
 
-    def __call__(self, texts: list[str], progress: Any = None) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    def __call__(self, texts: list[str], titles: list[str] | None = None,
+                 progress: Any = None) -> Iterator[tuple[np.ndarray, np.ndarray]]:
         started = time.perf_counter()
         first_at, after_first = 0.0, 0
-        for rows, vectors in self.encoder(texts, progress):
+        for rows, vectors in self.encoder(texts, titles, progress):
             if not first_at:
                 first_at = time.perf_counter()
                 self.startup_s = first_at - started
@@ -155,7 +157,7 @@ def drive(pool: RayEmbeddingPool, texts: list[str]) -> Timed:
 
 
 def part_scaling(per_passage: float, corpus: Path) -> dict[str, Any]:
-    texts = texts_to_embed([corpus], chunk_params(Settings()))
+    texts, _ = texts_to_embed([corpus], chunk_params(Settings()))
     say(f"== scaling: {len(texts):,} passages; actors that sleep {per_passage * 1000:.1f} ms per passage "
         "(no CPU), local Ray instance; steady rate = after the first block")
     embedder = FakeEmbedder(dim=384)

@@ -37,7 +37,8 @@ def embedder_config(settings: Settings, *, threads: int | None = None) -> Embedd
     return EmbedderConfig(model=settings.model_name, runtime=settings.embedding_runtime,
                           threads=threads or settings.embed_threads,
                           prepared_default=settings.uses_default_model,
-                          max_length=spec.max_seq_length if spec else 512)
+                          max_length=spec.max_seq_length if spec else 512,
+                          titled_passage_prompt=spec.titled_passage_prompt if spec else None)
 
 
 def answer_model(settings: Settings) -> AnswerModel:

@@ -124,7 +124,8 @@ class Engine:
 
     def __post_init__(self) -> None:
         check_compatible(self.index.manifest, fingerprint=self.embedder.fingerprint,
-                         dim=self.embedder.dim, runtime=self.embedder.runtime)
+                         dim=self.embedder.dim, runtime=self.embedder.runtime,
+                         titled=self.embedder.uses_titles)
         if self.lexical is None:
             self.lexical = LexicalSide(self.index)
         self._titles = {aid: a.title for aid, a in self.index.articles.items()}

@@ -153,10 +153,10 @@ class RecordingEmbedder(FakeEmbedder):
         super().__init__(dim)
         self.passage_calls: list[list[str]] = []
 
-    def embed_passages(self, texts: Sequence[str], *, batch_size: int = 16,
-                       progress: Progress | None = None) -> np.ndarray:
+    def embed_passages(self, texts: Sequence[str], *, titles: Sequence[str] | None = None,
+                       batch_size: int = 16, progress: Progress | None = None) -> np.ndarray:
         self.passage_calls.append(list(texts))
-        return super().embed_passages(texts, batch_size=batch_size, progress=progress)
+        return super().embed_passages(texts, titles=titles, batch_size=batch_size, progress=progress)
 
 
 def write_corpus(folder: Path, *, shipped: int = 2, synthetic: int = 4) -> Path:

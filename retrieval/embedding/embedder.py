@@ -48,6 +48,9 @@ class EmbedderConfig:
     prepared_default: bool = False
     #: Tokens kept of one input by the ONNX runtime (sentence-transformers keeps its own setting).
     max_length: int = 512
+    #: The passage prompt for a passage with a title, ``{title}`` standing for it (the model spec's
+    #: ``titled_passage_prompt``); ``None``: titles are not part of the model's input.
+    titled_passage_prompt: str | None = None
 
 
 @runtime_checkable
@@ -57,11 +60,17 @@ class Embedder(Protocol):
     fingerprint: str
     runtime: str
     dim: int
+    @property
+    def uses_titles(self) -> bool:
+        """``embed_passages``' ``titles`` change the vectors (the model has a titled passage prompt)."""
+        ...
 
     def embed_queries(self, texts: Sequence[str]) -> np.ndarray: ...
 
-    def embed_passages(self, texts: Sequence[str], *, batch_size: int = 16,
-                       progress: Progress | None = None) -> np.ndarray: ...
+    def embed_passages(self, texts: Sequence[str], *, titles: Sequence[str] | None = None,
+                       batch_size: int = 16, progress: Progress | None = None) -> np.ndarray:
+        """``titles``: one per text, ``""`` for none; read only where ``uses_titles``."""
+        ...
 
 
 def _length_sorted_batches(texts: Sequence[str], batch_size: int) -> list[list[int]]:
@@ -75,7 +84,12 @@ class _BatchedEmbedder:
 
     query_prompt = ""
     passage_prompt = ""
+    titled_passage_prompt: str | None = None
     dim: int
+
+    @property
+    def uses_titles(self) -> bool:
+        return self.titled_passage_prompt is not None
 
     def _encode(self, texts: list[str]) -> np.ndarray:
         raise NotImplementedError
@@ -83,11 +97,19 @@ class _BatchedEmbedder:
     def embed_queries(self, texts: Sequence[str]) -> np.ndarray:
         return self._encode([self.query_prompt + t for t in texts])
 
-    def embed_passages(self, texts: Sequence[str], *, batch_size: int = 16,
-                       progress: Progress | None = None) -> np.ndarray:
+    def _passage_prompt(self, title: str) -> str:
+        if title and self.titled_passage_prompt is not None:
+            return self.titled_passage_prompt.replace("{title}", " ".join(title.split()))
+        return self.passage_prompt
+
+    def embed_passages(self, texts: Sequence[str], *, titles: Sequence[str] | None = None,
+                       batch_size: int = 16, progress: Progress | None = None) -> np.ndarray:
+        if titles is not None and len(titles) != len(texts):
+            raise ValueError(f"{len(titles)} titles for {len(texts)} passages")
         out = np.zeros((len(texts), self.dim), dtype=np.float32)
         for batch in _length_sorted_batches(texts, batch_size):
-            out[batch] = self._encode([self.passage_prompt + texts[i] for i in batch])
+            out[batch] = self._encode([self._passage_prompt(titles[i] if titles else "") + texts[i]
+                                       for i in batch])
             if progress:
                 progress(len(batch))
         return out
@@ -186,6 +208,12 @@ def resolve_runtime(config: EmbedderConfig) -> str:
 
 
 def load_embedder(config: EmbedderConfig) -> Embedder:
+    embedder = _load(config)
+    embedder.titled_passage_prompt = config.titled_passage_prompt
+    return embedder
+
+
+def _load(config: EmbedderConfig) -> SentenceTransformerEmbedder | OnnxEmbedder:
     runtime = resolve_runtime(config)
     model_dir = Path(config.model)
     if runtime == "torch":

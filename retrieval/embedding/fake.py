@@ -27,10 +27,12 @@ class FakeEmbedder:
 
     runtime = "fake"
 
-    def __init__(self, dim: int = 256) -> None:
+    def __init__(self, dim: int = 256, *, uses_titles: bool = False) -> None:
         self.dim = dim
         self.model_id = f"fake-ngram-{dim}"
         self.fingerprint = f"fake-{dim}-v1"
+        #: Like EmbeddingGemma's titled prompt: a passage's title goes in with it (before it).
+        self.uses_titles = uses_titles
         self.calls = 0
         self.texts_embedded = 0
 
@@ -55,8 +57,12 @@ class FakeEmbedder:
     def embed_queries(self, texts: Sequence[str]) -> np.ndarray:
         return self._embed(texts)
 
-    def embed_passages(self, texts: Sequence[str], *, batch_size: int = 16,
-                       progress: Progress | None = None) -> np.ndarray:
+    def embed_passages(self, texts: Sequence[str], *, titles: Sequence[str] | None = None,
+                       batch_size: int = 16, progress: Progress | None = None) -> np.ndarray:
+        if titles is not None and len(titles) != len(texts):
+            raise ValueError(f"{len(titles)} titles for {len(texts)} passages")
+        if titles is not None and self.uses_titles:
+            texts = [f"{title}\n{text}" if title else text for title, text in zip(titles, texts, strict=True)]
         out = []
         for i in range(0, len(texts), batch_size):
             out.append(self._embed(texts[i : i + batch_size]))

@@ -74,14 +74,15 @@ class _EncodeBlock:
 
     def __call__(self, block: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         texts = [str(t) for t in block["text"]]
-        vectors = self.embedder.embed_passages(texts, batch_size=self.encode_batch)
+        titles = [str(t) for t in block["title"]]
+        vectors = self.embedder.embed_passages(texts, titles=titles, batch_size=self.encode_batch)
         return {"pos": block["pos"], "vector": np.asarray(vectors, dtype=np.float32),
                 "fingerprint": np.full(len(texts), self.embedder.fingerprint)}
 
 
 class RayEmbeddingPool:
-    """A ``PassageEncoder`` for ``build_index``: ``pool(texts, progress)`` yields ``(rows, vectors)``
-    as blocks finish, ``rows`` being positions in ``texts``."""
+    """A ``PassageEncoder`` for ``build_index``: ``pool(texts, titles, progress)`` yields ``(rows,
+    vectors)`` as blocks finish, ``rows`` being positions in ``texts``."""
 
     def __init__(self, config: RayConfig, factory: Callable[[], Embedder], *, fingerprint: str,
                  dim: int, encode_batch: int = 16, log: Callable[[str], None] = lambda _: None) -> None:
@@ -94,14 +95,15 @@ class RayEmbeddingPool:
         #: Actors the last run asked for (after fitting them to the cluster's CPUs).
         self.actors_used = 0
 
-    def __call__(self, texts: Sequence[str], progress: Progress | None = None
-                 ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    def __call__(self, texts: Sequence[str], titles: Sequence[str] | None = None,
+                 progress: Progress | None = None) -> Iterator[tuple[np.ndarray, np.ndarray]]:
         if not texts:
             return
         ray = import_ray()
         started_here = self._connect(ray)
         try:
-            yield from self._run(ray, texts, progress)
+            yield from self._run(ray, texts, list(titles) if titles is not None else [""] * len(texts),
+                                 progress)
         except KijiError:
             raise
         except Exception as exc:  # any failure of the cluster or an actor: the build cannot finish
@@ -146,7 +148,7 @@ class RayEmbeddingPool:
                      f"({self.config.threads_per_actor} CPU each); more join if the cluster grows")
         return max(1, min(fits, wanted)), wanted
 
-    def _run(self, ray: Any, texts: Sequence[str], progress: Progress | None
+    def _run(self, ray: Any, texts: Sequence[str], titles: list[str], progress: Progress | None
              ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
         import pyarrow as pa
         from ray import data as ray_data
@@ -157,7 +159,8 @@ class RayEmbeddingPool:
         size = self.config.batch_size
         order = sorted(range(len(texts)), key=lambda i: len(texts[i]))  # similar lengths pad less
         blocks = [pa.table({"pos": np.asarray(order[lo : lo + size], dtype=np.int64),
-                            "text": [texts[i] for i in order[lo : lo + size]]})
+                            "text": [texts[i] for i in order[lo : lo + size]],
+                            "title": [titles[i] for i in order[lo : lo + size]]})
                   for lo in range(0, len(order), size)]
         smallest, largest = self._pool_size(ray)
         # No more actors than blocks: each one loads a model (~1 GB) for nothing otherwise.

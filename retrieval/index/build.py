@@ -128,9 +128,10 @@ def build_index(
                                 index_kind=current_manifest["index"]["kind"], published=False,
                                 seconds=time.perf_counter() - started)
 
-        texts, sentences, sentence_texts = embedding_inputs({a.id: a for a in articles}, chunks)
+        inputs = embedding_inputs({a.id: a for a in articles}, chunks)
+        texts, sentences = inputs.chunk_texts, inputs.sentences
         cache_path = (cache_dir or index_dir / "cache") / f"embeddings-{embedder.fingerprint}.sqlite"
-        embedded = embed_with_cache(texts + sentence_texts, embedder=embedder, cache_path=cache_path,
+        embedded = embed_with_cache(inputs.texts, inputs.titles, embedder=embedder, cache_path=cache_path,
                                     full=full, encoder=encoder, batch_size=batch_size, progress=progress,
                                     log=log)
         vectors = embedded.vectors[: len(texts)]
@@ -142,7 +143,8 @@ def build_index(
             "version": version,
             "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
             "model": {"id": embedder.model_id, "fingerprint": embedder.fingerprint,
-                      "runtime": embedder.runtime, "dim": embedder.dim},
+                      "runtime": embedder.runtime, "dim": embedder.dim,
+                      "titled_sentences": embedder.uses_titles},
             "chunker": params.to_dict(),
             "index": {"kind": built.kind, "recall_at_10": built.recall, "metric": "inner_product",
                       **({"nprobe": built.index.nprobe} if built.index.nprobe else {}),
@@ -278,8 +280,9 @@ def _serves_the_same(path: Path, manifest: dict[str, Any], per_article: dict[str
     model = manifest.get("model", {})
     if (manifest.get("articles") != per_article or manifest.get("chunker") != params.to_dict()
             or manifest.get("skipped") != skipped
-            or (model.get("fingerprint"), model.get("runtime"), model.get("dim"))
-            != (embedder.fingerprint, embedder.runtime, embedder.dim)):
+            or (model.get("fingerprint"), model.get("runtime"), model.get("dim"),
+                bool(model.get("titled_sentences", False)))
+            != (embedder.fingerprint, embedder.runtime, embedder.dim, embedder.uses_titles)):
         return False
     try:
         load_version(path)

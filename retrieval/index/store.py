@@ -291,8 +291,10 @@ def load_current(index_dir: Path, *, mmap: bool = False) -> LoadedIndex:
     return load_version(path, mmap=mmap)
 
 
-def check_compatible(manifest: dict[str, Any], *, fingerprint: str, dim: int, runtime: str) -> None:
-    """Refuse to search vectors made by another model, dimension or incompatible runtime."""
+def check_compatible(manifest: dict[str, Any], *, fingerprint: str, dim: int, runtime: str,
+                     titled: bool = False) -> None:
+    """Refuse to search vectors made by another model, dimension or incompatible runtime, or with
+    sentences embedded with or without their titles when the model now embeds them the other way."""
     model = manifest["model"]
     if model["dim"] != dim:
         raise IndexIncompatible(
@@ -303,6 +305,11 @@ def check_compatible(manifest: dict[str, Any], *, fingerprint: str, dim: int, ru
             f"the index was built with model {model['id']} ({model['fingerprint']}, runtime "
             f"{model.get('runtime')}), not the loaded one ({fingerprint}, runtime {runtime})",
             hint="set KIJI_EMBEDDING_MODEL / KIJI_EMBEDDING_RUNTIME to match, or rebuild the index")
+    if bool(model.get("titled_sentences", False)) != titled:
+        raise IndexIncompatible(
+            "the index's sentences were embedded " + ("with" if not titled else "without")
+            + " their titles, and this version of kiji embeds them " + ("with" if titled else "without"),
+            hint="rebuild the index (`kiji index build`)")
 
 
 def self_query_ok(index: FaissIndex, vectors: np.ndarray, rows: list[int], tolerance: float = 1e-4) -> bool:

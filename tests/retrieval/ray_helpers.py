@@ -66,11 +66,11 @@ class _Crashing(FakeEmbedder):
         super().__init__()
         self.marker, self.always = marker, always
 
-    def embed_passages(self, texts: Sequence[str], *, batch_size: int = 16,
-                       progress: Progress | None = None) -> np.ndarray:
+    def embed_passages(self, texts: Sequence[str], *, titles: Sequence[str] | None = None,
+                       batch_size: int = 16, progress: Progress | None = None) -> np.ndarray:
         if self.always or self._claim():
             os._exit(17)  # the process dies as an out-of-memory kill would end it
-        return super().embed_passages(texts, batch_size=batch_size, progress=progress)
+        return super().embed_passages(texts, titles=titles, batch_size=batch_size, progress=progress)
 
     def _claim(self) -> bool:
         try:

@@ -340,3 +340,42 @@ def test_if_changed_rebuilds_over_a_damaged_current(tmp_path: Path, corpus: Path
     (index_dir / VERSIONS / first.version / VECTORS).write_bytes(b"\0" * 64)
     again = build(corpus, index_dir, if_changed=True)
     assert again.published and again.version != first.version
+
+
+# --- sentences embedded with their titles ---------------------------------------------------------
+
+def test_a_model_that_reads_titles_gets_each_sentence_with_its_articles_title(tmp_path: Path,
+                                                                                corpus: Path) -> None:
+    titled = FakeEmbedder(uses_titles=True)
+    build(corpus, tmp_path / "titled", titled)
+    loaded = load_current(tmp_path / "titled")
+    assert loaded.manifest["model"]["titled_sentences"] is True
+    rows = [0, len(loaded.sentences) // 2, len(loaded.sentences) - 1]
+    for row in rows:
+        article_id, start, end = loaded.sentences[row]
+        article = loaded.articles[article_id]
+        expected = titled.embed_passages([article.text[start:end]], titles=[article.title])[0]
+        np.testing.assert_allclose(loaded.sentence_vectors[[row]][0], expected, atol=1e-6)
+    # Chunks keep their one passage text (the title is its first line): the same vectors either way.
+    build(corpus, tmp_path / "plain", FakeEmbedder())
+    plain = load_current(tmp_path / "plain")
+    assert plain.manifest["model"]["titled_sentences"] is False
+    assert loaded.vectors.size == plain.vectors.size
+    first = plain.sentences[rows[1]]
+    assert float(loaded.sentence_vectors[[rows[1]]][0] @ plain.sentence_vectors[[rows[1]]][0]) < 0.999, first
+
+
+def test_an_index_embedded_the_other_way_is_refused_and_rebuilt(tmp_path: Path, corpus: Path) -> None:
+    from kiji.errors import IndexIncompatible
+    from kiji.retrieval.engine import Engine
+
+    index_dir = tmp_path / "index"
+    first = build(corpus, index_dir, FakeEmbedder())
+    with pytest.raises(IndexIncompatible, match="embedded without their titles") as err:
+        Engine(index=load_current(index_dir), embedder=FakeEmbedder(uses_titles=True))
+    assert "kiji index build" in (err.value.hint or "")
+    # `--if-changed` does not keep it: the same articles under a model that reads titles rebuild.
+    again = build(corpus, index_dir, FakeEmbedder(uses_titles=True), if_changed=True)
+    assert again.published and again.version != first.version
+    Engine(index=load_current(index_dir), embedder=FakeEmbedder(uses_titles=True))
+    assert not build(corpus, index_dir, FakeEmbedder(uses_titles=True), if_changed=True).published

@@ -138,7 +138,7 @@ def test_vectors_come_back_in_the_right_rows_whatever_the_order(cluster: str) ->
     seen = np.zeros(len(texts), dtype=bool)
     expected = FakeEmbedder().embed_passages(texts)
     ticks: list[int] = []
-    for rows, vectors in pool(cluster, batch=40)(texts, ticks.append):
+    for rows, vectors in pool(cluster, batch=40)(texts, None, ticks.append):
         assert not seen[rows].any()
         seen[rows] = True
         np.testing.assert_array_equal(vectors, expected[rows])

@@ -167,6 +167,9 @@ SPEC = ModelSpec(
     max_seq_length=512,
     query_prompt="task: search result | query: ",
     passage_prompt="title: none | text: ",
+    # The model card's document prompt: a sentence embedded with its article's title finds its
+    # questions far more often (sentence-dense hit@3, dev en .739 -> .848; retrieval/index/passages.py).
+    titled_passage_prompt="title: {title} | text: ",
     licence=LICENCE,
     onnx_recipe="pipeline",
     answer_model="embeddinggemma-300m.json",

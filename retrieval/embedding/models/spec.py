@@ -49,6 +49,9 @@ class ModelSpec:
     prepare: Callable[[Path, PrepareOptions], Path] = field(repr=False)
     #: Serving memory measured by bench/serve_bench.py, for ``kiji model list``.
     memory: str = ""
+    #: The passage prompt when the passage has a title (``{title}`` stands for it), for models
+    #: trained with one; ``None``: the title is not given to the model.
+    titled_passage_prompt: str | None = None
 
 
 def export_plan(spec: ModelSpec) -> ExportPlan:
