@@ -28,7 +28,7 @@ from kiji.cli.index import (
 from kiji.cli.quality import cmd_eval, cmd_fit
 from kiji.cli.serve import cmd_bot, cmd_serve
 from kiji.exit_codes import BUG, INTERRUPTED, OUTPUT_CLOSED, as_kiji_error, status_for
-from kiji.retrieval.answer.tuning import QUOTE_MARGIN, SOURCE_MARGIN, TARGET_ANSWERED
+from kiji.retrieval.answer.tuning import L2_RANKER, QUOTE_MARGIN, SOURCE_MARGIN, TARGET_ANSWERED
 from kiji.retrieval.validation import DEFAULT_TOP_K, MAX_TOP_K
 
 
@@ -222,6 +222,8 @@ def build_parser() -> argparse.ArgumentParser:
     ft.add_argument("--source-margin", type=float, default=SOURCE_MARGIN,
                     help=f"another article's best sentence moves up to second place within this of the best "
                          f"(default: {SOURCE_MARGIN})")
+    ft.add_argument("--l2-ranker", type=float, default=L2_RANKER,
+                    help=f"L2 regularisation of the ranker's weights (default: {L2_RANKER})")
     ft.set_defaults(func=cmd_fit)
 
     serve = sub.add_parser("serve", help="run the HTTP API and the web page",

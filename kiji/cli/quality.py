@@ -100,7 +100,7 @@ def cmd_fit(args: argparse.Namespace) -> int:
                for s in collect_samples(engine, items, name)]
     try:
         model = fit(samples, target_answered=args.target, quote_margin=args.quote_margin,
-                    source_margin=args.source_margin)
+                    source_margin=args.source_margin, l2_ranker=args.l2_ranker)
     except ValueError as exc:
         raise InvalidInput(str(exc)) from None
     model.save(Path(args.out))

@@ -20,7 +20,7 @@ from scipy.optimize import minimize
 from kiji.retrieval.answer.model import AnswerModel, Linear
 from kiji.retrieval.answer.question_signals import QUESTION_SIGNALS, question_signals
 from kiji.retrieval.answer.signals import SENTENCE_SIGNALS, QuestionFacts, Sentence
-from kiji.retrieval.answer.tuning import QUOTE_MARGIN, SOURCE_MARGIN, TARGET_ANSWERED
+from kiji.retrieval.answer.tuning import L2_RANKER, QUOTE_MARGIN, SOURCE_MARGIN, TARGET_ANSWERED
 
 
 @dataclass(frozen=True)
@@ -45,7 +45,7 @@ def _standardise(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return mean, scale
 
 
-def fit_ranker(samples: Sequence[Sample], l2: float = 1.0) -> Linear:
+def fit_ranker(samples: Sequence[Sample], l2: float = L2_RANKER) -> Linear:
     data = [(s.matrix, s.labels) for s in samples if s.answerable and s.labels.any()]
     if not data:
         raise ValueError("no answerable question with a gold quote among the candidates")
@@ -91,7 +91,7 @@ def question_rows(samples: Sequence[Sample], ranker: Linear) -> np.ndarray:
                                       np.zeros(0), s.facts) for s in samples])
 
 
-def fit(samples: Sequence[Sample], *, target_answered: float = TARGET_ANSWERED, l2_ranker: float = 1.0,
+def fit(samples: Sequence[Sample], *, target_answered: float = TARGET_ANSWERED, l2_ranker: float = L2_RANKER,
         l2_answer: float = 3.0, quote_margin: float = QUOTE_MARGIN,
         source_margin: float = SOURCE_MARGIN) -> AnswerModel:
     ranker = fit_ranker(samples, l2_ranker)
