@@ -51,7 +51,7 @@ def die():
 
 
 class Embedder(FakeEmbedder):
-    def embed_passages(self, texts, *, batch_size=16, progress=None):
+    def embed_passages(self, texts, *, titles=None, batch_size=16, progress=None):
         def tick(n):
             if point == "embed":                # after the first batch, before the cache write
                 die()
@@ -60,7 +60,7 @@ class Embedder(FakeEmbedder):
                 time.sleep(60)
             if point == "slow":
                 time.sleep(0.01)
-        return super().embed_passages(texts, batch_size=batch_size, progress=tick)
+        return super().embed_passages(texts, titles=titles, batch_size=batch_size, progress=tick)
 
 
 real_write = store.write_text_durable
