@@ -309,7 +309,7 @@ def check_compatible(manifest: dict[str, Any], *, fingerprint: str, dim: int, ru
         raise IndexIncompatible(
             "the index's sentences were embedded " + ("with" if not titled else "without")
             + " their titles, and this version of kiji embeds them " + ("with" if titled else "without"),
-            hint="rebuild the index (`kiji index build`)")
+            hint="run `kiji index build`")
 
 
 def self_query_ok(index: FaissIndex, vectors: np.ndarray, rows: list[int], tolerance: float = 1e-4) -> bool:
