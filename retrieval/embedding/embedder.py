@@ -73,6 +73,15 @@ class Embedder(Protocol):
         ...
 
 
+def passage_titles(texts: Sequence[str], titles: Sequence[str] | None) -> Sequence[str]:
+    """``embed_passages``' titles, one per text (``""`` for none where none were given)."""
+    if titles is None:
+        return [""] * len(texts)
+    if len(titles) != len(texts):
+        raise ValueError(f"{len(titles)} titles for {len(texts)} passages")
+    return titles
+
+
 def _length_sorted_batches(texts: Sequence[str], batch_size: int) -> list[list[int]]:
     """Batches of similar length waste less padding; order is restored by the caller."""
     order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
@@ -104,12 +113,10 @@ class _BatchedEmbedder:
 
     def embed_passages(self, texts: Sequence[str], *, titles: Sequence[str] | None = None,
                        batch_size: int = 16, progress: Progress | None = None) -> np.ndarray:
-        if titles is not None and len(titles) != len(texts):
-            raise ValueError(f"{len(titles)} titles for {len(texts)} passages")
+        titles = passage_titles(texts, titles)
         out = np.zeros((len(texts), self.dim), dtype=np.float32)
         for batch in _length_sorted_batches(texts, batch_size):
-            out[batch] = self._encode([self._passage_prompt(titles[i] if titles else "") + texts[i]
-                                       for i in batch])
+            out[batch] = self._encode([self._passage_prompt(titles[i]) + texts[i] for i in batch])
             if progress:
                 progress(len(batch))
         return out

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from kiji.retrieval.embedding.embedder import Progress
+from kiji.retrieval.embedding.embedder import Progress, passage_titles
 
 
 def _normalise(vectors: np.ndarray) -> np.ndarray:
@@ -59,9 +59,8 @@ class FakeEmbedder:
 
     def embed_passages(self, texts: Sequence[str], *, titles: Sequence[str] | None = None,
                        batch_size: int = 16, progress: Progress | None = None) -> np.ndarray:
-        if titles is not None and len(titles) != len(texts):
-            raise ValueError(f"{len(titles)} titles for {len(texts)} passages")
-        if titles is not None and self.uses_titles:
+        titles = passage_titles(texts, titles)
+        if self.uses_titles:
             texts = [f"{title}\n{text}" if title else text for title, text in zip(titles, texts, strict=True)]
         out = []
         for i in range(0, len(texts), batch_size):

@@ -34,6 +34,7 @@ from kiji.retrieval.index.store import (
     publish,
     read_manifest,
     self_query_ok,
+    titled_sentences,
     write_version,
 )
 from kiji.retrieval.index.vector_index import FaissIndex, recall_at_k, tune_nprobe
@@ -280,8 +281,7 @@ def _serves_the_same(path: Path, manifest: dict[str, Any], per_article: dict[str
     model = manifest.get("model", {})
     if (manifest.get("articles") != per_article or manifest.get("chunker") != params.to_dict()
             or manifest.get("skipped") != skipped
-            or (model.get("fingerprint"), model.get("runtime"), model.get("dim"),
-                bool(model.get("titled_sentences", False)))
+            or (model.get("fingerprint"), model.get("runtime"), model.get("dim"), titled_sentences(manifest))
             != (embedder.fingerprint, embedder.runtime, embedder.dim, embedder.uses_titles)):
         return False
     try:

@@ -291,6 +291,11 @@ def load_current(index_dir: Path, *, mmap: bool = False) -> LoadedIndex:
     return load_version(path, mmap=mmap)
 
 
+def titled_sentences(manifest: dict[str, Any]) -> bool:
+    """The index's sentences were embedded with their titles (indexes written before the field: not)."""
+    return bool(manifest.get("model", {}).get("titled_sentences", False))
+
+
 def check_compatible(manifest: dict[str, Any], *, fingerprint: str, dim: int, runtime: str,
                      titled: bool = False) -> None:
     """Refuse to search vectors made by another model, dimension or incompatible runtime, or with
@@ -305,7 +310,7 @@ def check_compatible(manifest: dict[str, Any], *, fingerprint: str, dim: int, ru
             f"the index was built with model {model['id']} ({model['fingerprint']}, runtime "
             f"{model.get('runtime')}), not the loaded one ({fingerprint}, runtime {runtime})",
             hint="set KIJI_EMBEDDING_MODEL / KIJI_EMBEDDING_RUNTIME to match, or rebuild the index")
-    if bool(model.get("titled_sentences", False)) != titled:
+    if titled_sentences(manifest) != titled:
         raise IndexIncompatible(
             "the index's sentences were embedded " + ("with" if not titled else "without")
             + " their titles, and this version of kiji embeds them " + ("with" if titled else "without"),
