@@ -28,6 +28,8 @@ from kiji.settings import Settings
 #: Documents "not only whitespace" in the schema; the validators enforce the same rule (is_blank),
 #: since pydantic's regex engine and Python's str.isspace disagree on a few control characters.
 NOT_BLANK: JsonDict = {"pattern": NOT_BLANK_PATTERN}
+#: The ``{article_id}`` of the article routes.
+ArticleId = Annotated[str, Path(description="an id from /v1/articles")]
 
 
 def _json_integer(value: object) -> object:
@@ -138,10 +140,7 @@ def build_router(settings: Settings) -> APIRouter:
 
     @router.get("/articles/{article_id}", response_model=ArticleDetail,
                 responses=error_responses(404), summary="One article's text and metadata")
-    async def article(
-        article_id: Annotated[str, Path(description="an id from /v1/articles")],
-        engine: EngineDep,
-    ) -> ArticleDetail:
+    async def article(article_id: ArticleId, engine: EngineDep) -> ArticleDetail:
         # A dictionary lookup in the loaded index: the id never becomes a path.
         found = engine.article(article_id)
         return ArticleDetail(id=found.id, title=found.title, chunks=len(engine.chunks_of(found.id)),
@@ -152,10 +151,7 @@ def build_router(settings: Settings) -> APIRouter:
 
     @router.get("/articles/{article_id}/chunks", response_model=ArticleChunks,
                 responses=error_responses(404), summary="The passages an article is searched by")
-    async def article_chunks(
-        article_id: Annotated[str, Path(description="an id from /v1/articles")],
-        engine: EngineDep,
-    ) -> ArticleChunks:
+    async def article_chunks(article_id: ArticleId, engine: EngineDep) -> ArticleChunks:
         found = engine.article(article_id)
         chunks = engine.index.chunks
         return ArticleChunks(article_id=found.id, index_version=engine.version,
